@@ -1,0 +1,78 @@
+"""The model-agnostic contract and the training data every model receives.
+
+A recommender needs only ``fit(train, seed)`` and ``score(users)``: a (len(users), n_items)
+array of scores over the whole global item space, higher meaning more recommended. A model
+that predicts ratings sets ``rating_scale`` (its clipped scores are then rating predictions,
+so RMSE and MAE are reported). Nothing else is required.
+
+To give meaningful deletion influence a model must keep the common-random-numbers property:
+with the same seed, the random numbers that a retained user, item or training row receives
+(initial parameters, position in the epoch order, negative samples) must not depend on which
+other rows were deleted. Key them by global id (``TrainSet.n_users``/``n_items``) and by
+``TrainSet.rows`` (each row's fixed position in the full training set), never by position in
+the arrays a model is handed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+ENTITY_KINDS = ("user", "item")
+
+
+@dataclass(frozen=True)
+class TrainSet:
+    """Training rows in a fixed order, over the global id space.
+
+    ``rows`` holds each row's position in the full training set, so a deletion variant can
+    still key its random numbers by row. ``deleted_items`` lists items taken out of the catalog
+    by a deletion (a model must not sample them as negatives)."""
+
+    users: np.ndarray
+    items: np.ndarray
+    ratings: np.ndarray
+    rows: np.ndarray
+    n_users: int
+    n_items: int
+    n_full_rows: int
+    rating_scale: tuple[float, float] = (1.0, 5.0)
+    deleted_items: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, n_users: int, n_items: int, rating_scale=(1.0, 5.0)) -> "TrainSet":
+        return cls(
+            users=frame["user"].to_numpy(dtype=np.int64),
+            items=frame["item"].to_numpy(dtype=np.int64),
+            ratings=frame["rating"].to_numpy(dtype=np.float64),
+            rows=np.arange(len(frame), dtype=np.int64),
+            n_users=n_users,
+            n_items=n_items,
+            n_full_rows=len(frame),
+            rating_scale=tuple(rating_scale),
+        )
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def keep(self, mask: np.ndarray, deleted_items=()) -> "TrainSet":
+        """The rows where ``mask`` is true, in the same relative order; ids are unchanged."""
+        return TrainSet(
+            users=self.users[mask],
+            items=self.items[mask],
+            ratings=self.ratings[mask],
+            rows=self.rows[mask],
+            n_users=self.n_users,
+            n_items=self.n_items,
+            n_full_rows=self.n_full_rows,
+            rating_scale=self.rating_scale,
+            deleted_items=np.union1d(self.deleted_items, np.asarray(deleted_items, dtype=np.int64)),
+        )
+
+    def without(self, kind: str, ids) -> "TrainSet":
+        """Delete every training row of the given users or items."""
+        ids = np.atleast_1d(np.asarray(ids, dtype=np.int64))
+        column = self.users if kind == "user" else self.items
+        return self.keep(~np.isin(column, ids), deleted_items=ids if kind == "item" else ())
