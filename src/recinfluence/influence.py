@@ -39,8 +39,11 @@ class Experiment:
     k: int = 10
 
     @classmethod
-    def build(cls, data: Interactions, split: Split, part: str = "evaluation", k: int = 10, relevance_threshold: float = 4.0, rating_scale=(1.0, 5.0)):
+    def build(cls, data: Interactions, split: Split, part: str = "evaluation", k: int = 10, relevance_threshold: float = 4.0):
+        """``part`` is ``evaluation`` (where influence is measured) or ``test``. Rating
+        predictions are clipped to the dataset's observed rating range."""
         eval_rows = split.evaluation if part == "evaluation" else getattr(split, part)
+        rating_scale = (float(data.frame["rating"].min()), float(data.frame["rating"].max()))
         train = TrainSet.from_frame(data.frame.iloc[split.train], data.n_users, data.n_items, rating_scale)
         evalset = EvalSet.build(data.frame, split.train, eval_rows, data.n_items, relevance_threshold)
         return cls(train=train, evalset=evalset, k=k)
@@ -51,6 +54,13 @@ class Experiment:
 
     def evaluate(self, scores, rating_scale, excluded_items=()) -> pd.DataFrame:
         return evaluate(scores, self.evalset, self.k, rating_scale, excluded_items)
+
+
+@dataclass(frozen=True)
+class DeletionResult:
+    influence: pd.DataFrame
+    per_user: pd.DataFrame
+    timing: pd.DataFrame
 
 
 def compare(baseline: pd.DataFrame, variant: pd.DataFrame, excluded_users=()) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
@@ -74,17 +84,22 @@ def deletion_influence(
     seed: int,
     protocol: str = "exclude",
     log=sys.stderr,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Retrain without each entity of ``kind`` in ``entities``; return (influence, per_user).
+) -> DeletionResult:
+    """Retrain without each entity of ``kind`` in ``entities``.
 
     ``influence`` is tidy: one row per (entity, metric) with the baseline value, the value
     without the entity and the influence. ``per_user`` has one row per (entity, evaluation user)
-    and one influence column per metric: whose metrics moved when the entity was removed."""
+    and one influence column per metric: whose metrics moved when the entity was removed.
+    ``seconds`` is the wall time of each retrain plus its evaluation."""
     if kind not in ENTITY_KINDS:
         raise ValueError(f"entity kind must be one of {ENTITY_KINDS}, not {kind!r}")
     if protocol not in DELETION_PROTOCOLS:
         raise ValueError(f"deletion protocol must be one of {DELETION_PROTOCOLS}, not {protocol!r}")
     entities = np.asarray(entities, dtype=np.int64)
+    influence_columns = ["kind", "entity", "n_train_rows", "metric", "baseline", "without", "influence"]
+    if entities.size == 0:  # a shard beyond the entity count: nothing to fit
+        empty = pd.DataFrame(columns=["kind", "entity", "seconds"])
+        return DeletionResult(pd.DataFrame(columns=influence_columns), pd.DataFrame(columns=["entity", "user"]), empty)
     train = experiment.train
     baseline_model, baseline_scores = experiment.fit_and_score(make_model, train, seed)
     rating_scale = getattr(baseline_model, "rating_scale", None)
@@ -92,9 +107,10 @@ def deletion_influence(
     column = train.users if kind == "user" else train.items
     rows_per_entity = np.bincount(column, minlength=train.n_users if kind == "user" else train.n_items)
 
-    influence_rows, per_user_tables = [], []
+    influence_rows, per_user_tables, seconds = [], [], []
     started = time.perf_counter()
     for done, entity in enumerate(entities, start=1):
+        retrain_started = time.perf_counter()
         _, scores = experiment.fit_and_score(make_model, train.without(kind, entity), seed)
         excluded_items = [entity] if kind == "item" and protocol == "exclude" else []
         excluded_users = [entity] if kind == "user" and protocol == "exclude" else []
@@ -108,13 +124,15 @@ def deletion_influence(
             )
         per_user.insert(0, "entity", int(entity))
         per_user_tables.append(per_user)
+        seconds.append(time.perf_counter() - retrain_started)
         if log is not None:
             elapsed = time.perf_counter() - started
             print(f"{kind} {entity}: {done}/{len(entities)} retrains, {elapsed / done:.2f} s each", file=log, flush=True)
 
-    influence = pd.DataFrame(influence_rows, columns=["kind", "entity", "n_train_rows", "metric", "baseline", "without", "influence"])
-    per_user = pd.concat(per_user_tables, ignore_index=True) if per_user_tables else pd.DataFrame(columns=["entity", "user"])
-    return influence, per_user
+    influence = pd.DataFrame(influence_rows, columns=influence_columns)
+    per_user = pd.concat(per_user_tables, ignore_index=True)
+    timing = pd.DataFrame({"kind": kind, "entity": entities, "seconds": seconds})
+    return DeletionResult(influence, per_user, timing)
 
 
 def shard_entities(entities, n_shards: int, shard: int) -> np.ndarray:

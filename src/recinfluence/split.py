@@ -40,7 +40,6 @@ class Split:
                 "part": np.concatenate([[name] * len(rows) for name, rows in parts]),
             }
         )
-        frame.attrs["protocol"] = self.protocol
         return frame.sort_values("row", ignore_index=True)
 
     @classmethod

@@ -1,0 +1,93 @@
+"""Figures (PNG + PDF) whose titles and axes say what they show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .analysis import wide  # noqa: E402
+from .io import atomic_path  # noqa: E402
+
+SELECTION_COLOURS = {"least influential": "tab:green", "most influential": "tab:red", "random": "tab:gray"}
+
+
+def save(fig, paths) -> None:
+    """Write the figure to every path given (one per format, e.g. .png and .pdf)."""
+    for path in paths:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def influence_distribution(influence: pd.DataFrame, metric: str, title: str, paths) -> None:
+    values = influence.loc[influence["metric"] == metric, "influence"].to_numpy()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(values, bins=min(50, max(10, len(values) // 5)), color="tab:blue", alpha=0.8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"influence on {metric} (full model minus model without the entity)")
+    ax.set_ylabel("number of entities")
+    ax.set_title(title)
+    save(fig, paths)
+
+
+def top_bottom(ranked: pd.DataFrame, title: str, paths) -> None:
+    """Horizontal bars of the most (top) and least (bottom) influential entities."""
+    label_column = "title" if "title" in ranked.columns else "raw_id"
+    most = ranked[ranked["group"] == "most"]
+    least = ranked[ranked["group"] == "least"].iloc[::-1]
+    rows = pd.concat([least, most.iloc[::-1]])
+    labels = [f"{label} ({n} rows)" for label, n in zip(rows[label_column].astype(str).str.slice(0, 40), rows["n_train_rows"])]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(rows) + 1.5))
+    colours = ["tab:green" if g == "most" else "tab:red" for g in rows["group"]]
+    ax.barh(np.arange(len(rows)), rows["influence"], color=colours)
+    ax.set_yticks(np.arange(len(rows)), labels, fontsize=7)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"influence on {ranked['metric'].iloc[0]}")
+    ax.set_title(title)
+    save(fig, paths)
+
+
+def pruning(summary: pd.DataFrame, metric: str, title: str, paths) -> None:
+    """Relative change of ``metric`` after removing k entities, per selection (random: mean and
+    standard deviation over draws)."""
+    table = summary[summary["metric"] == metric]
+    ks = sorted(table["k"].unique())
+    selections = [s for s in SELECTION_COLOURS if s in set(table["selection"])]
+    width = 0.8 / max(1, len(selections))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for index, selection in enumerate(selections):
+        rows = table[table["selection"] == selection].set_index("k").reindex(ks)
+        ax.bar(
+            np.arange(len(ks)) + index * width, rows["mean"], width, yerr=rows["sd"].fillna(0),
+            color=SELECTION_COLOURS[selection], label=selection, capsize=3,
+        )
+    ax.set_xticks(np.arange(len(ks)) + width * (len(selections) - 1) / 2, [str(k) for k in ks])
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("number of entities removed (k)")
+    ax.set_ylabel(f"relative change in {metric} (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    save(fig, paths)
+
+
+def agreement(influences: dict[str, pd.DataFrame], pairs: pd.DataFrame, metric: str, title: str, paths) -> None:
+    """One scatter panel per pair of models in ``pairs`` (a :func:`analysis.model_agreement`
+    table): each model's influence on the same entities, with their Spearman correlation."""
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4.5 * len(pairs), 4.5), squeeze=False)
+    for ax, pair in zip(axes[0], pairs.itertuples()):
+        a, b = pair.model_a, pair.model_b
+        joined = pd.concat([wide(influences[a])[metric].rename(a), wide(influences[b])[metric].rename(b)], axis=1, join="inner")
+        ax.scatter(joined[a], joined[b], s=10, alpha=0.6)
+        ax.axhline(0, color="gray", linewidth=0.6)
+        ax.axvline(0, color="gray", linewidth=0.6)
+        ax.set_xlabel(f"{a} influence on {metric}")
+        ax.set_ylabel(f"{b} influence on {metric}")
+        ax.set_title(f"Spearman rho = {pair.spearman:.2f} over {pair.entities} entities", fontsize=9)
+    fig.suptitle(title)
+    save(fig, paths)

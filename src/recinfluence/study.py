@@ -1,0 +1,34 @@
+"""Glue between a study's config and the library: what the workflow scripts call, and what a
+notebook user calls to reproduce one step of the workflow in Python."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .data import Interactions
+from .influence import Experiment
+from .models import model_factory
+from .split import Split
+
+
+def primary_metric(config: dict) -> str:
+    """Column name of the configured influence metric, e.g. ``map@10`` or ``rmse``."""
+    name = config["primary_metric"]
+    return name if name in ("rmse", "mae") else f"{name}@{config['k']}"
+
+
+def model_from_config(config: dict, name: str):
+    spec = config["models"][name]
+    return model_factory(spec["class"], spec.get("params"), key=f"models.{name}.class")
+
+
+def load_experiment(data_folder, split_file, protocol: str, config: dict, part: str = "evaluation") -> tuple[Interactions, Experiment]:
+    """The dataset and the experiment (train rows + ``part`` of the split) a step works on."""
+    data = Interactions.load(data_folder)
+    split = Split.from_frame(pd.read_parquet(split_file), protocol)
+    experiment = Experiment.build(data, split, part=part, k=config["k"], relevance_threshold=config["relevance_threshold"])
+    return data, experiment
+
+
+def entity_names(data: Interactions, kind: str) -> pd.DataFrame:
+    return data.users if kind == "user" else data.items

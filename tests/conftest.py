@@ -1,0 +1,69 @@
+"""Shared fixtures: where the real test data lives, and small views of it built once per session.
+
+The data sets are never copied into the repository. They are read from the folder named by the
+environment variable ``RECINFLUENCE_DATA`` (default: ``shared/data`` two levels above the
+repository root). A missing folder or file fails the test with a message saying what to set;
+nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from recinfluence.data import load_movielens_100k
+from recinfluence.models import TrainSet
+from recinfluence.split import split_interactions
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _require(path: Path, what: str) -> Path:
+    if not path.exists():
+        pytest.fail(
+            f"test data not found: {what} expected at {path}. Set RECINFLUENCE_DATA to the folder "
+            f"holding ml-100k/ and amazon-electronics/ (default {DEFAULT_DATA}).",
+            pytrace=False,
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The folder holding ``ml-100k/`` and ``amazon-electronics/``."""
+    return _require(Path(os.environ.get("RECINFLUENCE_DATA", DEFAULT_DATA)), "the test data folder")
+
+
+@pytest.fixture(scope="session")
+def movielens_dir(data_dir) -> Path:
+    folder = _require(data_dir / "ml-100k", "MovieLens 100K folder")
+    _require(folder / "u.data", "MovieLens 100K u.data")
+    _require(folder / "u.item", "MovieLens 100K u.item")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def amazon_csv(data_dir) -> Path:
+    return _require(
+        data_dir / "amazon-electronics" / "ratings_Electronics_head50k.csv", "Amazon Electronics head file"
+    )
+
+
+@pytest.fixture(scope="session")
+def movielens(movielens_dir):
+    """MovieLens 100K as :class:`recinfluence.data.Interactions` (read once; do not mutate)."""
+    return load_movielens_100k(movielens_dir)
+
+
+@pytest.fixture(scope="session")
+def movielens_split(movielens):
+    """The paper's seeded 75/25 split of MovieLens 100K."""
+    return split_interactions(len(movielens.frame), test_fraction=0.25, seed=0, protocol="paper")
+
+
+@pytest.fixture(scope="session")
+def movielens_train(movielens, movielens_split) -> TrainSet:
+    """The training rows of :func:`movielens_split` over the global id space."""
+    return TrainSet.from_frame(movielens.frame.iloc[movielens_split.train], movielens.n_users, movielens.n_items)

@@ -1,0 +1,407 @@
+"""Loaders, validation and dense ids (recinfluence.data) on the real copies and on purposely
+broken files."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recinfluence.data import (
+    Interactions,
+    download_movielens_100k,
+    from_raw,
+    k_core,
+    load_amazon_ratings,
+    load_dataset,
+    load_movielens_100k,
+    load_table,
+)
+from recinfluence.errors import InputError
+
+# ---------------------------------------------------------------------------------------------
+# MovieLens 100K
+
+
+def test_movielens_shape_and_dtypes(movielens):
+    assert len(movielens.frame) == 100_000
+    assert movielens.n_users == 943
+    assert movielens.n_items == 1682
+    assert list(movielens.frame.columns) == ["user", "item", "rating", "timestamp"]
+    assert movielens.frame["user"].dtype == np.int64
+    assert movielens.frame["item"].dtype == np.int64
+    assert movielens.frame["rating"].dtype == np.float64
+    assert movielens.frame["timestamp"].dtype == np.int64
+    assert set(movielens.frame["rating"].unique()) == {1.0, 2.0, 3.0, 4.0, 5.0}
+
+
+def test_movielens_dense_ids_are_raw_ids_minus_one(movielens, movielens_dir):
+    raw = np.loadtxt(movielens_dir / "u.data", dtype=np.int64)
+    frame = movielens.frame
+    # same rows, same order, ids shifted by one
+    np.testing.assert_array_equal(frame["user"].to_numpy(), raw[:, 0] - 1)
+    np.testing.assert_array_equal(frame["item"].to_numpy(), raw[:, 1] - 1)
+    np.testing.assert_array_equal(frame["rating"].to_numpy(), raw[:, 2].astype(float))
+    np.testing.assert_array_equal(frame["timestamp"].to_numpy(), raw[:, 3])
+    assert movielens.users["raw_id"].tolist() == [str(i) for i in range(1, 944)]
+    assert movielens.items["raw_id"].tolist() == [str(i) for i in range(1, 1683)]
+    assert list(movielens.users.index) == list(range(943))
+
+
+def test_movielens_titles_are_decoded_as_latin1(movielens):
+    items = movielens.items
+    assert items.loc[0, "raw_id"] == "1"
+    assert items.loc[0, "title"] == "Toy Story (1995)"
+    # raw id 543 has an accented title in the Latin-1 file
+    assert items.loc[542, "raw_id"] == "543"
+    assert items.loc[542, "title"] == "Misérables, Les (1995)"
+    assert (items["title"] != "").all()
+
+
+def _copy_movielens(source: Path, target: Path) -> Path:
+    target.mkdir(parents=True)
+    for name in ("u.data", "u.item"):
+        shutil.copyfile(source / name, target / name)
+    return target
+
+
+def _edit_first_rating(path: Path) -> None:
+    """Change the rating of the first line (same length, still a valid file)."""
+    lines = path.read_bytes().split(b"\n")
+    fields = lines[0].split(b"\t")
+    fields[2] = b"5" if fields[2] != b"5" else b"4"
+    lines[0] = b"\t".join(fields)
+    path.write_bytes(b"\n".join(lines))
+
+
+def test_movielens_checksum_mismatch_names_the_file(movielens_dir, tmp_path):
+    folder = _copy_movielens(movielens_dir, tmp_path / "ml-100k")
+    assert len(load_movielens_100k(folder).frame) == 100_000  # the untouched copy loads
+    _edit_first_rating(folder / "u.data")
+    with pytest.raises(InputError, match="sha256") as error:
+        load_movielens_100k(folder)
+    assert str(folder / "u.data") in str(error.value)
+
+
+def test_movielens_missing_u_data(tmp_path):
+    with pytest.raises(InputError, match="not found") as error:
+        load_movielens_100k(tmp_path)
+    assert "u.data" in str(error.value)
+
+
+def _zip_movielens(source: Path, archive: Path, corrupt: bool = False, folder: str = "ml-100k") -> str:
+    with zipfile.ZipFile(archive, "w") as bundle:
+        for name in ("u.data", "u.item"):
+            data = (source / name).read_bytes()
+            if corrupt and name == "u.data":
+                data = data[: len(data) // 2]
+            bundle.writestr(f"{folder}/{name}", data)
+    return archive.resolve().as_uri()
+
+
+def test_download_movielens_from_file_url(movielens_dir, tmp_path):
+    url = _zip_movielens(movielens_dir, tmp_path / "source.zip")
+    cache = tmp_path / "cache"
+    target = download_movielens_100k(cache, url=url)
+    assert target == cache / "ml-100k"
+    assert (target / "u.data").read_bytes() == (movielens_dir / "u.data").read_bytes()
+    assert not (cache / "ml-100k.zip").exists()  # the archive is removed after extraction
+    assert sorted(p.name for p in cache.iterdir()) == ["ml-100k"]  # no temporary left over
+    data = load_movielens_100k(target)
+    assert (len(data.frame), data.n_users, data.n_items) == (100_000, 943, 1682)
+
+
+def test_load_dataset_downloads_into_the_cache(movielens_dir, tmp_path):
+    url = _zip_movielens(movielens_dir, tmp_path / "source.zip")
+    data = load_dataset({"loader": "movielens_100k", "url": url}, cache_dir=tmp_path / "resources")
+    assert len(data.frame) == 100_000
+    assert (tmp_path / "resources" / "ml-100k" / "u.data").is_file()
+
+
+def test_download_movielens_corrupt_u_data(movielens_dir, tmp_path):
+    url = _zip_movielens(movielens_dir, tmp_path / "source.zip", corrupt=True)
+    cache = tmp_path / "cache"
+    with pytest.raises(InputError, match="sha256") as error:
+        download_movielens_100k(cache, url=url)
+    assert "u.data" in str(error.value)
+    assert not (cache / "ml-100k").exists()  # nothing that looks like a complete dataset
+
+
+def test_download_movielens_zip_without_folder(movielens_dir, tmp_path):
+    url = _zip_movielens(movielens_dir, tmp_path / "source.zip", folder="other")
+    with pytest.raises(InputError, match="u.data"):
+        download_movielens_100k(tmp_path / "cache", url=url)
+
+
+def test_download_movielens_not_a_zip(tmp_path):
+    bogus = tmp_path / "source.zip"
+    bogus.write_text("this is not a zip archive\n")
+    with pytest.raises(InputError, match="not a valid zip"):
+        download_movielens_100k(tmp_path / "cache", url=bogus.resolve().as_uri())
+
+
+# ---------------------------------------------------------------------------------------------
+# Amazon ratings
+
+
+def _independent_k_core(pairs: list[tuple[str, str]], k: int) -> set[tuple[str, str]]:
+    """Plain-Python k-core: drop pairs whose user or item has fewer than k pairs, until stable."""
+    pairs = set(pairs)
+    while True:
+        users = Counter(u for u, _ in pairs)
+        items = Counter(i for _, i in pairs)
+        kept = {(u, i) for u, i in pairs if users[u] >= k and items[i] >= k}
+        if kept == pairs:
+            return pairs
+        pairs = kept
+
+
+def _raw_pairs(data: Interactions) -> list[tuple[str, str]]:
+    users = data.users["raw_id"].to_numpy()[data.frame["user"].to_numpy()]
+    items = data.items["raw_id"].to_numpy()[data.frame["item"].to_numpy()]
+    return list(zip(users, items))
+
+
+@pytest.fixture(scope="module")
+def amazon_raw(amazon_csv) -> pd.DataFrame:
+    return pd.read_csv(amazon_csv, dtype=str)
+
+
+def test_amazon_k_core_with_header(amazon_csv, amazon_raw):
+    data = load_amazon_ratings(amazon_csv, k=2)
+    frame = data.frame
+    assert len(frame) > 0
+    assert frame["user"].value_counts().min() >= 2
+    assert frame["item"].value_counts().min() >= 2
+    # dense ids cover exactly the retained users and items
+    assert set(frame["user"]) == set(range(data.n_users))
+    assert set(frame["item"]) == set(range(data.n_items))
+    # the retained pairs are exactly the 2-core of the file, by an independent computation
+    expected = _independent_k_core(list(zip(amazon_raw["UserId"], amazon_raw["ItemId"])), 2)
+    assert set(_raw_pairs(data)) == expected
+    assert len(frame) == len(expected)
+    # raw ids that look numeric but carry leading zeros are kept verbatim
+    assert any(raw.startswith("0") for raw in data.items["raw_id"])
+    assert frame["rating"].between(1, 5).all()
+
+
+def test_amazon_without_header_gives_the_same_data(amazon_csv, tmp_path):
+    lines = amazon_csv.read_text().splitlines(keepends=True)
+    assert lines[0].startswith("UserId")
+    headerless = tmp_path / "ratings_headerless.csv"
+    headerless.write_text("".join(lines[1:]))
+    with_header = load_amazon_ratings(amazon_csv, k=2)
+    without_header = load_amazon_ratings(headerless, k=2)
+    pd.testing.assert_frame_equal(with_header.frame, without_header.frame)
+    pd.testing.assert_frame_equal(with_header.users, without_header.users)
+    pd.testing.assert_frame_equal(with_header.items, without_header.items)
+
+
+def test_amazon_k_core_that_leaves_nothing_raises(amazon_csv):
+    with pytest.raises(InputError, match="5-core") as error:
+        load_amazon_ratings(amazon_csv, k=5)
+    assert str(amazon_csv) in str(error.value)
+
+
+def test_amazon_user_sample_is_seeded_and_bounded(amazon_csv):
+    full = load_amazon_ratings(amazon_csv, k=2)
+    first = load_amazon_ratings(amazon_csv, k=2, sample_users=300, seed=7)
+    again = load_amazon_ratings(amazon_csv, k=2, sample_users=300, seed=7)
+    other = load_amazon_ratings(amazon_csv, k=2, sample_users=300, seed=8)
+    pd.testing.assert_frame_equal(first.frame, again.frame)
+    pd.testing.assert_frame_equal(first.users, again.users)
+    assert 0 < first.n_users <= 300
+    assert set(first.users["raw_id"]) != set(other.users["raw_id"])
+    # the sample is drawn from the k-core users and keeps the k-core property
+    assert set(first.users["raw_id"]) <= set(full.users["raw_id"])
+    assert first.frame["user"].value_counts().min() >= 2
+    assert first.frame["item"].value_counts().min() >= 2
+    assert set(_raw_pairs(first)) <= set(_raw_pairs(full))
+    # a sample at least as large as the population is no sample
+    everyone = load_amazon_ratings(amazon_csv, k=2, sample_users=full.n_users, seed=7)
+    pd.testing.assert_frame_equal(everyone.frame, full.frame)
+
+
+def test_k_core_on_a_built_frame():
+    # u1-i1, u1-i2, u2-i1, u2-i2 form a 2-core; u3 (one row) and then i3 (left with one) drop out
+    frame = pd.DataFrame(
+        {"user": ["u1", "u1", "u2", "u2", "u3", "u1"], "item": ["i1", "i2", "i1", "i2", "i3", "i3"]}
+    )
+    core = k_core(frame, 2)
+    assert sorted(zip(core["user"], core["item"])) == [("u1", "i1"), ("u1", "i2"), ("u2", "i1"), ("u2", "i2")]
+
+
+def test_amazon_wrong_column_count(tmp_path):
+    path = tmp_path / "two_columns.csv"
+    path.write_text("a,b\nc,d\n")
+    with pytest.raises(InputError, match="expected 4 columns") as error:
+        load_amazon_ratings(path, k=1)
+    assert str(path) in str(error.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Generic tables
+
+
+@pytest.fixture
+def small_table(movielens) -> pd.DataFrame:
+    """A slice of MovieLens with raw ids and renamed columns."""
+    sample = movielens.frame.iloc[:500]
+    return pd.DataFrame(
+        {
+            "reviewer": movielens.users["raw_id"].to_numpy()[sample["user"]],
+            "movie": movielens.items["raw_id"].to_numpy()[sample["item"]],
+            "stars": sample["rating"].to_numpy(),
+            "when": sample["timestamp"].to_numpy(),
+        }
+    )
+
+
+COLUMN_MAP = {"user": "reviewer", "item": "movie", "rating": "stars", "timestamp": "when"}
+
+
+def _check_table(data: Interactions, table: pd.DataFrame) -> None:
+    assert len(data.frame) == len(table)
+    users = data.users["raw_id"].to_numpy()[data.frame["user"]]
+    items = data.items["raw_id"].to_numpy()[data.frame["item"]]
+    assert list(users) == [str(u) for u in table["reviewer"]]
+    assert list(items) == [str(i) for i in table["movie"]]
+    np.testing.assert_array_equal(data.frame["rating"].to_numpy(), table["stars"].to_numpy(dtype=float))
+    np.testing.assert_array_equal(data.frame["timestamp"].to_numpy(), table["when"].to_numpy())
+    # dense ids follow the numeric order of the raw ids
+    assert [int(x) for x in data.users["raw_id"]] == sorted(int(x) for x in set(table["reviewer"].astype(str)))
+    assert data.n_items == table["movie"].nunique()
+
+
+def test_load_table_csv_with_renamed_columns(small_table, tmp_path):
+    path = tmp_path / "ratings.csv"
+    small_table.to_csv(path, index=False)
+    _check_table(load_table(path, COLUMN_MAP, rating_scale=(1, 5)), small_table)
+
+
+def test_load_table_parquet_with_renamed_columns(small_table, tmp_path):
+    path = tmp_path / "ratings.parquet"
+    table = small_table.assign(reviewer=small_table["reviewer"].astype(int), movie=small_table["movie"].astype(int))
+    table.to_parquet(path)
+    _check_table(load_table(path, COLUMN_MAP), table)
+
+
+def test_load_table_semicolon_csv_without_timestamp(small_table, tmp_path):
+    path = tmp_path / "ratings.txt"
+    small_table.drop(columns="when").to_csv(path, index=False, sep=";")
+    data = load_table(path, {"user": "reviewer", "item": "movie", "rating": "stars", "timestamp": None}, sep=";")
+    assert len(data.frame) == len(small_table)
+    assert (data.frame["timestamp"] == 0).all()
+
+
+def test_load_dataset_table_and_unknown_loader(small_table, tmp_path):
+    path = tmp_path / "ratings.csv"
+    small_table.to_csv(path, index=False)
+    data = load_dataset({"loader": "table", "path": str(path), "columns": COLUMN_MAP, "rating_scale": [1, 5]})
+    _check_table(data, small_table)
+    with pytest.raises(InputError, match="datasets.loader"):
+        load_dataset({"loader": "nope"})
+
+
+def test_dense_ids_numeric_order_and_round_trip(tmp_path):
+    raw = pd.DataFrame({"user": ["10", "9", "100", "9"], "item": ["b", "a", "a", "c"], "rating": ["1", "2", "3", "4"]})
+    data = from_raw(raw, "built")
+    assert data.users["raw_id"].tolist() == ["9", "10", "100"]  # numeric, not lexicographic, order
+    assert data.frame["user"].tolist() == [1, 0, 2, 0]
+    assert data.items["raw_id"].tolist() == ["a", "b", "c"]
+    assert data.frame["item"].tolist() == [1, 0, 0, 2]
+    data.save(tmp_path / "saved")
+    loaded = Interactions.load(tmp_path / "saved")
+    pd.testing.assert_frame_equal(loaded.frame, data.frame)
+    pd.testing.assert_frame_equal(loaded.users, data.users)
+    pd.testing.assert_frame_equal(loaded.items, data.items)
+
+
+# ---------------------------------------------------------------------------------------------
+# Malformed input: one InputError that names the file and says what is wrong
+
+HEADER = "reviewer,movie,stars,when\n"
+GOOD = "1,10,4,100\n2,10,3,101\n"
+
+MALFORMED = {
+    "empty file": ("", "empty"),
+    "header only": (HEADER, "no interactions"),
+    "missing column": ("reviewer,movie,when\n1,10,100\n", "missing column"),
+    "non-numeric rating": (HEADER + GOOD + "3,11,great,102\n", "non-numeric rating 'great'"),
+    "missing rating": (HEADER + GOOD + "3,11,,102\n", "non-numeric rating"),
+    "out-of-range rating": (HEADER + GOOD + "3,11,6,102\n", "outside the rating scale"),
+    "duplicate pair": (HEADER + GOOD + "1,10,5,103\n", "repeat a \\(user, item\\) pair"),
+    "blank user id": (HEADER + GOOD + ",11,4,102\n", "blank user id"),
+    "whitespace user id": (HEADER + GOOD + "  ,11,4,102\n", "blank user id"),
+    "blank item id": (HEADER + GOOD + "3,,4,102\n", "blank item id"),
+    "non-numeric timestamp": (HEADER + GOOD + "3,11,4,yesterday\n", "timestamp"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_load_table_malformed(case, tmp_path):
+    content, message = MALFORMED[case]
+    path = tmp_path / "bad ratings.csv"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message) as error:
+        load_table(path, COLUMN_MAP, rating_scale=(1, 5))
+    assert str(path) in str(error.value)
+
+
+def test_load_table_well_formed_control(tmp_path):
+    """The malformed cases above differ from this file by one line."""
+    path = tmp_path / "ratings.csv"
+    path.write_text(HEADER + GOOD + "3,11,4,102\n")
+    data = load_table(path, COLUMN_MAP, rating_scale=(1, 5))
+    assert (len(data.frame), data.n_users, data.n_items) == (3, 3, 2)
+
+
+def test_out_of_range_rating_allowed_without_a_scale(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text(HEADER + GOOD + "3,11,6,102\n")
+    assert load_table(path, COLUMN_MAP).frame["rating"].max() == 6.0
+
+
+def test_load_table_missing_file(tmp_path):
+    path = tmp_path / "absent.csv"
+    with pytest.raises(InputError, match="not found") as error:
+        load_table(path, COLUMN_MAP)
+    assert str(path) in str(error.value)
+
+
+def test_load_table_unreadable_parquet(tmp_path):
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"definitely not parquet")
+    with pytest.raises(InputError, match="cannot be read") as error:
+        load_table(path, COLUMN_MAP)
+    assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "empty"),
+        ("UserId,ItemId,rating,timestamp\n", "no interactions"),
+        ("UserId,ItemId,rating,timestamp\nA,1,4,1\nA,2,5,1\nB,1,x,1\nB,2,4,1\n", "non-numeric rating 'x'"),
+        ("UserId,ItemId,rating,timestamp\nA,1,4,1\nA,2,5,1\nB,1,9,1\nB,2,4,1\n", "outside the rating scale"),
+        ("UserId,ItemId,rating,timestamp\nA,1,4,1\nA,1,5,2\nB,1,3,1\nB,2,4,1\nA,2,4,1\n", "repeat a"),
+    ],
+)
+def test_amazon_malformed(content, message, tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text(content)
+    with pytest.raises(InputError, match=message) as error:
+        load_amazon_ratings(path, k=1)
+    assert str(path) in str(error.value)
+
+
+def test_amazon_missing_file(tmp_path):
+    path = tmp_path / "absent.csv"
+    with pytest.raises(InputError, match="not found") as error:
+        load_amazon_ratings(path)
+    assert str(path) in str(error.value)

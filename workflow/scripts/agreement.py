@@ -1,0 +1,15 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from recinfluence.analysis import model_agreement
+from recinfluence.io import write_csv
+from recinfluence.metrics import metric_columns
+
+influences = {model: pd.read_parquet(path) for model, path in zip(snakemake.params.models, snakemake.input.influence)}
+# Every metric that all models report (RMSE only where every model predicts ratings).
+shared = set.intersection(*(set(table["metric"]) for table in influences.values()))
+table = pd.concat([model_agreement(influences, metric) for metric in sorted(shared)], ignore_index=True)
+write_csv(table, snakemake.output.table, index=False)

@@ -1,0 +1,17 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from recinfluence import plots
+from recinfluence.study import primary_metric
+
+w = snakemake.wildcards
+metric = primary_metric(snakemake.params.config)
+influences = {model: pd.read_parquet(path) for model, path in zip(snakemake.params.models, snakemake.input.influence)}
+agreement = pd.read_csv(snakemake.input.table)
+plots.agreement(
+    influences, agreement[agreement["metric"] == metric], metric,
+    f"Do the models agree on which {w.kind}s matter? {w.dataset} ({w.protocol})", snakemake.output.figure,
+)

@@ -1,0 +1,17 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from recinfluence import plots
+from recinfluence.study import primary_metric
+
+w = snakemake.wildcards
+metric = primary_metric(snakemake.params.config)
+plots.pruning(
+    pd.read_csv(snakemake.input.summary),
+    metric,
+    f"Test {metric} after removing k {w.kind}s and retraining: {w.model.upper()} on {w.dataset} ({w.protocol})",
+    snakemake.output.figure,
+)

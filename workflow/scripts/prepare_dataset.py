@@ -1,0 +1,11 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+from pathlib import Path
+
+from recinfluence.data import load_dataset
+
+data = load_dataset(snakemake.params.spec, Path(snakemake.params.cache_dir) / snakemake.wildcards.dataset)
+data.save(Path(snakemake.output.interactions).parent)
+print(f"{snakemake.wildcards.dataset}: {len(data.frame)} interactions, {data.n_users} users, {data.n_items} items", file=sys.stderr)

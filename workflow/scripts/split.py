@@ -1,0 +1,21 @@
+import sys
+
+sys.stderr = open(snakemake.log[0], "w", buffering=1)
+
+import pandas as pd
+
+from recinfluence.io import write_json, write_parquet
+from recinfluence.split import coverage, split_interactions
+
+frame = pd.read_parquet(snakemake.input.interactions)
+split = split_interactions(
+    len(frame), snakemake.params.test_fraction, snakemake.params.seed, snakemake.wildcards.protocol, snakemake.params.valid_fraction
+)
+report = coverage(frame, split)
+print(
+    f"{report['train_rows']} train / {report['valid_rows']} valid / {report['test_rows']} test rows; "
+    f"{len(report['users_without_training'])} users and {len(report['items_without_training'])} items have no training row",
+    file=sys.stderr,
+)
+write_parquet(split.to_frame(), snakemake.output.split)
+write_json(report, snakemake.output.coverage)
