@@ -70,7 +70,7 @@ def compare(baseline: pd.DataFrame, variant: pd.DataFrame, excluded_users=()) ->
     baseline, variant = baseline.loc[keep], variant.loc[keep]
     metrics = metric_columns(baseline)
     sign = np.array([-1.0 if lower_is_better(m) else 1.0 for m in metrics])
-    per_user = (baseline[metrics].to_numpy() - variant[metrics].to_numpy()) * sign
+    per_user = (baseline[metrics].to_numpy() - variant[metrics].to_numpy()) * sign + 0.0
     per_user = pd.DataFrame(per_user, columns=metrics)
     per_user.insert(0, "user", baseline["user"].to_numpy())
     return aggregate(baseline), aggregate(variant), per_user
@@ -120,7 +120,7 @@ def deletion_influence(
         for metric in base_mean.index:
             sign = -1.0 if lower_is_better(metric) else 1.0
             influence_rows.append(
-                (kind, int(entity), int(rows_per_entity[entity]), metric, base_mean[metric], variant_mean[metric], sign * (base_mean[metric] - variant_mean[metric]))
+                (kind, int(entity), int(rows_per_entity[entity]), metric, base_mean[metric], variant_mean[metric], sign * (base_mean[metric] - variant_mean[metric]) + 0.0)
             )
         per_user.insert(0, "entity", int(entity))
         per_user_tables.append(per_user)

@@ -15,7 +15,7 @@ the arrays a model is handed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -28,8 +28,8 @@ class TrainSet:
     """Training rows in a fixed order, over the global id space.
 
     ``rows`` holds each row's position in the full training set, so a deletion variant can
-    still key its random numbers by row. ``deleted_items`` lists items taken out of the catalog
-    by a deletion (a model must not sample them as negatives)."""
+    still key its random numbers by row. The training catalog is the set of items with at
+    least one row: a deleted item leaves it with its rows."""
 
     users: np.ndarray
     items: np.ndarray
@@ -39,7 +39,6 @@ class TrainSet:
     n_items: int
     n_full_rows: int
     rating_scale: tuple[float, float] = (1.0, 5.0)
-    deleted_items: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, n_users: int, n_items: int, rating_scale=(1.0, 5.0)) -> "TrainSet":
@@ -57,7 +56,7 @@ class TrainSet:
     def __len__(self) -> int:
         return len(self.users)
 
-    def keep(self, mask: np.ndarray, deleted_items=()) -> "TrainSet":
+    def keep(self, mask: np.ndarray) -> "TrainSet":
         """The rows where ``mask`` is true, in the same relative order; ids are unchanged."""
         return TrainSet(
             users=self.users[mask],
@@ -68,11 +67,10 @@ class TrainSet:
             n_items=self.n_items,
             n_full_rows=self.n_full_rows,
             rating_scale=self.rating_scale,
-            deleted_items=np.union1d(self.deleted_items, np.asarray(deleted_items, dtype=np.int64)),
         )
 
     def without(self, kind: str, ids) -> "TrainSet":
         """Delete every training row of the given users or items."""
         ids = np.atleast_1d(np.asarray(ids, dtype=np.int64))
         column = self.users if kind == "user" else self.items
-        return self.keep(~np.isin(column, ids), deleted_items=ids if kind == "item" else ())
+        return self.keep(~np.isin(column, ids))

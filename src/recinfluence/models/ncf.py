@@ -8,8 +8,9 @@ Common random numbers, so that a deletion changes nothing but the deleted rows:
 - initial parameters are drawn from the seed over the global id space, table by table;
 - the epoch order is a seeded permutation of the *full* training rows, deleted rows skipped;
 - each row's negatives are drawn for all full rows from a generator keyed by (seed, epoch),
-  indexed by the row's fixed position; a candidate is rejected if the user rated it or if it
-  is a deleted item, so a deleted item is never a negative.
+  indexed by the row's fixed position; a candidate is rejected if the user rated it or if no
+  training row has it. The negative pool is the training catalog, so a deleted item is never
+  a negative, and deleting an item that has no training row changes nothing at all.
 """
 
 from __future__ import annotations
@@ -70,13 +71,13 @@ def epoch_order(seed: int, epoch: int, train: TrainSet) -> np.ndarray:
 
 
 def negatives(seed: int, epoch: int, train: TrainSet, n_negatives: int, rated: np.ndarray) -> np.ndarray:
-    """(len(train), n_negatives) negative items per row, keyed by (seed, epoch, full row)."""
+    """(len(train), n_negatives) negative items per row, keyed by (seed, epoch, full row):
+    items of the training catalog that the row's user did not rate."""
     draws = 4 * n_negatives + 4
     candidates = np.random.default_rng([seed, epoch, 1]).integers(0, train.n_items, size=(train.n_full_rows, draws))
     candidates = candidates[train.rows]
-    valid = ~rated[train.users[:, None], candidates]
-    if len(train.deleted_items):
-        valid &= ~np.isin(candidates, train.deleted_items)
+    in_catalog = np.bincount(train.items, minlength=train.n_items) > 0
+    valid = in_catalog[candidates] & ~rated[train.users[:, None], candidates]
     # The first n_negatives valid candidates of each row (a row with too few keeps its last
     # draws; with 4n+4 draws this needs a user who rated most of the catalog).
     first_valid = np.argsort(~valid, axis=1, kind="stable")[:, :n_negatives]

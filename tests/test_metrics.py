@@ -1,0 +1,275 @@
+"""Per-user ranking metrics and rating errors (recinfluence.metrics), cross-checked against ranx
+and against plain-Python implementations of DESIGN.md section 5."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recinfluence.metrics import EvalSet, aggregate, evaluate, ranking_metric_names
+
+# ---------------------------------------------------------------------------------------------
+# A hand-computed case
+
+
+@pytest.fixture
+def tiny():
+    """Users 0, 1, 2 evaluated on 8 items; user 3 has training rows only."""
+    train = [(0, 0, 3.0), (1, 1, 4.0), (2, 0, 5.0), (3, 5, 4.0)]
+    evaluation = [(0, 2, 5.0), (0, 5, 4.0), (0, 7, 4.0), (0, 3, 2.0), (1, 4, 5.0), (2, 2, 3.0)]
+    frame = pd.DataFrame(train + evaluation, columns=["user", "item", "rating"])
+    evalset = EvalSet.build(frame, np.arange(4), np.arange(4, 10), n_items=8, relevance_threshold=4.0)
+    scores = np.array(
+        [
+            # item: 0 (seen, best score), 2, 3, 5, 1, 4, 6, 7 in that order
+            [1.0, 0.6, 0.9, 0.8, 0.5, 0.7, 0.4, 0.3],
+            # item 6 first, then the relevant item 4; item 1 (seen) would be best
+            [0.1, 0.99, 0.2, 0.3, 0.8, 0.4, 0.9, 0.5],
+            [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
+        ]
+    )
+    return evalset, scores
+
+
+def test_evalset_build(tiny):
+    evalset, _ = tiny
+    np.testing.assert_array_equal(evalset.users, [0, 1, 2])  # user 3 has no evaluation rows
+    assert evalset.seen.shape == (3, 8)
+    assert np.argwhere(evalset.seen).tolist() == [[0, 0], [1, 1], [2, 0]]
+    assert np.argwhere(evalset.relevant).tolist() == [[0, 2], [0, 5], [0, 7], [1, 4]]
+    assert evalset.rating[0, 3] == 2.0 and not evalset.relevant[0, 3]  # rated, below threshold
+    assert evalset.rating[2, 2] == 3.0
+    assert np.isnan(evalset.rating[0, 0])  # training ratings are not evaluation ratings
+
+
+def test_hand_computed_metrics(tiny):
+    evalset, scores = tiny
+    table = evaluate(scores, evalset, k=3).set_index("user")
+    # user 0: top 3 candidates are 2 (hit), 3, 5 (hit); R = 3
+    assert table.loc[0, "map@3"] == pytest.approx((1 / 1 + 2 / 3) / 3)
+    assert table.loc[0, "ndcg@3"] == pytest.approx((1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3) + 1 / math.log2(4)))
+    assert table.loc[0, "precision@3"] == pytest.approx(2 / 3)
+    assert table.loc[0, "recall@3"] == pytest.approx(2 / 3)
+    assert table.loc[0, "hit_rate@3"] == 1.0
+    assert table.loc[0, "n_relevant"] == 3
+    # user 1: top 3 are 6, 4 (hit), 7; R = 1, so AP is normalised by min(3, 1) = 1
+    assert table.loc[1, "map@3"] == pytest.approx(1 / 2)
+    assert table.loc[1, "ndcg@3"] == pytest.approx(1 / math.log2(3))
+    assert table.loc[1, "precision@3"] == pytest.approx(1 / 3)
+    assert table.loc[1, "recall@3"] == 1.0
+    # user 2: rated only below the threshold: no relevant items, every ranking metric NaN
+    assert table.loc[2, "n_relevant"] == 0
+    assert table.loc[2, ranking_metric_names(3)].isna().all()
+    means = aggregate(table.reset_index())
+    assert means["map@3"] == pytest.approx(((5 / 9) + 0.5) / 2)
+    assert means["precision@3"] == pytest.approx(0.5)
+    assert means["recall@3"] == pytest.approx((2 / 3 + 1) / 2)
+    assert means["hit_rate@3"] == 1.0
+
+
+def test_seen_items_are_never_recommended():
+    # items 0..4 are training items with the highest scores; items 5..7 are relevant
+    n_items, k = 20, 3
+    seen = np.zeros((1, n_items), dtype=bool)
+    seen[0, :5] = True
+    rating = np.full((1, n_items), np.nan)
+    rating[0, 5:8] = 5.0
+    evalset = EvalSet(users=np.array([0]), seen=seen, rating=rating, relevant=rating >= 4)
+    scores = np.zeros((1, n_items))
+    scores[0, :5] = 100.0 - np.arange(5)
+    scores[0, 5:8] = [50.0, 49.0, 48.0]
+    row = evaluate(scores, evalset, k=k).iloc[0]
+    assert row["precision@3"] == 1.0
+    assert row["map@3"] == 1.0
+    assert row["ndcg@3"] == pytest.approx(1.0)
+    # control: the same scores with nothing seen put the training items on top and find nothing
+    control = EvalSet(users=np.array([0]), seen=np.zeros_like(seen), rating=rating, relevant=rating >= 4)
+    assert evaluate(scores, control, k=k).iloc[0]["precision@3"] == 0.0
+
+
+def test_catalog_smaller_than_k():
+    # 6 items, 2 seen: only 4 candidates for K = 10; precision still divides by K
+    seen = np.array([[True, True, False, False, False, False]])
+    rating = np.array([[np.nan, np.nan, 5.0, np.nan, 4.0, np.nan]])
+    evalset = EvalSet(users=np.array([0]), seen=seen, rating=rating, relevant=rating >= 4)
+    scores = np.array([[9.0, 8.0, 1.0, 4.0, 3.0, 2.0]])  # candidate order: 3, 4 (hit), 5, 2 (hit)
+    row = evaluate(scores, evalset, k=10).iloc[0]
+    assert row["precision@10"] == pytest.approx(2 / 10)
+    assert row["recall@10"] == 1.0
+    assert row["map@10"] == pytest.approx((1 / 2 + 2 / 4) / 2)
+    assert row["ndcg@10"] == pytest.approx((1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Random cross-checks
+
+
+def _random_case(seed: int, k: int, n_users: int = 80, n_items: int = 60):
+    rng = np.random.default_rng(seed)
+    seen = rng.random((n_users, n_items)) < 0.2
+    rating = np.full((n_users, n_items), np.nan)
+    for u in range(n_users):
+        unseen = np.flatnonzero(~seen[u])
+        # R ranges from 0 (no relevant item) through fewer than K to more than K
+        n_relevant = [0, 0, 0, 1, 2][u] if u < 5 else int(rng.integers(0, 2 * k + 5))
+        n_other = int(rng.integers(0 if u else 1, 6))  # user 0 rates, but nothing relevant
+        chosen = rng.choice(unseen, size=n_relevant + n_other, replace=False)
+        rating[u, chosen[:n_relevant]] = rng.choice([4.0, 5.0], size=n_relevant)
+        rating[u, chosen[n_relevant:]] = rng.choice([1.0, 2.0, 3.0], size=n_other)
+    keep = ~np.isnan(rating).all(axis=1)  # evaluation users have at least one evaluation rating
+    evalset = EvalSet(users=np.flatnonzero(keep), seen=seen[keep], rating=rating[keep], relevant=rating[keep] >= 4)
+    scores = rng.normal(3.0, 2.0, size=(keep.sum(), n_items))  # continuous: no ties
+    return evalset, scores
+
+
+def _reference_ranking(scores, evalset, u, k):
+    candidates = [i for i in range(scores.shape[1]) if not evalset.seen[u, i]]
+    ranked = sorted(candidates, key=lambda i: -scores[u, i])[:k]
+    return [bool(evalset.relevant[u, i]) for i in ranked]
+
+
+def _reference_ap(hits: list[bool], n_relevant: int, k: int) -> float:
+    """AP@K as DESIGN.md defines it: (1 / min(K, R)) * sum_k precision@k * rel_k."""
+    total, found = 0.0, 0
+    for rank, hit in enumerate(hits, start=1):
+        if hit:
+            found += 1
+            total += found / rank
+    return total / min(k, n_relevant)
+
+
+def _ranx_per_user(evalset, scores, k):
+    from ranx import Qrels, Run
+    from ranx import evaluate as ranx_evaluate
+
+    qrels, run = {}, {}
+    for u in range(len(evalset.users)):
+        relevant = np.flatnonzero(evalset.relevant[u])
+        if len(relevant) == 0:
+            continue
+        qrels[f"q{u}"] = {f"d{i}": 1 for i in relevant}
+        run[f"q{u}"] = {f"d{i}": float(scores[u, i]) for i in np.flatnonzero(~evalset.seen[u])}
+    qrels, run = Qrels(qrels), Run(run)
+    names = [f"map@{k}", f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"hit_rate@{k}"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba type-safety warnings inside ranx
+        ranx_evaluate(qrels, run, names, return_mean=False)
+    return {name: {int(q[1:]): value for q, value in run.scores[name].items()} for name in names}
+
+
+@pytest.mark.parametrize("seed, k", [(0, 10), (1, 5), (2, 3)])
+def test_metrics_match_ranx_and_reference(seed, k):
+    evalset, scores = _random_case(seed, k)
+    table = evaluate(scores, evalset, k=k)
+    n_relevant = evalset.relevant.sum(axis=1)
+    np.testing.assert_array_equal(table["user"], evalset.users)
+    np.testing.assert_array_equal(table["n_relevant"], n_relevant)
+    # the case covers users without relevant items, with fewer than K and with more than K
+    assert (n_relevant == 0).any() and ((n_relevant > 0) & (n_relevant < k)).any() and (n_relevant > k).any()
+
+    names = ranking_metric_names(k)
+    none = n_relevant == 0
+    assert table.loc[none, names].isna().all().all()
+    assert table.loc[~none, names].notna().all().all()
+
+    reference = _ranx_per_user(evalset, scores, k)
+    assert set(reference[f"ndcg@{k}"]) == set(np.flatnonzero(~none))
+    for u in np.flatnonzero(~none):
+        row = table.iloc[u]
+        R = int(n_relevant[u])
+        for name in (f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"hit_rate@{k}"):
+            assert row[name] == pytest.approx(reference[name][u], abs=1e-12), (name, u)
+        # ranx normalises AP by R, DESIGN.md by min(K, R): rescale ranx to compare ...
+        assert row[f"map@{k}"] == pytest.approx(reference[f"map@{k}"][u] * R / min(k, R), abs=1e-12), u
+        # ... and check against a plain loop of the design's definition
+        hits = _reference_ranking(scores, evalset, u, k)
+        assert row[f"map@{k}"] == pytest.approx(_reference_ap(hits, R, k), abs=1e-12), u
+        assert row[f"precision@{k}"] == pytest.approx(sum(hits) / k)
+
+    # aggregates are means over the users that have relevant items
+    means = aggregate(table)
+    for name in names:
+        assert means[name] == pytest.approx(np.mean([reference[name][u] for u in np.flatnonzero(~none)]) if name != f"map@{k}" else table.loc[~none, name].mean())
+    ranx_map = np.mean([reference[f"map@{k}"][u] * n_relevant[u] / min(k, n_relevant[u]) for u in np.flatnonzero(~none)])
+    assert means[f"map@{k}"] == pytest.approx(ranx_map)
+
+
+def test_ranx_map_convention_differs_from_design():
+    """Documents why map is rescaled above: ranx divides AP by R, not min(K, R)."""
+    seen = np.zeros((1, 10), dtype=bool)
+    rating = np.full((1, 10), np.nan)
+    rating[0, :6] = 5.0  # R = 6 > K = 2
+    evalset = EvalSet(users=np.array([0]), seen=seen, rating=rating, relevant=rating >= 4)
+    scores = -np.arange(10, dtype=float)[None, :]  # items 0, 1 on top: both hits
+    ours = evaluate(scores, evalset, k=2).iloc[0]["map@2"]
+    assert ours == 1.0
+    assert _ranx_per_user(evalset, scores, 2)["map@2"][0] == pytest.approx(2 / 6)
+
+
+def test_rating_errors_match_a_direct_computation():
+    evalset, scores = _random_case(4, 10)
+    table = evaluate(scores, evalset, k=10, rating_scale=(1.0, 5.0))
+    clipped = np.clip(scores, 1.0, 5.0)
+    assert (scores > 5).any() and (scores < 1).any()  # clipping matters in this case
+    all_errors = []
+    for u in range(len(evalset.users)):
+        rated = np.flatnonzero(~np.isnan(evalset.rating[u]))
+        errors = clipped[u, rated] - evalset.rating[u, rated]
+        all_errors.extend(errors)
+        assert table.iloc[u]["n_rated"] == len(rated)
+        assert table.iloc[u]["rmse"] == pytest.approx(math.sqrt(np.mean(errors**2)))
+        assert table.iloc[u]["mae"] == pytest.approx(np.mean(np.abs(errors)))
+    all_errors = np.asarray(all_errors)
+    means = aggregate(table)
+    # aggregates are over all rated pairs, not a mean of per-user values
+    assert means["rmse"] == pytest.approx(math.sqrt(np.mean(all_errors**2)))
+    assert means["mae"] == pytest.approx(np.mean(np.abs(all_errors)))
+    assert means["rmse"] != pytest.approx(table["rmse"].mean())
+
+
+def test_no_rating_errors_without_a_rating_scale():
+    evalset, scores = _random_case(4, 10)
+    table = evaluate(scores, evalset, k=10)
+    assert "rmse" not in table and "mae" not in table
+    assert set(aggregate(table).index) == set(ranking_metric_names(10))
+
+
+def test_excluded_items_leave_the_catalog():
+    evalset, scores = _random_case(5, 5)
+    scores = scores.copy()
+    # item 7: ranked first for every user and relevant to several of them
+    item = 7
+    scores[:, item] = 100.0
+    relevant_to = evalset.relevant[:, item] & ~evalset.seen[:, item]
+    assert relevant_to.sum() >= 2
+    excluded = evaluate(scores, evalset, k=5, rating_scale=(1.0, 5.0), excluded_items=[item])
+    full = evaluate(scores, evalset, k=5, rating_scale=(1.0, 5.0))
+    assert not excluded["map@5"].equals(full["map@5"])
+
+    # the same catalog built by hand: item 7 neither a candidate, nor relevant, nor rated
+    seen, rating = evalset.seen.copy(), evalset.rating.copy()
+    seen[:, item] = True
+    rating[:, item] = np.nan
+    by_hand = EvalSet(users=evalset.users, seen=seen, rating=rating, relevant=rating >= 4)
+    expected = evaluate(scores, by_hand, k=5, rating_scale=(1.0, 5.0))
+    pd.testing.assert_frame_equal(excluded, expected)
+    np.testing.assert_array_equal(excluded["n_relevant"], full["n_relevant"] - relevant_to)
+    # the input evaluation set is not modified
+    assert evalset.relevant[:, item].sum() >= 2
+
+
+def test_excluding_the_only_relevant_item_makes_the_user_nan():
+    seen = np.zeros((2, 6), dtype=bool)
+    rating = np.full((2, 6), np.nan)
+    rating[0, 3] = 5.0
+    rating[1, [3, 4]] = 5.0
+    evalset = EvalSet(users=np.array([0, 1]), seen=seen, rating=rating, relevant=rating >= 4)
+    scores = np.tile(np.arange(6, 0, -1, dtype=float), (2, 1))
+    table = evaluate(scores, evalset, k=2, excluded_items=[3])
+    assert table.loc[0, ranking_metric_names(2)].isna().all()
+    assert table.loc[1, "recall@2"] == 0.0 and table.loc[1, "n_relevant"] == 1
+    assert aggregate(table)["recall@2"] == 0.0  # user 0 left out of the mean
