@@ -128,3 +128,34 @@ def test_more_shards_than_entities_gives_empty_shards():
     chunks = [shard_entities(np.arange(3), 5, s) for s in range(5)]
     assert [len(c) for c in chunks] == [1, 1, 1, 0, 0]
     assert np.concatenate(chunks).tolist() == [0, 1, 2]
+
+
+def test_batched_variant_equals_the_same_variant_trained_alone(experiment):
+    """The batched NCF path is the solo algorithm with stacked parameters: a variant trained
+    among others matches itself trained alone (float tolerance), down to the metrics."""
+    make = model_factory("ncf", SMALL_NCF)
+    train = experiment.train
+    variants = [train, train.without("user", 4), train.without("item", 49), train.without("user", [7, 8])]
+    batched = make().fit_many(variants, seed=0)
+    for variant, in_batch in zip(variants[1:], batched[1:]):
+        alone = make().fit(variant, seed=0)
+        for name, value in alone.params.items():
+            np.testing.assert_allclose(in_batch.params[name].numpy(), value.numpy(), atol=1e-5, err_msg=name)
+        got = evaluate(in_batch.score(experiment.evalset.users), experiment.evalset, 10)
+        want = evaluate(alone.score(experiment.evalset.users), experiment.evalset, 10)
+        np.testing.assert_allclose(got["map@10"].mean(), want["map@10"].mean(), rtol=1e-3)
+    # a deleted user's embedding keeps its initial value in its variant; the baseline trains it
+    untrained = model_factory("ncf", {**SMALL_NCF, "epochs": 0})().fit(train, seed=0)
+    np.testing.assert_array_equal(batched[1].params["gmf_user"][0, 4].numpy(), untrained.params["gmf_user"][0, 4].numpy())
+    assert not np.array_equal(batched[0].params["gmf_user"][0, 4].numpy(), untrained.params["gmf_user"][0, 4].numpy())
+
+
+def test_batched_influence_does_not_depend_on_shards(experiment):
+    make = model_factory("ncf", SMALL_NCF)
+    entities = np.arange(6)
+    whole = deletion_influence(make, experiment, "item", entities, seed=0, variants_per_batch=2, log=None)
+    parts = [
+        deletion_influence(make, experiment, "item", shard_entities(entities, 3, s, block=2), seed=0, variants_per_batch=2, log=None)
+        for s in range(3)
+    ]
+    pd.testing.assert_frame_equal(pd.concat([p.influence for p in parts], ignore_index=True), whole.influence)

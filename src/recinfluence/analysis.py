@@ -85,3 +85,30 @@ def model_agreement(influences: dict[str, pd.DataFrame], metric: str) -> pd.Data
             kendall = stats.kendalltau(joined[a], joined[b]).statistic if len(joined) > 2 else np.nan
             rows.append((metric, a, b, len(joined), spearman, kendall))
     return pd.DataFrame(rows, columns=["metric", "model_a", "model_b", "entities", "spearman", "kendall"])
+
+
+def seed_reproducibility(influences: dict[int, pd.DataFrame], metric: str) -> tuple[pd.Series, pd.DataFrame]:
+    """How much of a single-seed influence ranking survives a change of seed.
+
+    ``influences`` maps seed -> influence table (same entities). Returns a summary (mean
+    magnitude of influence, mean per-entity standard deviation across seeds, and the mean,
+    min and max seed-to-seed Spearman correlation) and the table of seed pairs."""
+    by_seed = pd.concat({seed: wide(table)[metric] for seed, table in influences.items()}, axis=1).dropna()
+    seeds = list(by_seed.columns)
+    pairs = pd.DataFrame(
+        [(a, b, stats.spearmanr(by_seed[a], by_seed[b]).statistic) for i, a in enumerate(seeds) for b in seeds[i + 1 :]],
+        columns=["seed_a", "seed_b", "spearman"],
+    )
+    summary = pd.Series(
+        {
+            "metric": metric,
+            "entities": len(by_seed),
+            "seeds": len(seeds),
+            "mean_abs_influence": float(by_seed.abs().to_numpy().mean()),
+            "per_entity_sd_across_seeds": float(by_seed.std(axis=1, ddof=1).mean()),
+            "spearman_mean": float(pairs["spearman"].mean()),
+            "spearman_min": float(pairs["spearman"].min()),
+            "spearman_max": float(pairs["spearman"].max()),
+        }
+    )
+    return summary, pairs

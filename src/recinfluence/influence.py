@@ -83,6 +83,7 @@ def deletion_influence(
     entities,
     seed: int,
     protocol: str = "exclude",
+    variants_per_batch: int = 16,
     log=sys.stderr,
 ) -> DeletionResult:
     """Retrain without each entity of ``kind`` in ``entities``.
@@ -90,7 +91,13 @@ def deletion_influence(
     ``influence`` is tidy: one row per (entity, metric) with the baseline value, the value
     without the entity and the influence. ``per_user`` has one row per (entity, evaluation user)
     and one influence column per metric: whose metrics moved when the entity was removed.
-    ``seconds`` is the wall time of each retrain plus its evaluation."""
+    ``timing`` holds the wall time of each retrain plus its evaluation.
+
+    A model with ``fit_many`` trains ``variants_per_batch`` deletions at once, together with the
+    baseline as the first variant of every batch, so that the baseline shares every
+    floating-point operation with the variants it is compared with. Batches are consecutive
+    blocks of ``entities``: pass shards cut by :func:`shard_entities` with the same block size
+    so that batch composition, and hence every number, does not depend on the shard count."""
     if kind not in ENTITY_KINDS:
         raise ValueError(f"entity kind must be one of {ENTITY_KINDS}, not {kind!r}")
     if protocol not in DELETION_PROTOCOLS:
@@ -101,33 +108,47 @@ def deletion_influence(
         empty = pd.DataFrame(columns=["kind", "entity", "seconds"])
         return DeletionResult(pd.DataFrame(columns=influence_columns), pd.DataFrame(columns=["entity", "user"]), empty)
     train = experiment.train
-    baseline_model, baseline_scores = experiment.fit_and_score(make_model, train, seed)
-    rating_scale = getattr(baseline_model, "rating_scale", None)
-    baseline_full = experiment.evaluate(baseline_scores, rating_scale)
     column = train.users if kind == "user" else train.items
     rows_per_entity = np.bincount(column, minlength=train.n_users if kind == "user" else train.n_items)
+    block = variant_block(make_model, variants_per_batch)
+    batched = block > 1
+    block = block if batched else len(entities)
+    if not batched:
+        baseline_model = make_model().fit(train, seed)
 
     influence_rows, per_user_tables, seconds = [], [], []
     started = time.perf_counter()
-    for done, entity in enumerate(entities, start=1):
-        retrain_started = time.perf_counter()
-        _, scores = experiment.fit_and_score(make_model, train.without(kind, entity), seed)
-        excluded_items = [entity] if kind == "item" and protocol == "exclude" else []
-        excluded_users = [entity] if kind == "user" and protocol == "exclude" else []
-        baseline = experiment.evaluate(baseline_scores, rating_scale, excluded_items) if excluded_items else baseline_full
-        variant = experiment.evaluate(scores, rating_scale, excluded_items)
-        base_mean, variant_mean, per_user = compare(baseline, variant, excluded_users)
-        for metric in base_mean.index:
-            sign = -1.0 if lower_is_better(metric) else 1.0
-            influence_rows.append(
-                (kind, int(entity), int(rows_per_entity[entity]), metric, base_mean[metric], variant_mean[metric], sign * (base_mean[metric] - variant_mean[metric]) + 0.0)
-            )
-        per_user.insert(0, "entity", int(entity))
-        per_user_tables.append(per_user)
-        seconds.append(time.perf_counter() - retrain_started)
+    for first in range(0, len(entities), block):
+        chunk = entities[first : first + block]
+        chunk_started = time.perf_counter()
+        if batched:
+            baseline_model, *variant_models = make_model().fit_many([train] + [train.without(kind, e) for e in chunk], seed)
+        rating_scale = getattr(baseline_model, "rating_scale", None)
+        baseline_scores = baseline_model.score(experiment.evalset.users)
+        baseline_full = experiment.evaluate(baseline_scores, rating_scale)
+        for index, entity in enumerate(chunk):
+            retrain_started = time.perf_counter()
+            model = variant_models[index] if batched else make_model().fit(train.without(kind, entity), seed)
+            scores = model.score(experiment.evalset.users)
+            excluded_items = [entity] if kind == "item" and protocol == "exclude" else []
+            excluded_users = [entity] if kind == "user" and protocol == "exclude" else []
+            baseline = experiment.evaluate(baseline_scores, rating_scale, excluded_items) if excluded_items else baseline_full
+            variant = experiment.evaluate(scores, rating_scale, excluded_items)
+            base_mean, variant_mean, per_user = compare(baseline, variant, excluded_users)
+            for metric in base_mean.index:
+                sign = -1.0 if lower_is_better(metric) else 1.0
+                influence = sign * (base_mean[metric] - variant_mean[metric]) + 0.0  # + 0.0: no -0.0
+                influence_rows.append((kind, int(entity), int(rows_per_entity[entity]), metric, base_mean[metric], variant_mean[metric], influence))
+            per_user.insert(0, "entity", int(entity))
+            per_user_tables.append(per_user)
+            seconds.append(time.perf_counter() - retrain_started)
+        if batched:  # a batch's training time is shared by its variants
+            shared = (time.perf_counter() - chunk_started - sum(seconds[-len(chunk):])) / len(chunk)
+            seconds[-len(chunk):] = [s + shared for s in seconds[-len(chunk):]]
         if log is not None:
+            done = first + len(chunk)
             elapsed = time.perf_counter() - started
-            print(f"{kind} {entity}: {done}/{len(entities)} retrains, {elapsed / done:.2f} s each", file=log, flush=True)
+            print(f"{kind}s up to {chunk[-1]}: {done}/{len(entities)} retrains, {elapsed / done:.2f} s each", file=log, flush=True)
 
     influence = pd.DataFrame(influence_rows, columns=influence_columns)
     per_user = pd.concat(per_user_tables, ignore_index=True)
@@ -135,10 +156,21 @@ def deletion_influence(
     return DeletionResult(influence, per_user, timing)
 
 
-def shard_entities(entities, n_shards: int, shard: int) -> np.ndarray:
+def variant_block(make_model: Callable, variants_per_batch: int) -> int:
+    """How many deletions one training pass covers: ``variants_per_batch`` for a model with
+    ``fit_many`` (the batched path), 1 for any other (a loop of ``fit``)."""
+    return variants_per_batch if callable(getattr(make_model(), "fit_many", None)) else 1
+
+
+def shard_entities(entities, n_shards: int, shard: int, block: int = 1) -> np.ndarray:
     """Static contiguous chunk ``shard`` of ``n_shards`` (possibly empty when there are more
-    shards than entities)."""
-    return np.array_split(np.asarray(entities, dtype=np.int64), n_shards)[shard]
+    shards than entities). Shards are cut between whole blocks of ``block`` entities (the
+    batch size of a batched model), so that batches do not depend on the shard count."""
+    entities = np.asarray(entities, dtype=np.int64)
+    blocks = np.array_split(np.arange(-(-len(entities) // block)), n_shards)[shard]
+    if len(blocks) == 0:
+        return entities[:0]
+    return entities[blocks[0] * block : (blocks[-1] + 1) * block]
 
 
 def entity_list(data: Interactions, kind: str, limit: int | None = None) -> np.ndarray:

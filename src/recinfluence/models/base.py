@@ -28,8 +28,10 @@ class TrainSet:
     """Training rows in a fixed order, over the global id space.
 
     ``rows`` holds each row's position in the full training set, so a deletion variant can
-    still key its random numbers by row. The training catalog is the set of items with at
-    least one row: a deleted item leaves it with its rows."""
+    still key its random numbers by row. ``catalog`` marks the training catalog: the items
+    with at least one row in the *full* training set, less deleted items. Deleting a user
+    never changes it (not even for an item only that user rated), so the negatives of the
+    other rows do not move; a deleted item leaves it."""
 
     users: np.ndarray
     items: np.ndarray
@@ -39,6 +41,7 @@ class TrainSet:
     n_items: int
     n_full_rows: int
     rating_scale: tuple[float, float] = (1.0, 5.0)
+    catalog: np.ndarray | None = None
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, n_users: int, n_items: int, rating_scale=(1.0, 5.0)) -> "TrainSet":
@@ -51,13 +54,24 @@ class TrainSet:
             n_items=n_items,
             n_full_rows=len(frame),
             rating_scale=tuple(rating_scale),
+            catalog=np.bincount(frame["item"].to_numpy(dtype=np.int64), minlength=n_items) > 0,
         )
+
+    @property
+    def item_catalog(self) -> np.ndarray:
+        """Boolean mask over item ids (from the rows at hand when ``catalog`` was not given)."""
+        if self.catalog is not None:
+            return self.catalog
+        return np.bincount(self.items, minlength=self.n_items) > 0
 
     def __len__(self) -> int:
         return len(self.users)
 
-    def keep(self, mask: np.ndarray) -> "TrainSet":
-        """The rows where ``mask`` is true, in the same relative order; ids are unchanged."""
+    def keep(self, mask: np.ndarray, deleted_items=()) -> "TrainSet":
+        """The rows where ``mask`` is true, in the same relative order; ids are unchanged.
+        ``deleted_items`` leave the catalog; nothing else does."""
+        catalog = self.item_catalog.copy()
+        catalog[np.asarray(deleted_items, dtype=np.int64)] = False
         return TrainSet(
             users=self.users[mask],
             items=self.items[mask],
@@ -67,10 +81,11 @@ class TrainSet:
             n_items=self.n_items,
             n_full_rows=self.n_full_rows,
             rating_scale=self.rating_scale,
+            catalog=catalog,
         )
 
     def without(self, kind: str, ids) -> "TrainSet":
         """Delete every training row of the given users or items."""
         ids = np.atleast_1d(np.asarray(ids, dtype=np.int64))
         column = self.users if kind == "user" else self.items
-        return self.keep(~np.isin(column, ids))
+        return self.keep(~np.isin(column, ids), deleted_items=ids if kind == "item" else ())

@@ -3,89 +3,150 @@
 Every training row is a positive; each is paired with ``n_negatives`` sampled items the user
 has not rated, and the model learns them with binary cross-entropy and Adam.
 
-Common random numbers, so that a deletion changes nothing but the deleted rows:
+One training routine trains V deletion variants at once, their parameters stacked along a
+leading dimension; a single model is the case V = 1, so batched and solo training are the same
+algorithm (equal up to float rounding). Common random numbers, so that a deletion changes
+nothing but the deleted rows:
 
-- initial parameters are drawn from the seed over the global id space, table by table;
-- the epoch order is a seeded permutation of the *full* training rows, deleted rows skipped;
-- each row's negatives are drawn for all full rows from a generator keyed by (seed, epoch),
-  indexed by the row's fixed position; a candidate is rejected if the user rated it or if no
-  training row has it. The negative pool is the training catalog, so a deleted item is never
-  a negative, and deleting an item that has no training row changes nothing at all.
+- initial parameters are drawn once from the seed over the global id space and copied to every
+  variant;
+- each epoch cuts a seeded permutation of the *full* training rows into fixed mini-batches; a
+  row deleted from a variant is masked out of its batch (the batch boundaries do not move);
+- each row's negatives come from candidates drawn for all full rows from a generator keyed by
+  (seed, epoch), indexed by the row's fixed position; a candidate is rejected if the user rated
+  it or if the variant's training catalog lacks it (``TrainSet.catalog``: items with a row in
+  the *full* training set, less deleted items), so a deleted item is never a negative,
+  deleting an item with no training row changes nothing, and deleting a user (even the only
+  one who rated some item) leaves every other row's negatives as they were;
+- embeddings are updated lazily (Adam on the rows a variant's batch touched, as SparseAdam
+  does), so an entity a variant never sees keeps its initial vectors; the dense layers use Adam.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
-from torch import nn
 
 from .base import TrainSet
 
+EMBEDDINGS = ("gmf_user", "gmf_item", "mlp_user", "mlp_item")
+BETAS, EPS = (0.9, 0.999), 1e-8
 
-class NeuMF(nn.Module):
-    def __init__(self, n_users: int, n_items: int, factors: int, layers: tuple[int, ...], generator: torch.Generator):
-        super().__init__()
-        half = layers[0] // 2
-        self.gmf_user = nn.Embedding(n_users, factors)
-        self.gmf_item = nn.Embedding(n_items, factors)
-        self.mlp_user = nn.Embedding(n_users, half)
-        self.mlp_item = nn.Embedding(n_items, half)
-        self.mlp = nn.ModuleList(nn.Linear(a, b) for a, b in zip((2 * half,) + tuple(layers[1:-1]), layers[1:]))
-        self.output = nn.Linear(factors + layers[-1], 1)
-        for embedding in (self.gmf_user, self.gmf_item, self.mlp_user, self.mlp_item):
-            nn.init.normal_(embedding.weight, std=0.01, generator=generator)
-        for linear in (*self.mlp, self.output):
-            nn.init.xavier_uniform_(linear.weight, generator=generator)
-            nn.init.zeros_(linear.bias)
 
-    def _head(self, gmf: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
-        for linear in self.mlp[1:]:
-            hidden = torch.relu(linear(hidden))
-        return self.output(torch.cat([gmf, hidden], dim=-1)).squeeze(-1)
+def resolve_device(device: str) -> torch.device:
+    """``auto`` takes CUDA when present, otherwise the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
 
-    def forward(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-        gmf = self.gmf_user(users) * self.gmf_item(items)
-        hidden = torch.relu(self.mlp[0](torch.cat([self.mlp_user(users), self.mlp_item(items)], dim=-1)))
-        return self._head(gmf, hidden)
+
+def initial_parameters(n_users, n_items, factors, layers, seed) -> dict[str, torch.Tensor]:
+    """One NeuMF's initial parameters, drawn table by table from the seed: embeddings
+    N(0, 0.01) over the global id space, dense weights Xavier-uniform (stored input x output)."""
+    generator = torch.Generator().manual_seed(seed)
+    half = layers[0] // 2
+    params = {
+        "gmf_user": torch.empty(n_users, factors),
+        "gmf_item": torch.empty(n_items, factors),
+        "mlp_user": torch.empty(n_users, half),
+        "mlp_item": torch.empty(n_items, half),
+    }
+    for name in EMBEDDINGS:
+        torch.nn.init.normal_(params[name], std=0.01, generator=generator)
+    widths = list(layers) + [None]
+    for index, (fan_in, fan_out) in enumerate(zip(widths[:-2], widths[1:-1])):
+        params[f"w{index}"] = torch.nn.init.xavier_uniform_(torch.empty(fan_out, fan_in), generator=generator).T.contiguous()
+        params[f"b{index}"] = torch.zeros(fan_out)
+    params["w_out"] = torch.nn.init.xavier_uniform_(torch.empty(1, factors + layers[-1]), generator=generator).T.contiguous()
+    params["b_out"] = torch.zeros(1)
+    return params
+
+
+def n_hidden(params) -> int:
+    return sum(1 for name in params if name.startswith("b") and name != "b_out")
+
+
+def forward(params, users, items) -> torch.Tensor:
+    """Logits (V, B) of V stacked models; ``users`` (B,) is shared, ``items`` is (V, B)."""
+    variants = torch.arange(items.shape[0], device=items.device)[:, None]
+    gmf = params["gmf_user"][:, users] * params["gmf_item"][variants, items]
+    hidden = torch.cat([params["mlp_user"][:, users], params["mlp_item"][variants, items]], dim=-1)
+    for index in range(n_hidden(params)):
+        hidden = torch.relu(torch.baddbmm(params[f"b{index}"][:, None, :], hidden, params[f"w{index}"]))
+    return torch.baddbmm(params["b_out"][:, None, :], torch.cat([gmf, hidden], dim=-1), params["w_out"]).squeeze(-1)
+
+
+@torch.no_grad()
+def score_all(params, variant: int, users: torch.Tensor) -> torch.Tensor:
+    """Logits of one variant's ``users`` against every item. The first MLP layer is linear in
+    the concatenated embeddings, so its user and item halves are computed once each."""
+    p = {name: value[variant] for name, value in params.items()}
+    half = p["mlp_user"].shape[1]
+    hidden = torch.relu((p["mlp_user"][users] @ p["w0"][:half] + p["b0"])[:, None, :] + (p["mlp_item"] @ p["w0"][half:])[None, :, :])
+    for index in range(1, n_hidden(params)):
+        hidden = torch.relu(hidden @ p[f"w{index}"] + p[f"b{index}"])
+    gmf = p["gmf_user"][users][:, None, :] * p["gmf_item"][None, :, :]
+    return (torch.cat([gmf, hidden], dim=-1) @ p["w_out"] + p["b_out"]).squeeze(-1)
+
+
+def epoch_batches(seed: int, epoch: int, n_full_rows: int, rows_per_batch: int):
+    """The fixed mini-batches of one epoch: a permutation of all full training rows keyed by
+    (seed, epoch), cut every ``rows_per_batch`` rows."""
+    order = np.random.default_rng([seed, epoch, 0]).permutation(n_full_rows)
+    return [order[start : start + rows_per_batch] for start in range(0, n_full_rows, rows_per_batch)]
+
+
+def negative_candidates(seed: int, epoch: int, n_full_rows: int, n_items: int, n_negatives: int) -> np.ndarray:
+    """Candidate negatives for every full training row, keyed by (seed, epoch, row)."""
+    return np.random.default_rng([seed, epoch, 1]).integers(0, n_items, size=(n_full_rows, 4 * n_negatives + 4))
+
+
+def pick_negatives(candidates, users, rated, in_catalog, n_negatives) -> np.ndarray:
+    """(V, rows, n_negatives): per variant, the first ``n_negatives`` candidates that are in its
+    catalog and not rated by the row's user. A row with too few valid candidates (4n+4 draws:
+    a user who rated most of the catalog) maps its first draws onto its valid items instead,
+    so it stays keyed by its own draws; a user with no valid item left keeps the raw draws."""
+    valid = in_catalog[:, candidates] & ~rated[users[:, None], candidates][None]
+    first_valid = np.argsort(~valid, axis=2, kind="stable")[:, :, :n_negatives]
+    picked = np.take_along_axis(np.broadcast_to(candidates, valid.shape), first_valid, axis=2).copy()
+    for variant, row in zip(*np.nonzero(valid.sum(axis=2) < n_negatives)):
+        pool = np.flatnonzero(in_catalog[variant] & ~rated[users[row]])
+        if len(pool):
+            picked[variant, row] = pool[candidates[row, :n_negatives] % len(pool)]
+    return picked
+
+
+class _LazyAdam:
+    """Adam on the embedding rows each variant touched in this step (SparseAdam's update);
+    rows a variant did not touch keep their values and moment estimates."""
+
+    def __init__(self, tables: dict[str, torch.Tensor], lr: float):
+        self.lr, self.step_count = lr, 0
+        self.moments = {name: (torch.zeros_like(t), torch.zeros_like(t)) for name, t in tables.items()}
 
     @torch.no_grad()
-    def score_all(self, users: torch.Tensor) -> torch.Tensor:
-        """Logits of ``users`` against every item. The first MLP layer is linear in the
-        concatenated embeddings, so its user and item halves are computed once each."""
-        first = self.mlp[0]
-        half = self.mlp_user.embedding_dim
-        user_part = self.mlp_user(users) @ first.weight[:, :half].T + first.bias
-        item_part = self.mlp_item.weight @ first.weight[:, half:].T
-        hidden = torch.relu(user_part[:, None, :] + item_part[None, :, :])
-        gmf = self.gmf_user(users)[:, None, :] * self.gmf_item.weight[None, :, :]
-        return self._head(gmf, hidden)
-
-
-def epoch_order(seed: int, epoch: int, train: TrainSet) -> np.ndarray:
-    """Indices into ``train``'s arrays in this epoch's order: a permutation of all full
-    training rows keyed by (seed, epoch), restricted to the rows still present."""
-    local = np.full(train.n_full_rows, -1)
-    local[train.rows] = np.arange(len(train))
-    order = local[np.random.default_rng([seed, epoch, 0]).permutation(train.n_full_rows)]
-    return order[order >= 0]
-
-
-def negatives(seed: int, epoch: int, train: TrainSet, n_negatives: int, rated: np.ndarray) -> np.ndarray:
-    """(len(train), n_negatives) negative items per row, keyed by (seed, epoch, full row):
-    items of the training catalog that the row's user did not rate."""
-    draws = 4 * n_negatives + 4
-    candidates = np.random.default_rng([seed, epoch, 1]).integers(0, train.n_items, size=(train.n_full_rows, draws))
-    candidates = candidates[train.rows]
-    in_catalog = np.bincount(train.items, minlength=train.n_items) > 0
-    valid = in_catalog[candidates] & ~rated[train.users[:, None], candidates]
-    # The first n_negatives valid candidates of each row (a row with too few keeps its last
-    # draws; with 4n+4 draws this needs a user who rated most of the catalog).
-    first_valid = np.argsort(~valid, axis=1, kind="stable")[:, :n_negatives]
-    return np.take_along_axis(candidates, first_valid, axis=1)
+    def step(self, tables, touched_rows: dict[str, torch.Tensor], touched: dict[str, torch.Tensor]):
+        self.step_count += 1
+        (beta1, beta2), t = BETAS, self.step_count
+        step_size = self.lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+        for name, table in tables.items():
+            rows, mask = touched_rows[name], touched[name][:, :, None]
+            m, v = self.moments[name]
+            grad = table.grad[:, rows]
+            m_rows = torch.where(mask, beta1 * m[:, rows] + (1 - beta1) * grad, m[:, rows])
+            v_rows = torch.where(mask, beta2 * v[:, rows] + (1 - beta2) * grad * grad, v[:, rows])
+            m[:, rows], v[:, rows] = m_rows, v_rows
+            table[:, rows] = torch.where(mask, table[:, rows] - step_size * m_rows / (v_rows.sqrt() + EPS), table[:, rows])
+            table.grad = None
 
 
 class NCF:
-    """NeuMF with negative sampling; hyperparameters as in He et al. (2017) at small scale."""
+    """NeuMF with negative sampling; hyperparameters as in He et al. (2017) at small scale.
+
+    ``fit_many`` trains several deletion variants of the same training data at once (the
+    influence engine uses it when present); ``fit`` is the same routine with one variant."""
 
     rating_scale = None
 
@@ -95,38 +156,76 @@ class NCF:
         self.device = resolve_device(device)
 
     def fit(self, train: TrainSet, seed: int) -> "NCF":
-        generator = torch.Generator().manual_seed(seed)
-        self.model = NeuMF(train.n_users, train.n_items, self.factors, self.layers, generator).to(self.device)
-        optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr)
-        rated = np.zeros((train.n_users, train.n_items), dtype=bool)
-        rated[train.users, train.items] = True
+        return self.fit_many([train], seed)[0]
+
+    def fit_many(self, variants: list[TrainSet], seed: int) -> list["NCF"]:
+        """Train one model per TrainSet; all must be deletion variants of the same full training
+        rows (same ``n_full_rows``, rows identified by ``TrainSet.rows``)."""
+        first = variants[0]
+        n_variants, n_full, device = len(variants), first.n_full_rows, self.device
+        present = np.zeros((n_variants, n_full), dtype=bool)
+        users_of = np.zeros(n_full, dtype=np.int64)
+        items_of = np.zeros(n_full, dtype=np.int64)
+        in_catalog = np.zeros((n_variants, first.n_items), dtype=bool)
+        for index, variant in enumerate(variants):
+            present[index, variant.rows] = True
+            users_of[variant.rows], items_of[variant.rows] = variant.users, variant.items
+            in_catalog[index] = variant.item_catalog
+        used = present.any(axis=0)
+        rated = np.zeros((first.n_users, first.n_items), dtype=bool)
+        rated[users_of[used], items_of[used]] = True
+
+        initial = initial_parameters(first.n_users, first.n_items, self.factors, self.layers, seed)
+        params = {name: value.to(device).expand(n_variants, *value.shape).clone().requires_grad_() for name, value in initial.items()}
+        tables = {name: params[name] for name in EMBEDDINGS}
+        dense = torch.optim.Adam([p for name, p in params.items() if name not in EMBEDDINGS], lr=self.lr, betas=BETAS, eps=EPS)
+        lazy = _LazyAdam(tables, self.lr)
+
         group = 1 + self.n_negatives
         rows_per_batch = max(1, self.batch_size // group)
-        labels = torch.zeros(group, device=self.device)
+        labels = torch.zeros(group, device=device)
         labels[0] = 1.0
+        variant_index = torch.arange(n_variants, device=device)[:, None]
         for epoch in range(self.epochs):
-            order = epoch_order(seed, epoch, train)
-            items = np.concatenate([train.items[:, None], negatives(seed, epoch, train, self.n_negatives, rated)], axis=1)[order]
-            users = torch.as_tensor(np.repeat(train.users[order], group), device=self.device)
-            items = torch.as_tensor(items.reshape(-1), device=self.device)
-            for start in range(0, len(order) * group, rows_per_batch * group):
-                batch = slice(start, start + rows_per_batch * group)
-                logits = self.model(users[batch], items[batch])
-                target = labels.repeat(logits.shape[0] // group)
-                loss = nn.functional.binary_cross_entropy_with_logits(logits, target)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-        return self
+            candidates = negative_candidates(seed, epoch, n_full, first.n_items, self.n_negatives)
+            for batch in epoch_batches(seed, epoch, n_full, rows_per_batch):
+                batch = batch[used[batch]]  # rows no variant has change nothing for anyone
+                if len(batch) == 0:
+                    continue
+                users = users_of[batch]
+                negatives = pick_negatives(candidates[batch], users, rated, in_catalog, self.n_negatives)
+                items = np.concatenate([np.broadcast_to(items_of[batch], (n_variants, len(batch)))[:, :, None], negatives], axis=2)
+                mask = torch.as_tensor(np.repeat(present[:, batch], group, axis=1), device=device)
+                users_t = torch.as_tensor(np.repeat(users, group), device=device)
+                items_t = torch.as_tensor(items.reshape(n_variants, -1), device=device)
+                losses = torch.nn.functional.binary_cross_entropy_with_logits(
+                    forward(params, users_t, items_t), labels.repeat(len(batch)).expand(n_variants, -1), reduction="none"
+                )
+                maskf = mask.float()
+                (losses * maskf).sum(dim=1).div(maskf.sum(dim=1).clamp(min=1)).sum().backward()
+                dense.step()
+                dense.zero_grad(set_to_none=True)
+                lazy.step(tables, *self._touched(users_t, items_t, mask, variant_index, first))
+        fitted = []
+        for index in range(n_variants):
+            model = NCF.__new__(NCF)
+            model.__dict__.update(self.__dict__)
+            model.params = {name: value.detach()[index : index + 1].clone() for name, value in params.items()}
+            fitted.append(model)
+        return fitted
+
+    @staticmethod
+    def _touched(users, items, mask, variant_index, train):
+        """Rows of each embedding table in this batch, and which variant touched each."""
+        rows, touched = {}, {}
+        for kind, ids, n in (("user", users.expand_as(mask), train.n_users), ("item", items, train.n_items)):
+            flags = torch.zeros(mask.shape[0], n, dtype=torch.bool, device=mask.device)
+            flags[variant_index.expand_as(mask)[mask], ids[mask]] = True
+            unique = torch.unique(ids)
+            for table in (f"gmf_{kind}", f"mlp_{kind}"):
+                rows[table], touched[table] = unique, flags[:, unique]
+        return rows, touched
 
     def score(self, users: np.ndarray, chunk: int = 256) -> np.ndarray:
-        self.model.eval()
         users = torch.as_tensor(users, device=self.device)
-        return torch.cat([self.model.score_all(users[s : s + chunk]) for s in range(0, len(users), chunk)]).double().cpu().numpy()
-
-
-def resolve_device(device: str) -> torch.device:
-    """``auto`` takes CUDA when present, otherwise the CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+        return torch.cat([score_all(self.params, 0, users[s : s + chunk]) for s in range(0, len(users), chunk)]).double().cpu().numpy()
