@@ -17,9 +17,11 @@ Aggregates are means over users; RMSE and MAE aggregate over ratings (weighted b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import torch
 
 RATING_METRICS = ("rmse", "mae")
 
@@ -42,6 +44,12 @@ class EvalSet:
     seen: np.ndarray
     rating: np.ndarray
     relevant: np.ndarray
+
+    @cached_property
+    def rated_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, item, rating) of every evaluation rating, for errors computed pair by pair."""
+        rows, items = np.nonzero(~np.isnan(self.rating))
+        return rows, items, self.rating[rows, items]
 
     @classmethod
     def build(cls, frame: pd.DataFrame, train_rows, eval_rows, n_items: int, relevance_threshold: float = 4.0):
@@ -70,19 +78,16 @@ def evaluate(
     ``excluded_items`` are taken out of the catalog: out of every candidate list, relevant set
     and rating error (the item-deletion protocol)."""
     relevant = evalset.relevant
-    candidates = ~evalset.seen
-    rated = ~np.isnan(evalset.rating)
     excluded_items = np.asarray(excluded_items, dtype=np.int64)
+    masked = np.where(evalset.seen, -np.inf, scores)
     if excluded_items.size:
-        relevant, candidates, rated = relevant.copy(), candidates.copy(), rated.copy()
-        for mask in (relevant, candidates, rated):
-            mask[:, excluded_items] = False
-    masked = np.where(candidates, scores, -np.inf)
+        relevant = relevant.copy()
+        relevant[:, excluded_items] = False
+        masked[:, excluded_items] = -np.inf
     k_eff = min(k, masked.shape[1])
-    top = np.argpartition(-masked, k_eff - 1, axis=1)[:, :k_eff]
+    top_scores, top = (t.numpy() for t in torch.topk(torch.from_numpy(masked), k_eff, dim=1, sorted=True))
     rows = np.arange(len(top))[:, None]
-    top = top[rows, np.argsort(-masked[rows, top], axis=1, kind="stable")]
-    hits = (relevant[rows, top] & np.isfinite(masked[rows, top])).astype(float)
+    hits = (relevant[rows, top] & np.isfinite(top_scores)).astype(float)
     n_relevant = relevant.sum(axis=1)
     has_relevant = n_relevant > 0
     ranks = np.arange(1, k_eff + 1)
@@ -102,12 +107,16 @@ def evaluate(
     table.insert(0, "user", evalset.users)
     table["n_relevant"] = n_relevant
     if rating_scale is not None:
-        predictions = np.clip(scores, *rating_scale)
-        errors = np.where(rated, predictions - np.nan_to_num(evalset.rating), 0.0)
-        n_rated = rated.sum(axis=1)
+        pair_rows, pair_items, ratings = evalset.rated_pairs
+        if excluded_items.size:
+            keep = ~np.isin(pair_items, excluded_items)
+            pair_rows, pair_items, ratings = pair_rows[keep], pair_items[keep], ratings[keep]
+        errors = np.clip(scores[pair_rows, pair_items], *rating_scale) - ratings
+        n_users = len(evalset.users)
+        n_rated = np.bincount(pair_rows, minlength=n_users)
         with np.errstate(invalid="ignore", divide="ignore"):
-            table["rmse"] = np.sqrt((errors**2).sum(axis=1) / n_rated)
-            table["mae"] = np.abs(errors).sum(axis=1) / n_rated
+            table["rmse"] = np.sqrt(np.bincount(pair_rows, errors**2, minlength=n_users) / n_rated)
+            table["mae"] = np.bincount(pair_rows, np.abs(errors), minlength=n_users) / n_rated
         table["n_rated"] = n_rated
     return table
 

@@ -68,11 +68,10 @@ def n_hidden(params) -> int:
     return sum(1 for name in params if name.startswith("b") and name != "b_out")
 
 
-def forward(params, users, items) -> torch.Tensor:
-    """Logits (V, B) of V stacked models; ``users`` (B,) is shared, ``items`` is (V, B)."""
-    variants = torch.arange(items.shape[0], device=items.device)[:, None]
-    gmf = params["gmf_user"][:, users] * params["gmf_item"][variants, items]
-    hidden = torch.cat([params["mlp_user"][:, users], params["mlp_item"][variants, items]], dim=-1)
+def forward(params, embedded) -> torch.Tensor:
+    """Logits (V, B) of V stacked models from their gathered embedding rows (V, B, d)."""
+    gmf = embedded["gmf_user"] * embedded["gmf_item"]
+    hidden = torch.cat([embedded["mlp_user"], embedded["mlp_item"]], dim=-1)
     for index in range(n_hidden(params)):
         hidden = torch.relu(torch.baddbmm(params[f"b{index}"][:, None, :], hidden, params[f"w{index}"]))
     return torch.baddbmm(params["b_out"][:, None, :], torch.cat([gmf, hidden], dim=-1), params["w_out"]).squeeze(-1)
@@ -120,26 +119,26 @@ def pick_negatives(candidates, users, rated, in_catalog, n_negatives) -> np.ndar
 
 class _LazyAdam:
     """Adam on the embedding rows each variant touched in this step (SparseAdam's update);
-    rows a variant did not touch keep their values and moment estimates."""
+    rows a variant did not touch keep their values and moment estimates. Tables are stored
+    flat, (V * n, d), so that variant v's row r is row v * n + r."""
 
     def __init__(self, tables: dict[str, torch.Tensor], lr: float):
         self.lr, self.step_count = lr, 0
         self.moments = {name: (torch.zeros_like(t), torch.zeros_like(t)) for name, t in tables.items()}
 
     @torch.no_grad()
-    def step(self, tables, touched_rows: dict[str, torch.Tensor], touched: dict[str, torch.Tensor]):
+    def step(self, tables, rows: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]):
         self.step_count += 1
         (beta1, beta2), t = BETAS, self.step_count
         step_size = self.lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
         for name, table in tables.items():
-            rows, mask = touched_rows[name], touched[name][:, :, None]
+            index, grad = rows[name], grads[name]
             m, v = self.moments[name]
-            grad = table.grad[:, rows]
-            m_rows = torch.where(mask, beta1 * m[:, rows] + (1 - beta1) * grad, m[:, rows])
-            v_rows = torch.where(mask, beta2 * v[:, rows] + (1 - beta2) * grad * grad, v[:, rows])
-            m[:, rows], v[:, rows] = m_rows, v_rows
-            table[:, rows] = torch.where(mask, table[:, rows] - step_size * m_rows / (v_rows.sqrt() + EPS), table[:, rows])
-            table.grad = None
+            m_rows = m.index_select(0, index).mul_(beta1).add_(grad, alpha=1 - beta1)
+            v_rows = v.index_select(0, index).mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            m.index_copy_(0, index, m_rows)
+            v.index_copy_(0, index, v_rows)
+            table.index_copy_(0, index, table.index_select(0, index) - step_size * m_rows / (v_rows.sqrt() + EPS))
 
 
 class NCF:
@@ -176,16 +175,18 @@ class NCF:
         rated[users_of[used], items_of[used]] = True
 
         initial = initial_parameters(first.n_users, first.n_items, self.factors, self.layers, seed)
-        params = {name: value.to(device).expand(n_variants, *value.shape).clone().requires_grad_() for name, value in initial.items()}
-        tables = {name: params[name] for name in EMBEDDINGS}
-        dense = torch.optim.Adam([p for name, p in params.items() if name not in EMBEDDINGS], lr=self.lr, betas=BETAS, eps=EPS)
+        params = {name: value.to(device).expand(n_variants, *value.shape).clone() for name, value in initial.items()}
+        tables = {name: params[name].view(-1, params[name].shape[-1]) for name in EMBEDDINGS}
+        dense_params = [p.requires_grad_() for name, p in params.items() if name not in EMBEDDINGS]
+        dense = torch.optim.Adam(dense_params, lr=self.lr, betas=BETAS, eps=EPS)
         lazy = _LazyAdam(tables, self.lr)
 
         group = 1 + self.n_negatives
         rows_per_batch = max(1, self.batch_size // group)
         labels = torch.zeros(group, device=device)
         labels[0] = 1.0
-        variant_index = torch.arange(n_variants, device=device)[:, None]
+        user_offsets = torch.arange(n_variants, device=device)[:, None] * first.n_users
+        item_offsets = torch.arange(n_variants, device=device)[:, None] * first.n_items
         for epoch in range(self.epochs):
             candidates = negative_candidates(seed, epoch, n_full, first.n_items, self.n_negatives)
             for batch in epoch_batches(seed, epoch, n_full, rows_per_batch):
@@ -195,17 +196,32 @@ class NCF:
                 users = users_of[batch]
                 negatives = pick_negatives(candidates[batch], users, rated, in_catalog, self.n_negatives)
                 items = np.concatenate([np.broadcast_to(items_of[batch], (n_variants, len(batch)))[:, :, None], negatives], axis=2)
-                mask = torch.as_tensor(np.repeat(present[:, batch], group, axis=1), device=device)
-                users_t = torch.as_tensor(np.repeat(users, group), device=device)
-                items_t = torch.as_tensor(items.reshape(n_variants, -1), device=device)
+                mask = torch.as_tensor(np.repeat(present[:, batch], group, axis=1), device=device).reshape(-1)
+                flat = {
+                    "user": (torch.as_tensor(np.repeat(users, group), device=device)[None, :] + user_offsets).reshape(-1),
+                    "item": (torch.as_tensor(items.reshape(n_variants, -1), device=device) + item_offsets).reshape(-1),
+                }
+                embedded = {
+                    name: tables[name].index_select(0, flat[name.split("_")[1]]).requires_grad_() for name in EMBEDDINGS
+                }
+                shaped = {name: e.view(n_variants, -1, e.shape[-1]) for name, e in embedded.items()}
                 losses = torch.nn.functional.binary_cross_entropy_with_logits(
-                    forward(params, users_t, items_t), labels.repeat(len(batch)).expand(n_variants, -1), reduction="none"
+                    forward(params, shaped), labels.repeat(len(batch)).expand(n_variants, -1), reduction="none"
                 )
-                maskf = mask.float()
+                maskf = mask.view(n_variants, -1).float()
                 (losses * maskf).sum(dim=1).div(maskf.sum(dim=1).clamp(min=1)).sum().backward()
                 dense.step()
                 dense.zero_grad(set_to_none=True)
-                lazy.step(tables, *self._touched(users_t, items_t, mask, variant_index, first))
+                # Sum each touched row's gradient over its samples; rows seen only in masked-out
+                # samples are not touched.
+                rows, grads = {}, {}
+                for kind in ("user", "item"):
+                    touched, inverse = torch.unique(flat[kind][mask], return_inverse=True)
+                    for name in (f"gmf_{kind}", f"mlp_{kind}"):
+                        grad = embedded[name].grad[mask]
+                        rows[name] = touched
+                        grads[name] = torch.zeros(len(touched), grad.shape[1], device=device).index_add_(0, inverse, grad)
+                lazy.step(tables, rows, grads)
         fitted = []
         for index in range(n_variants):
             model = NCF.__new__(NCF)
@@ -213,18 +229,6 @@ class NCF:
             model.params = {name: value.detach()[index : index + 1].clone() for name, value in params.items()}
             fitted.append(model)
         return fitted
-
-    @staticmethod
-    def _touched(users, items, mask, variant_index, train):
-        """Rows of each embedding table in this batch, and which variant touched each."""
-        rows, touched = {}, {}
-        for kind, ids, n in (("user", users.expand_as(mask), train.n_users), ("item", items, train.n_items)):
-            flags = torch.zeros(mask.shape[0], n, dtype=torch.bool, device=mask.device)
-            flags[variant_index.expand_as(mask)[mask], ids[mask]] = True
-            unique = torch.unique(ids)
-            for table in (f"gmf_{kind}", f"mlp_{kind}"):
-                rows[table], touched[table] = unique, flags[:, unique]
-        return rows, touched
 
     def score(self, users: np.ndarray, chunk: int = 256) -> np.ndarray:
         users = torch.as_tensor(users, device=self.device)
