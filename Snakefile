@@ -1,6 +1,11 @@
 # Deletion diagnostics for recommender systems: retrain without each user and item and
 # measure how the ranking metrics move. See README.md; the method is in DESIGN notes.
-from snakemake.utils import min_version, validate
+import os
+
+from snakemake.utils import min_version
+
+from recinfluence.errors import InputError
+from recinfluence.study import validate_config
 
 min_version("9.0")
 
@@ -8,7 +13,15 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# Every config error is reported here, one line per key, before any job runs.
+try:
+    validate_config(
+        config,
+        os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"),
+        ", ".join(map(os.path.abspath, workflow.configfiles)) or "config",
+    )
+except InputError as error:
+    raise WorkflowError(str(error))
 
 
 report: "workflow/report/workflow.rst"

@@ -8,7 +8,7 @@ deviation across seeds, and the seed-to-seed Spearman correlation.
     python benchmarks/seed_reproducibility.py --model svd --users 60 --seeds 0 1 2
     python benchmarks/seed_reproducibility.py --model ncf --users 30 --seeds 0 1 2
 
-Writes results/benchmarks/seed_reproducibility_<model>.csv and prints it as Markdown.
+Writes results/benchmarks/seed_reproducibility_<model class name, lower case>.csv and prints it as Markdown.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def main() -> None:
     metrics = sorted(set(influences[args.seeds[0]]["metric"]))
     table = pd.DataFrame([seed_reproducibility(influences, metric)[0] for metric in metrics])
     table.insert(0, "model", args.model)
-    write_csv(table, Path(args.out) / f"seed_reproducibility_{args.model}.csv", index=False)
+    name = args.model.split(":")[-1].lower()
+    write_csv(table, Path(args.out) / f"seed_reproducibility_{name}.csv", index=False)
     print(table.to_markdown(index=False, floatfmt=".5f"))
 
 

@@ -130,6 +130,7 @@ def test_download_movielens_corrupt_u_data(movielens_dir, tmp_path):
         download_movielens_100k(cache, url=url)
     assert "u.data" in str(error.value)
     assert not (cache / "ml-100k").exists()  # nothing that looks like a complete dataset
+    assert list(cache.iterdir()) == []  # neither the archive nor a temporary folder is left
 
 
 def test_download_movielens_zip_without_folder(movielens_dir, tmp_path):

@@ -118,3 +118,10 @@ def test_coverage_on_movielens(movielens, movielens_split):
     assert report["items_without_training"] == expected_items
     assert report["users_without_training"] == []  # every MovieLens user has 20+ ratings
     assert report["train_rows"] + report["test_rows"] == 100_000
+
+
+def test_heldout_needs_a_non_empty_validation_part():
+    with pytest.raises(InputError, match="validation fraction"):
+        split_interactions(10, test_fraction=0.2, protocol="heldout", valid_fraction=0.01)
+    # the paper protocol has no validation part, so the same numbers are fine there
+    assert len(split_interactions(10, test_fraction=0.2, protocol="paper", valid_fraction=0.01).valid) == 0

@@ -181,24 +181,31 @@ def download(url: str, dest: str | Path, expected_sha256: str | None = None) -> 
     return dest
 
 
-def download_movielens_100k(folder: str | Path, url: str = MOVIELENS_100K_URL) -> Path:
-    """Fetch the GroupLens archive into ``folder`` and verify ``u.data`` against its sha256."""
+def download_movielens_100k(folder: str | Path, url: str = MOVIELENS_100K_URL, archive_sha256: str | None = None) -> Path:
+    """Fetch the GroupLens archive into ``folder`` (checking the archive's sha256 if given) and
+    verify ``u.data`` against its published sha256."""
     folder = Path(folder)
-    archive = download(url, folder / "ml-100k.zip")
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        try:
-            with zipfile.ZipFile(archive) as bundle:
-                bundle.extractall(tmp)
-        except zipfile.BadZipFile as error:
-            raise InputError(f"{archive}: not a valid zip archive ({error})") from None
-        extracted = Path(tmp) / "ml-100k"
-        for name, expected in MOVIELENS_100K_SHA256.items():
-            _require_file(extracted / name)
-            _check_sha256(extracted / name, expected)
-        target = folder / "ml-100k"
-        shutil.rmtree(target, ignore_errors=True)
-        extracted.replace(target)
-    archive.unlink()
+    archive = download(url, folder / "ml-100k.zip", archive_sha256)
+    try:
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            try:
+                with zipfile.ZipFile(archive) as bundle:
+                    bundle.extractall(tmp)
+            except zipfile.BadZipFile as error:
+                raise InputError(f"{url}: not a valid zip archive ({error})") from None
+            extracted = Path(tmp) / "ml-100k"
+            for name, expected in MOVIELENS_100K_SHA256.items():
+                member = extracted / name
+                if not member.is_file() or member.stat().st_size == 0:
+                    raise InputError(f"{url}: the archive has no (or an empty) ml-100k/{name}")
+                actual = sha256(member)
+                if actual != expected:
+                    raise InputError(f"{url}: ml-100k/{name} in the archive has sha256 {actual}, not the published {expected}")
+            target = folder / "ml-100k"
+            shutil.rmtree(target, ignore_errors=True)
+            extracted.replace(target)
+    finally:
+        archive.unlink(missing_ok=True)  # kept neither on success (extracted) nor on failure
     return target
 
 
@@ -291,7 +298,7 @@ def load_dataset(spec: dict, cache_dir: str | Path = "resources") -> Interaction
     if loader == "movielens_100k":
         folder = spec.get("path") or Path(cache_dir) / "ml-100k"
         if not spec.get("path") and not (Path(folder) / "u.data").is_file():
-            download_movielens_100k(cache_dir, spec.get("url", MOVIELENS_100K_URL))
+            download_movielens_100k(cache_dir, spec.get("url", MOVIELENS_100K_URL), spec.get("sha256"))
         return load_movielens_100k(folder)
     if loader == "amazon_ratings":
         path = spec.get("path")

@@ -62,6 +62,10 @@ def split_interactions(
     n_valid = int(round(valid_fraction * (n_rows - n_test))) if protocol == "heldout" else 0
     if n_test == 0 or n_rows - n_test - n_valid == 0:
         raise InputError(f"split: {n_rows} interactions are too few for a test fraction of {test_fraction}")
+    if protocol == "heldout" and n_valid == 0:
+        raise InputError(
+            f"split: {n_rows} interactions are too few for a validation fraction of {valid_fraction} (heldout protocol)"
+        )
     order = np.random.default_rng(seed).permutation(n_rows)
     return Split(
         test=np.sort(order[:n_test]),

@@ -6,9 +6,28 @@ from __future__ import annotations
 import pandas as pd
 
 from .data import Interactions
+from .errors import InputError
 from .influence import Experiment
 from .models import model_factory
 from .split import Split
+
+
+def validate_config(config: dict, schema_file, source: str = "config") -> None:
+    """Check ``config`` against the JSON schema in ``schema_file``; on failure raise one
+    :class:`InputError` listing every problem as ``key.path: what is wrong`` (``source`` names
+    the config file in the first line)."""
+    import jsonschema  # part of the workflow extra, needed only here
+    import yaml
+
+    with open(schema_file) as handle:
+        schema = yaml.safe_load(handle)
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda error: [str(part) for part in error.absolute_path])
+    lines = [f"{'.'.join(map(str, error.absolute_path)) or '(top level)'}: {error.message}" for error in errors]
+    if len(lines) == 1:
+        raise InputError(f"{source}: {lines[0]}")
+    if lines:
+        raise InputError(f"{source}: {len(lines)} problems\n  " + "\n  ".join(lines))
 
 
 def primary_metric(config: dict) -> str:

@@ -10,12 +10,15 @@ SHARDS = range(config["influence"]["shards"])
 PRUNE_KINDS = [kind for kind in config["prune"]["kinds"] if kind in KINDS]
 ENV = "../../envs/recinfluence.yaml"
 
-# Fail before any job runs if a model cannot be built from config.
+# Fail before any job runs if a model cannot be built from config (every bad model at once).
+_model_errors = []
 for _name in MODELS:
     try:
         model_from_config(config, _name)
     except InputError as error:
-        raise WorkflowError(str(error))
+        _model_errors.append(str(error))
+if _model_errors:
+    raise WorkflowError("\n".join(_model_errors))
 
 
 wildcard_constraints:

@@ -1,6 +1,6 @@
-import sys
+from recinfluence.cli import log_to
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
+log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one line there
 
 import pandas as pd
 

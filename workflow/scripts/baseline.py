@@ -1,6 +1,8 @@
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from recinfluence.cli import log_to
+
+log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one line there
 
 import time
 from pathlib import Path

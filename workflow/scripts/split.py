@@ -1,16 +1,22 @@
 import sys
 
-sys.stderr = open(snakemake.log[0], "w", buffering=1)
+from recinfluence.cli import log_to
+
+log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one line there
 
 import pandas as pd
 
+from recinfluence.errors import InputError
 from recinfluence.io import write_json, write_parquet
 from recinfluence.split import coverage, split_interactions
 
 frame = pd.read_parquet(snakemake.input.interactions)
-split = split_interactions(
-    len(frame), snakemake.params.test_fraction, snakemake.params.seed, snakemake.wildcards.protocol, snakemake.params.valid_fraction
-)
+try:
+    split = split_interactions(
+        len(frame), snakemake.params.test_fraction, snakemake.params.seed, snakemake.wildcards.protocol, snakemake.params.valid_fraction
+    )
+except InputError as error:
+    raise InputError(f"datasets.{snakemake.wildcards.dataset}: {error}") from None
 report = coverage(frame, split)
 print(
     f"{report['train_rows']} train / {report['valid_rows']} valid / {report['test_rows']} test rows; "
