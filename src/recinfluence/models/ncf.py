@@ -68,10 +68,11 @@ def n_hidden(params) -> int:
     return sum(1 for name in params if name.startswith("b") and name != "b_out")
 
 
-def forward(params, embedded) -> torch.Tensor:
-    """Logits (V, B) of V stacked models from their gathered embedding rows (V, B, d)."""
-    gmf = embedded["gmf_user"] * embedded["gmf_item"]
-    hidden = torch.cat([embedded["mlp_user"], embedded["mlp_item"]], dim=-1)
+def forward(params, users: torch.Tensor, items: torch.Tensor, factors: int) -> torch.Tensor:
+    """Logits (V, B) of V stacked models from their gathered user and item rows (V, B, d):
+    the first ``factors`` columns feed GMF, the rest the MLP."""
+    gmf = users[..., :factors] * items[..., :factors]
+    hidden = torch.cat([users[..., factors:], items[..., factors:]], dim=-1)
     for index in range(n_hidden(params)):
         hidden = torch.relu(torch.baddbmm(params[f"b{index}"][:, None, :], hidden, params[f"w{index}"]))
     return torch.baddbmm(params["b_out"][:, None, :], torch.cat([gmf, hidden], dim=-1), params["w_out"]).squeeze(-1)
@@ -106,25 +107,28 @@ def pick_negatives(candidates, users, rated, in_catalog, n_negatives) -> np.ndar
     """(V, rows, n_negatives): per variant, the first ``n_negatives`` candidates that are in its
     catalog and not rated by the row's user. A row with too few valid candidates (4n+4 draws:
     a user who rated most of the catalog) maps its first draws onto its valid items instead,
-    so it stays keyed by its own draws; a user with no valid item left keeps the raw draws."""
-    valid = in_catalog[:, candidates] & ~rated[users[:, None], candidates][None]
+    so it stays keyed by its own draws; a user with no valid item left keeps the raw draws.
+    Variants with the same catalog (all user deletions) share one computation."""
+    catalogs, catalog_of = np.unique(in_catalog, axis=0, return_inverse=True)
+    valid = catalogs[:, candidates] & ~rated[users[:, None], candidates][None]
     first_valid = np.argsort(~valid, axis=2, kind="stable")[:, :, :n_negatives]
     picked = np.take_along_axis(np.broadcast_to(candidates, valid.shape), first_valid, axis=2).copy()
-    for variant, row in zip(*np.nonzero(valid.sum(axis=2) < n_negatives)):
-        pool = np.flatnonzero(in_catalog[variant] & ~rated[users[row]])
+    for catalog, row in zip(*np.nonzero(valid.sum(axis=2) < n_negatives)):
+        pool = np.flatnonzero(catalogs[catalog] & ~rated[users[row]])
         if len(pool):
-            picked[variant, row] = pool[candidates[row, :n_negatives] % len(pool)]
-    return picked
+            picked[catalog, row] = pool[candidates[row, :n_negatives] % len(pool)]
+    return picked[catalog_of.reshape(-1)]
 
 
 class _LazyAdam:
     """Adam on the embedding rows each variant touched in this step (SparseAdam's update);
     rows a variant did not touch keep their values and moment estimates. Tables are stored
-    flat, (V * n, d), so that variant v's row r is row v * n + r."""
+    flat, (V * n, d), so that variant v's row r is row v * n + r; both moments of a row sit
+    side by side in one (V * n, 2d) tensor so that one gather and one scatter move them."""
 
     def __init__(self, tables: dict[str, torch.Tensor], lr: float):
         self.lr, self.step_count = lr, 0
-        self.moments = {name: (torch.zeros_like(t), torch.zeros_like(t)) for name, t in tables.items()}
+        self.moments = {name: torch.zeros(t.shape[0], 2 * t.shape[1], device=t.device) for name, t in tables.items()}
 
     @torch.no_grad()
     def step(self, tables, rows: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]):
@@ -133,12 +137,12 @@ class _LazyAdam:
         step_size = self.lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
         for name, table in tables.items():
             index, grad = rows[name], grads[name]
-            m, v = self.moments[name]
-            m_rows = m.index_select(0, index).mul_(beta1).add_(grad, alpha=1 - beta1)
-            v_rows = v.index_select(0, index).mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            m.index_copy_(0, index, m_rows)
-            v.index_copy_(0, index, v_rows)
-            table.index_copy_(0, index, table.index_select(0, index) - step_size * m_rows / (v_rows.sqrt() + EPS))
+            moments = self.moments[name].index_select(0, index)
+            m, v = moments.chunk(2, dim=1)
+            m.mul_(beta1).add_(grad, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            self.moments[name].index_copy_(0, index, moments)
+            table.index_copy_(0, index, table.index_select(0, index) - step_size * m / (v.sqrt() + EPS))
 
 
 class NCF:
@@ -175,18 +179,20 @@ class NCF:
         rated[users_of[used], items_of[used]] = True
 
         initial = initial_parameters(first.n_users, first.n_items, self.factors, self.layers, seed)
-        params = {name: value.to(device).expand(n_variants, *value.shape).clone() for name, value in initial.items()}
-        tables = {name: params[name].view(-1, params[name].shape[-1]) for name in EMBEDDINGS}
-        dense_params = [p.requires_grad_() for name, p in params.items() if name not in EMBEDDINGS]
-        dense = torch.optim.Adam(dense_params, lr=self.lr, betas=BETAS, eps=EPS)
+        params = {name: value.to(device).expand(n_variants, *value.shape).clone() for name, value in initial.items() if name not in EMBEDDINGS}
+        # One flat table per kind, GMF columns then MLP columns: one gather and one update each.
+        tables = {
+            kind: torch.cat([initial[f"gmf_{kind}"], initial[f"mlp_{kind}"]], dim=1).to(device).repeat(n_variants, 1)
+            for kind in ("user", "item")
+        }
+        dense = torch.optim.Adam([p.requires_grad_() for p in params.values()], lr=self.lr, betas=BETAS, eps=EPS)
         lazy = _LazyAdam(tables, self.lr)
 
         group = 1 + self.n_negatives
         rows_per_batch = max(1, self.batch_size // group)
         labels = torch.zeros(group, device=device)
         labels[0] = 1.0
-        user_offsets = torch.arange(n_variants, device=device)[:, None] * first.n_users
-        item_offsets = torch.arange(n_variants, device=device)[:, None] * first.n_items
+        offsets = {kind: torch.arange(n_variants, device=device)[:, None] * n for kind, n in (("user", first.n_users), ("item", first.n_items))}
         for epoch in range(self.epochs):
             candidates = negative_candidates(seed, epoch, n_full, first.n_items, self.n_negatives)
             for batch in epoch_batches(seed, epoch, n_full, rows_per_batch):
@@ -198,16 +204,12 @@ class NCF:
                 items = np.concatenate([np.broadcast_to(items_of[batch], (n_variants, len(batch)))[:, :, None], negatives], axis=2)
                 mask = torch.as_tensor(np.repeat(present[:, batch], group, axis=1), device=device).reshape(-1)
                 flat = {
-                    "user": (torch.as_tensor(np.repeat(users, group), device=device)[None, :] + user_offsets).reshape(-1),
-                    "item": (torch.as_tensor(items.reshape(n_variants, -1), device=device) + item_offsets).reshape(-1),
+                    "user": (torch.as_tensor(np.repeat(users, group), device=device)[None, :] + offsets["user"]).reshape(-1),
+                    "item": (torch.as_tensor(items.reshape(n_variants, -1), device=device) + offsets["item"]).reshape(-1),
                 }
-                embedded = {
-                    name: tables[name].index_select(0, flat[name.split("_")[1]]).requires_grad_() for name in EMBEDDINGS
-                }
-                shaped = {name: e.view(n_variants, -1, e.shape[-1]) for name, e in embedded.items()}
-                losses = torch.nn.functional.binary_cross_entropy_with_logits(
-                    forward(params, shaped), labels.repeat(len(batch)).expand(n_variants, -1), reduction="none"
-                )
+                embedded = {kind: tables[kind].index_select(0, flat[kind]).requires_grad_() for kind in tables}
+                logits = forward(params, *(embedded[kind].view(n_variants, -1, embedded[kind].shape[1]) for kind in ("user", "item")), self.factors)
+                losses = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.repeat(len(batch)).expand(n_variants, -1), reduction="none")
                 maskf = mask.view(n_variants, -1).float()
                 (losses * maskf).sum(dim=1).div(maskf.sum(dim=1).clamp(min=1)).sum().backward()
                 dense.step()
@@ -215,13 +217,14 @@ class NCF:
                 # Sum each touched row's gradient over its samples; rows seen only in masked-out
                 # samples are not touched.
                 rows, grads = {}, {}
-                for kind in ("user", "item"):
-                    touched, inverse = torch.unique(flat[kind][mask], return_inverse=True)
-                    for name in (f"gmf_{kind}", f"mlp_{kind}"):
-                        grad = embedded[name].grad[mask]
-                        rows[name] = touched
-                        grads[name] = torch.zeros(len(touched), grad.shape[1], device=device).index_add_(0, inverse, grad)
+                for kind in tables:
+                    rows[kind], inverse = torch.unique(flat[kind][mask], return_inverse=True)
+                    grad = embedded[kind].grad[mask]
+                    grads[kind] = torch.zeros(len(rows[kind]), grad.shape[1], device=device).index_add_(0, inverse, grad)
                 lazy.step(tables, rows, grads)
+        for kind, n in (("user", first.n_users), ("item", first.n_items)):
+            table = tables[kind].view(n_variants, n, -1)
+            params[f"gmf_{kind}"], params[f"mlp_{kind}"] = table[..., : self.factors], table[..., self.factors :]
         fitted = []
         for index in range(n_variants):
             model = NCF.__new__(NCF)
