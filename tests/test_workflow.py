@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,18 +22,26 @@ def small_study(tmp_path_factory, movielens_dir):
 
 def test_every_table_and_figure_is_produced(small_study):
     workdir, config = small_study
-    run = workdir / "results" / "ml-100k" / "paper"
-    for model in config["models"]:
-        assert (run / model / "baseline.csv").stat().st_size > 0
+    assert config["protocols"] == ["paper", "heldout"]
+    for protocol in config["protocols"]:
+        run = workdir / "results" / "ml-100k" / protocol
+        for model in config["models"]:
+            for name in ("baseline.csv", "noise_seeds.csv", "noise_pairs.csv", "noise_floor.csv", "noise_floor.md"):
+                assert (run / model / name).stat().st_size > 0, name
+            for kind in ("user", "item"):
+                for name in (
+                    "influence.parquet", "influence_by_seed.parquet", "per_user.parquet", "timing.csv", "top_bottom.csv", "top_bottom.md",
+                    "significance.csv", "significance.md", "moved_users.csv", "moved_users.md", "metric_agreement.csv",
+                    "metric_agreement.md", "reproducibility.csv", "pruning_summary.md",
+                ):
+                    assert (run / model / kind / name).stat().st_size > 0, name
+                for stem in ("distribution", "top_bottom", "moved_users", "metric_agreement", "pruning"):
+                    assert (run / model / kind / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+                    assert (run / model / kind / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
         for kind in ("user", "item"):
-            for name in ("influence.parquet", "per_user.parquet", "timing.csv", "top_bottom.csv", "top_bottom.md"):
-                assert (run / model / kind / name).stat().st_size > 0, name
-            for stem in ("distribution", "top_bottom"):
-                assert (run / model / kind / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
-                assert (run / model / kind / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
-        assert (run / model / "user" / "pruning.png").read_bytes()[:4] == b"\x89PNG"
-    for kind in ("user", "item"):
-        assert (run / f"agreement_{kind}.png").read_bytes()[:4] == b"\x89PNG"
+            assert (run / f"agreement_{kind}.png").read_bytes()[:4] == b"\x89PNG"
+            assert (run / f"agreement_{kind}.md").stat().st_size > 0
+    assert (workdir / "results" / "summary.md").stat().st_size > 0
 
 
 def test_influence_tables_cover_the_configured_entities(small_study):
@@ -63,6 +72,106 @@ def test_tables_name_entities_and_report_the_baseline(small_study):
     assert set(pruning["selection"]) == {"least influential", "most influential", "random"}
     agreement = pd.read_csv(run / "agreement_user.csv")
     assert set(agreement["metric"]) >= {"map@10", "ndcg@10"}
+
+
+def test_noise_floor_is_the_seed_to_seed_difference_of_the_baseline(small_study):
+    workdir, config = small_study
+    seeds = list(range(config["seed"], config["seed"] + config["noise"]["seeds"]))
+    for protocol in config["protocols"]:
+        folder = workdir / "results" / "ml-100k" / protocol / "svd"
+        values = pd.read_csv(folder / "noise_seeds.csv")
+        assert sorted(values["seed"].unique()) == seeds
+        # baseline.csv is the first seed's row of the seed table
+        baseline = pd.read_csv(folder / "baseline.csv").set_index(["part", "metric"])["value"]
+        first = values[values["seed"] == config["seed"]].set_index(["part", "metric"])["value"]
+        pd.testing.assert_series_equal(baseline.sort_index(), first.sort_index())
+        by_seed = values.pivot_table(index=["part", "metric"], columns="seed", values="value")
+        assert (by_seed[seeds[0]] != by_seed[seeds[1]]).any()  # the seed matters
+        floor = pd.read_csv(folder / "noise_floor.csv").set_index(["part", "metric"])
+        # two seeds give one pair: the noise floor is their absolute difference
+        assert (floor["pairs"] == 1).all()
+        np.testing.assert_allclose(floor["noise_floor"], (by_seed[seeds[0]] - by_seed[seeds[1]]).abs().reindex(floor.index))
+        np.testing.assert_allclose(floor["mean"], by_seed.mean(axis=1).reindex(floor.index))
+        split_differs = not np.allclose(floor.xs("evaluation")["mean"], floor.xs("test")["mean"])
+        assert split_differs == (protocol == "heldout")  # heldout: influence on validation, pruning on test
+
+
+def test_significance_follows_the_noise_floor_rule(small_study):
+    workdir, config = small_study
+    for protocol in config["protocols"]:
+        for model in config["models"]:
+            folder = workdir / "results" / "ml-100k" / protocol / model
+            floor = pd.read_csv(folder / "noise_floor.csv").query("part == 'evaluation'").set_index("metric")["noise_floor"]
+            for kind in ("user", "item"):
+                influence = pd.read_parquet(folder / kind / "influence.parquet")
+                above = influence["influence"].abs() > influence["metric"].map(floor)
+                significance = pd.read_csv(folder / kind / "significance.csv").set_index("metric")
+                expected = above.groupby(influence["metric"]).sum()
+                pd.testing.assert_series_equal(significance["significant"].sort_index(), expected.sort_index(), check_names=False)
+                ranked = pd.read_csv(folder / kind / "top_bottom.csv")
+                primary = influence[influence["metric"] == "map@10"].set_index("entity")["influence"]
+                assert (ranked["significant"] == (primary[ranked["entity"]].abs() > floor["map@10"]).to_numpy()).all()
+
+
+def test_influence_averages_the_seeds_per_deletion_with_a_confidence_interval(small_study):
+    workdir, config = small_study
+    folder = workdir / "results" / "ml-100k" / "heldout" / "ncf" / "user"
+    influence = pd.read_parquet(folder / "influence.parquet")
+    by_seed = pd.read_parquet(folder / "influence_by_seed.parquet")
+    assert sorted(by_seed["seed"].unique()) == [0, 1] and (influence["seeds"] == 2).all()
+    mean = by_seed.groupby(["entity", "metric"])["influence"].mean()
+    np.testing.assert_allclose(influence.set_index(["entity", "metric"])["influence"], mean.reindex(influence.set_index(["entity", "metric"]).index))
+    assert (influence["ci_low"] <= influence["influence"]).all() and (influence["influence"] <= influence["ci_high"]).all()
+    reproducibility = pd.read_csv(folder / "reproducibility.csv")
+    assert (reproducibility["seeds"] == 2).all() and reproducibility["spearman_mean"].notna().any()
+
+
+def test_pruning_retrains_with_every_noise_seed_against_a_random_control(small_study):
+    workdir, config = small_study
+    draws = config["prune"]["random_draws"]
+    for protocol in config["protocols"]:
+        for kind in ("user", "item"):
+            folder = workdir / "results" / "ml-100k" / protocol / "svd" / kind
+            table = pd.read_csv(folder / "pruning.csv")
+            assert sorted(table["seed"].unique()) == [0, 1]
+            summary = pd.read_csv(folder / "pruning_summary.csv").query("metric == 'map@10'").set_index("selection")
+            assert summary.loc["least influential", "runs"] == 2 and summary.loc["random", "runs"] == 2 * draws
+            assert (summary["ci_low"] <= summary["mean"]).all() and (summary["mean"] <= summary["ci_high"]).all()
+            # the selection seed (0, 1: influence.seeds = 2) covers every pruning seed: nothing fresh
+            assert summary["fresh_seed_mean"].isna().all()
+
+
+def test_moved_users_are_read_from_the_per_user_influence(small_study):
+    workdir, config = small_study
+    folder = workdir / "results" / "ml-100k" / "paper" / "svd" / "user"
+    moved = pd.read_csv(folder / "moved_users.csv")
+    per_user = pd.read_parquet(folder / "per_user.parquet").set_index(["entity", "user"])["map@10"]
+    ranked = pd.read_csv(folder / "top_bottom.csv")
+    assert len(moved) and set(moved["entity"]) <= set(ranked["entity"])
+    np.testing.assert_allclose(moved["change"], per_user.loc[list(zip(moved["entity"], moved["user"]))].to_numpy())
+    assert (moved.groupby("entity")["user_rank"].max() <= config["report"]["moved_users"]).all()
+    assert not (moved["entity"] == moved["user"]).any()  # exclude protocol: a deleted user is not evaluated
+
+
+def test_summary_sets_both_protocols_side_by_side(small_study):
+    workdir, config = small_study
+    summary = (workdir / "results" / "summary.md").read_text()
+    assert "is **significant** when its absolute value exceeds the noise floor" in summary
+    claims = [line for line in summary.splitlines() if line.startswith("| (no number in the paper) removing the 2 least")]
+    assert {(cells[3].strip(), cells[4].strip()) for cells in (line.strip("|").split("|") for line in claims)} == {
+        (model, protocol) for model in ("svd", "ncf") for protocol in ("paper", "heldout")
+    }
+    pruning = pd.read_csv(workdir / "results" / "ml-100k" / "heldout" / "svd" / "user" / "pruning_summary.csv")
+    least = pruning.query("metric == 'map@10' and selection == 'least influential'").iloc[0]
+    row = next(line for line in claims if "| svd " in line and "| heldout " in line)
+    assert f"{least['mean']:+.2f}% [{least['ci_low']:+.2f}, {least['ci_high']:+.2f}] (n=2)" in row
+
+
+def test_report_is_self_contained(small_study):
+    workdir, _ = small_study
+    snakemake(workdir, "--report", "report.html")
+    html = (workdir / "report.html").read_text(errors="replace")
+    assert "summary.md" in html and "noise_floor.md" in html and "moved_users.png" in html
 
 
 def test_sharding_changes_no_number(small_study, tmp_path, movielens_dir):

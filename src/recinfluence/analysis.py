@@ -1,5 +1,13 @@
-"""What the influence tables say: rankings, prune-and-retrain with a random control, and
-agreement between models."""
+"""What the influence tables say: the noise floor of the baseline across seeds and which
+entities stand above it, rankings, prune-and-retrain with a random control over several seeds,
+agreement between metrics and between models, and whose metrics moved when an entity was removed.
+
+Noise floor (DESIGN.md section 6): the baseline is retrained with S seeds; for every metric the
+noise floor is the ``quantile`` (0.95) of |metric(seed a) - metric(seed b)| over the S(S-1)/2
+seed pairs, taken as the smallest pair difference at or above that quantile (numpy's
+``higher`` method: with fewer than 21 pairs, the largest difference). An entity's influence on
+a metric is significant when its absolute value exceeds the noise floor of that metric on the
+split influence is measured on."""
 
 from __future__ import annotations
 
@@ -7,7 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .influence import Experiment, compare
+from .influence import Experiment, mean_confidence_interval, retrain_without
+from .metrics import aggregate
 
 
 def wide(influence: pd.DataFrame) -> pd.DataFrame:
@@ -17,8 +26,10 @@ def wide(influence: pd.DataFrame) -> pd.DataFrame:
 
 def rank_entities(influence: pd.DataFrame, names: pd.DataFrame, metric: str, n: int = 10) -> pd.DataFrame:
     """The ``n`` most and ``n`` least influential entities by ``metric``, with their raw ids
-    (and titles where known) and number of training rows."""
-    table = influence.loc[influence["metric"] == metric, ["entity", "n_train_rows", "influence"]]
+    (and titles where known) and number of training rows; with the confidence interval and the
+    ``significant`` flag (:func:`flag_significant`) where the influence table has them."""
+    extra = [c for c in ("ci_low", "ci_high", "significant") if c in influence.columns and influence[c].notna().any()]
+    table = influence.loc[influence["metric"] == metric, ["entity", "n_train_rows", "influence", *extra]]
     table = table.sort_values(["influence", "entity"], ascending=[False, True], ignore_index=True)
     parts = []
     for label, rows in (("most", table.head(n)), ("least", table.tail(n).iloc[::-1])):
@@ -27,7 +38,7 @@ def rank_entities(influence: pd.DataFrame, names: pd.DataFrame, metric: str, n: 
     ranked = pd.concat(parts, ignore_index=True)
     ranked = ranked.join(names, on="entity")
     ranked.insert(0, "metric", metric)
-    return ranked[["metric", "group", "rank", "entity", *names.columns, "n_train_rows", "influence"]]
+    return ranked[["metric", "group", "rank", "entity", *names.columns, "n_train_rows", "influence", *extra]]
 
 
 def pruning_sets(influence: pd.DataFrame, metric: str, ks, random_draws: int, seed: int):
@@ -44,47 +55,180 @@ def pruning_sets(influence: pd.DataFrame, metric: str, ks, random_draws: int, se
             yield k, "random", draw, np.random.default_rng([seed, k, draw]).choice(entities, size=k, replace=False)
 
 
-def prune_and_retrain(make_model, experiment: Experiment, influence: pd.DataFrame, kind: str, metric: str, ks, random_draws: int, seed: int) -> pd.DataFrame:
-    """Remove each pruning set from the training data, retrain with ``seed`` and compare every
-    metric with the baseline on the same users and catalog (removed users, or removed items,
-    are left out of both). Relative change in percent: 100 * (pruned - baseline) / baseline."""
-    baseline_model, baseline_scores = experiment.fit_and_score(make_model, experiment.train, seed)
-    rating_scale = getattr(baseline_model, "rating_scale", None)
-    baseline_full = experiment.evaluate(baseline_scores, rating_scale)
+def prune_and_retrain(
+    make_model, experiment: Experiment, influence: pd.DataFrame, kind: str, metric: str, ks, random_draws: int, seeds,
+    variants_per_batch: int = 16, log=None,
+) -> pd.DataFrame:
+    """Remove each pruning set (:func:`pruning_sets`, random draws seeded by the first seed)
+    from the training data, retrain with every one of ``seeds`` and compare every metric with
+    the baseline retrained with the same seed, on the same users and catalog (removed users, or
+    removed items, are left out of both). Relative change in percent:
+    100 * (pruned - baseline) / baseline, one row per (k, selection, draw, seed, metric)."""
+    seeds = [int(seed) for seed in np.atleast_1d(seeds)]
+    sets = list(pruning_sets(influence, metric, ks, random_draws, seeds[0]))
     rows = []
-    for k, selection, draw, removed in pruning_sets(influence, metric, ks, random_draws, seed):
-        _, scores = experiment.fit_and_score(make_model, experiment.train.without(kind, removed), seed)
-        excluded_items = removed if kind == "item" else []
-        baseline = experiment.evaluate(baseline_scores, rating_scale, excluded_items) if kind == "item" else baseline_full
-        pruned = experiment.evaluate(scores, rating_scale, excluded_items)
-        base_mean, pruned_mean, _ = compare(baseline, pruned, removed if kind == "user" else [])
-        for name in base_mean.index:
-            rows.append((kind, k, selection, draw, name, base_mean[name], pruned_mean[name]))
-    table = pd.DataFrame(rows, columns=["kind", "k", "selection", "draw", "metric", "baseline", "pruned"])
+    for seed in seeds:
+        results = retrain_without(make_model, experiment, kind, [removed for *_, removed in sets], seed, "exclude", variants_per_batch, log)
+        for (k, selection, draw, _), (base_mean, pruned_mean, _, _) in zip(sets, results):
+            for name in base_mean.index:
+                rows.append((kind, k, selection, draw, seed, name, base_mean[name], pruned_mean[name]))
+    table = pd.DataFrame(rows, columns=["kind", "k", "selection", "draw", "seed", "metric", "baseline", "pruned"])
     table["relative_change_pct"] = 100.0 * (table["pruned"] - table["baseline"]) / table["baseline"]
     return table
 
 
-def summarise_pruning(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean, standard deviation and count of the relative change per (k, selection, metric)."""
-    grouped = table.groupby(["kind", "k", "selection", "metric"], sort=True)["relative_change_pct"]
-    return grouped.agg(mean="mean", sd="std", draws="count").reset_index()
+def summarise_pruning(table: pd.DataFrame, selection_seeds=()) -> pd.DataFrame:
+    """Per (k, selection, metric): mean, standard deviation, number of runs (draws x seeds) and
+    95% t confidence interval of the relative change; ``same_seed_mean`` over the runs whose
+    seed is one of ``selection_seeds`` (those the influence was measured with) and
+    ``fresh_seed_mean`` over the others (NaN where there are none)."""
+    keys = ["kind", "k", "selection", "metric"]
+    same = table["seed"].isin(np.atleast_1d(selection_seeds))
+    summary = table.groupby(keys, sort=True)["relative_change_pct"].agg(mean="mean", sd="std", runs="count")
+    summary["ci_low"], summary["ci_high"] = mean_confidence_interval(summary["mean"], summary["sd"], summary["runs"])
+    summary["same_seed_mean"] = table[same].groupby(keys)["relative_change_pct"].mean()
+    summary["fresh_seed_mean"] = table[~same].groupby(keys)["relative_change_pct"].mean()
+    return summary.reset_index()
 
 
-def model_agreement(influences: dict[str, pd.DataFrame], metric: str) -> pd.DataFrame:
-    """Spearman and Kendall correlation of the entities' influence between every pair of models
-    (on the entities both measured)."""
-    names = sorted(influences)
+def extremes(values: pd.Series, n: int) -> tuple[set, set]:
+    """The ``n`` largest and the ``n`` smallest values' index labels (ties broken by label, as
+    in :func:`rank_entities`)."""
+    ordered = pd.DataFrame({"value": values.to_numpy(), "label": values.index}).sort_values(["value", "label"], ascending=[False, True])
+    return set(ordered["label"].head(n)), set(ordered["label"].tail(n))
+
+
+def ranking_agreement(rankings: dict[str, pd.Series], n: int) -> pd.DataFrame:
+    """For every pair of rankings (one value per entity each): Spearman and Kendall correlation
+    on the entities both hold, and the overlap of their ``n`` largest (``top_overlap``) and
+    ``n`` smallest (``bottom_overlap``) sets as a share of ``n``; ``chance_overlap`` is the
+    share expected of two random sets (n / entities)."""
+    names = list(rankings)
     rows = []
     for a_index, a in enumerate(names):
         for b in names[a_index + 1 :]:
-            joined = pd.concat(
-                [wide(influences[a])[metric].rename(a), wide(influences[b])[metric].rename(b)], axis=1, join="inner"
-            ).dropna()
-            spearman = stats.spearmanr(joined[a], joined[b]).statistic if len(joined) > 2 else np.nan
-            kendall = stats.kendalltau(joined[a], joined[b]).statistic if len(joined) > 2 else np.nan
-            rows.append((metric, a, b, len(joined), spearman, kendall))
-    return pd.DataFrame(rows, columns=["metric", "model_a", "model_b", "entities", "spearman", "kendall"])
+            joined = pd.concat([rankings[a].rename("a"), rankings[b].rename("b")], axis=1, join="inner").dropna()
+            enough = len(joined) > 2
+            spearman = stats.spearmanr(joined["a"], joined["b"]).statistic if enough else np.nan
+            kendall = stats.kendalltau(joined["a"], joined["b"]).statistic if enough else np.nan
+            size = min(n, len(joined) // 2)  # the top and bottom sets never share an entity
+            top_a, bottom_a = extremes(joined["a"], size)
+            top_b, bottom_b = extremes(joined["b"], size)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                overlaps = np.array([len(top_a & top_b), len(bottom_a & bottom_b), size * size / max(len(joined), 1)]) / size
+            rows.append((a, b, len(joined), spearman, kendall, size, *overlaps))
+    return pd.DataFrame(rows, columns=["a", "b", "entities", "spearman", "kendall", "n", "top_overlap", "bottom_overlap", "chance_overlap"])
+
+
+def metric_agreement(influence: pd.DataFrame, n: int = 10, metrics=None) -> pd.DataFrame:
+    """How much the choice of metric changes who counts as influential: :func:`ranking_agreement`
+    between the influence rankings of one model under every pair of ``metrics`` (default: every
+    metric in the table)."""
+    table = wide(influence)
+    metrics = [m for m in (metrics or influence["metric"].unique()) if m in table.columns]
+    agreement = ranking_agreement({m: table[m] for m in metrics}, n)
+    return agreement.rename(columns={"a": "metric_a", "b": "metric_b"})
+
+
+def model_agreement(influences: dict[str, pd.DataFrame], metric: str, n: int = 10) -> pd.DataFrame:
+    """Spearman and Kendall correlation of the entities' influence between every pair of models
+    (on the entities both measured), and the overlap of their top-``n`` and bottom-``n`` sets
+    (:func:`ranking_agreement`)."""
+    names = sorted(influences)
+    agreement = ranking_agreement({name: wide(influences[name])[metric] for name in names}, n)
+    agreement.insert(0, "metric", metric)
+    return agreement.rename(columns={"a": "model_a", "b": "model_b"})
+
+
+def seed_baselines(make_model, experiments: dict[str, Experiment], seeds) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit the full model once per seed and evaluate it on every experiment's split (all must
+    share the training rows). Returns the aggregates (part, seed, metric, value) and the
+    per-user metrics (part, seed, user, ...)."""
+    train = next(iter(experiments.values())).train
+    for experiment in experiments.values():
+        if not (np.array_equal(experiment.train.users, train.users) and np.array_equal(experiment.train.items, train.items)):
+            raise ValueError("every experiment must share the training rows")
+    values, per_user = [], []
+    for seed in np.atleast_1d(seeds):
+        model = make_model().fit(train, int(seed))
+        for part, experiment in experiments.items():
+            table = experiment.evaluate(model.score(experiment.evalset.users), getattr(model, "rating_scale", None))
+            values += [(part, int(seed), metric, value) for metric, value in aggregate(table).items()]
+            table.insert(0, "seed", int(seed))
+            table.insert(0, "part", part)
+            per_user.append(table)
+    return pd.DataFrame(values, columns=["part", "seed", "metric", "value"]), pd.concat(per_user, ignore_index=True)
+
+
+def noise_floor(values: pd.DataFrame, quantile: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The seed-to-seed noise of every metric, from :func:`seed_baselines` values.
+
+    Returns a summary per (part, metric): ``seeds``, ``mean`` and ``sd`` (ddof 1) across seeds,
+    ``pairs``, ``max_difference`` and ``noise_floor`` (the ``quantile`` of the absolute
+    pairwise differences, numpy ``higher`` method: with fewer than 1 / (1 - quantile) + 1 pairs,
+    the largest); and the table of seed pairs (part, metric, seed_a, seed_b, difference)."""
+    pairs, rows = [], []
+    for (part, metric), group in values.groupby(["part", "metric"], sort=False):
+        by_seed = group.set_index("seed")["value"]
+        seeds = list(by_seed.index)
+        differences = [(part, metric, a, b, abs(by_seed[a] - by_seed[b])) for i, a in enumerate(seeds) for b in seeds[i + 1 :]]
+        pairs += differences
+        gaps = np.array([d[-1] for d in differences])
+        floor = float(np.quantile(gaps, quantile, method="higher")) if len(gaps) else np.nan
+        rows.append((part, metric, len(seeds), by_seed.mean(), by_seed.std(ddof=1), len(gaps), gaps.max() if len(gaps) else np.nan, floor))
+    summary = pd.DataFrame(rows, columns=["part", "metric", "seeds", "mean", "sd", "pairs", "max_difference", "noise_floor"])
+    return summary, pd.DataFrame(pairs, columns=["part", "metric", "seed_a", "seed_b", "difference"])
+
+
+def flag_significant(influence: pd.DataFrame, floor: pd.DataFrame, part: str = "evaluation") -> pd.DataFrame:
+    """The influence table with the ``noise_floor`` of each metric on ``part`` (a
+    :func:`noise_floor` summary) and ``significant``: |influence| > noise floor."""
+    floors = floor.loc[floor["part"] == part].set_index("metric")["noise_floor"]
+    flagged = influence.assign(noise_floor=influence["metric"].map(floors))
+    flagged["significant"] = flagged["influence"].abs() > flagged["noise_floor"]
+    return flagged
+
+
+def significance_summary(flagged: pd.DataFrame) -> pd.DataFrame:
+    """Per metric: entities, noise floor, how many (and what share) of the entities have an
+    influence above it, the mean |influence|, and, with several seeds per deletion, how many
+    have a 95% confidence interval that excludes zero (NaN with one seed)."""
+    grouped = flagged.groupby("metric", sort=False)
+    summary = grouped.agg(
+        entities=("entity", "nunique"),
+        noise_floor=("noise_floor", "first"),
+        significant=("significant", "sum"),
+        mean_abs_influence=("influence", lambda values: values.abs().mean()),
+    )
+    summary["share_significant"] = summary["significant"] / summary["entities"]
+    if "ci_low" in flagged.columns and flagged["ci_low"].notna().any():
+        excludes = (flagged["ci_low"] > 0) | (flagged["ci_high"] < 0)
+        summary["ci_excludes_zero"] = excludes.groupby(flagged["metric"], sort=False).sum()
+    else:
+        summary["ci_excludes_zero"] = np.nan
+    return summary.reset_index()
+
+
+def moved_users(per_user: pd.DataFrame, ranked: pd.DataFrame, metric: str, n_users: int, user_names: pd.DataFrame) -> pd.DataFrame:
+    """Whose recommendations moved: for each entity of ``ranked`` (:func:`rank_entities`), the
+    ``n_users`` evaluation users whose ``metric`` changed most when it was removed (largest
+    |per-user influence|; positive: that user's metric was higher with the entity), with how
+    many users changed at all and the share of the total absolute change the listed users carry."""
+    changes = per_user.loc[per_user["entity"].isin(ranked["entity"]), ["entity", "user", metric]].dropna()
+    changes = changes.assign(magnitude=changes[metric].abs()).rename(columns={metric: "change"})
+    rows = []
+    for entity_row in ranked.itertuples():
+        mine = changes[changes["entity"] == entity_row.entity].sort_values(["magnitude", "user"], ascending=[False, True])
+        total = mine["magnitude"].sum()
+        top = mine.head(n_users)
+        top = top[top["magnitude"] > 0]
+        for position, user in enumerate(top.itertuples(), start=1):
+            rows.append((entity_row.group, entity_row.rank, entity_row.entity, entity_row.influence, int((mine["magnitude"] > 0).sum()),
+                         top["magnitude"].sum() / total if total else np.nan, position, user.user, user.change))
+    table = pd.DataFrame(rows, columns=["group", "rank", "entity", "influence", "users_moved", "top_share", "user_rank", "user", "change"])
+    table = table.join(user_names.add_prefix("user_"), on="user")
+    table.insert(0, "metric", metric)
+    return table
 
 
 def seed_reproducibility(influences: dict[int, pd.DataFrame], metric: str) -> tuple[pd.Series, pd.DataFrame]:

@@ -20,6 +20,7 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from .data import Interactions
 from .metrics import EvalSet, aggregate, evaluate, lower_is_better, metric_columns
@@ -56,11 +57,15 @@ class Experiment:
         return evaluate(scores, self.evalset, self.k, rating_scale, excluded_items)
 
 
+INFLUENCE_COLUMNS = ["kind", "entity", "n_train_rows", "metric", "baseline", "without", "influence"]
+
+
 @dataclass(frozen=True)
 class DeletionResult:
     influence: pd.DataFrame
     per_user: pd.DataFrame
     timing: pd.DataFrame
+    by_seed: pd.DataFrame | None = None  # influence per (seed, entity, metric), from repeated_deletion_influence
 
 
 def compare(baseline: pd.DataFrame, variant: pd.DataFrame, excluded_users=()) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
@@ -74,6 +79,70 @@ def compare(baseline: pd.DataFrame, variant: pd.DataFrame, excluded_users=()) ->
     per_user = pd.DataFrame(per_user, columns=metrics)
     per_user.insert(0, "user", baseline["user"].to_numpy())
     return aggregate(baseline), aggregate(variant), per_user
+
+
+def retrain_without(
+    make_model: Callable,
+    experiment: Experiment,
+    kind: str,
+    deletions,
+    seed: int,
+    protocol: str = "exclude",
+    variants_per_batch: int = 16,
+    log=sys.stderr,
+) -> list[tuple[pd.Series, pd.Series, pd.DataFrame, float]]:
+    """Retrain without each deletion (one id, or an array of ids, of ``kind``) and compare with
+    the baseline trained with the same ``seed``. Returns, per deletion, (baseline aggregate,
+    aggregate without it, per-user influence, seconds of its retrain plus evaluation).
+
+    A model with ``fit_many`` trains ``variants_per_batch`` deletions at once, together with the
+    baseline as the first variant of every batch, so that the baseline shares every
+    floating-point operation with the variants it is compared with. Batches are consecutive
+    blocks of ``deletions``."""
+    if kind not in ENTITY_KINDS:
+        raise ValueError(f"entity kind must be one of {ENTITY_KINDS}, not {kind!r}")
+    if protocol not in DELETION_PROTOCOLS:
+        raise ValueError(f"deletion protocol must be one of {DELETION_PROTOCOLS}, not {protocol!r}")
+    deletions = [np.atleast_1d(np.asarray(ids, dtype=np.int64)) for ids in deletions]
+    if not deletions:
+        return []
+    train = experiment.train
+    block = variant_block(make_model, variants_per_batch)
+    batched = block > 1
+    block = block if batched else len(deletions)
+    if not batched:
+        baseline_model = make_model().fit(train, seed)
+
+    results = []
+    started = time.perf_counter()
+    for first in range(0, len(deletions), block):
+        chunk = deletions[first : first + block]
+        chunk_started = time.perf_counter()
+        if batched:
+            baseline_model, *variant_models = make_model().fit_many([train] + [train.without(kind, ids) for ids in chunk], seed)
+        rating_scale = getattr(baseline_model, "rating_scale", None)
+        baseline_scores = baseline_model.score(experiment.evalset.users)
+        baseline_full = experiment.evaluate(baseline_scores, rating_scale)
+        chunk_results = []
+        for index, ids in enumerate(chunk):
+            retrain_started = time.perf_counter()
+            model = variant_models[index] if batched else make_model().fit(train.without(kind, ids), seed)
+            scores = model.score(experiment.evalset.users)
+            excluded_items = ids if kind == "item" and protocol == "exclude" else []
+            excluded_users = ids if kind == "user" and protocol == "exclude" else []
+            baseline = experiment.evaluate(baseline_scores, rating_scale, excluded_items) if len(excluded_items) else baseline_full
+            variant = experiment.evaluate(scores, rating_scale, excluded_items)
+            chunk_results.append([*compare(baseline, variant, excluded_users), time.perf_counter() - retrain_started])
+        if batched:  # a batch's training time is shared by its variants
+            shared = (time.perf_counter() - chunk_started - sum(r[-1] for r in chunk_results)) / len(chunk)
+            for result in chunk_results:
+                result[-1] += shared
+        results += [tuple(result) for result in chunk_results]
+        if log is not None:
+            done = first + len(chunk)
+            elapsed = time.perf_counter() - started
+            print(f"{done}/{len(deletions)} {kind} deletions retrained (seed {seed}), {elapsed / done:.2f} s each", file=log, flush=True)
+    return results
 
 
 def deletion_influence(
@@ -93,67 +162,70 @@ def deletion_influence(
     and one influence column per metric: whose metrics moved when the entity was removed.
     ``timing`` holds the wall time of each retrain plus its evaluation.
 
-    A model with ``fit_many`` trains ``variants_per_batch`` deletions at once, together with the
-    baseline as the first variant of every batch, so that the baseline shares every
-    floating-point operation with the variants it is compared with. Batches are consecutive
-    blocks of ``entities``: pass shards cut by :func:`shard_entities` with the same block size
-    so that batch composition, and hence every number, does not depend on the shard count."""
-    if kind not in ENTITY_KINDS:
-        raise ValueError(f"entity kind must be one of {ENTITY_KINDS}, not {kind!r}")
-    if protocol not in DELETION_PROTOCOLS:
-        raise ValueError(f"deletion protocol must be one of {DELETION_PROTOCOLS}, not {protocol!r}")
+    A model with ``fit_many`` trains the deletions in batches (see :func:`retrain_without`):
+    pass shards cut by :func:`shard_entities` with the same block size so that batch
+    composition, and hence every number, does not depend on the shard count."""
     entities = np.asarray(entities, dtype=np.int64)
-    influence_columns = ["kind", "entity", "n_train_rows", "metric", "baseline", "without", "influence"]
-    if entities.size == 0:  # a shard beyond the entity count: nothing to fit
+    results = retrain_without(make_model, experiment, kind, entities, seed, protocol, variants_per_batch, log)
+    if not results:  # a shard beyond the entity count: nothing to fit
         empty = pd.DataFrame(columns=["kind", "entity", "seconds"])
-        return DeletionResult(pd.DataFrame(columns=influence_columns), pd.DataFrame(columns=["entity", "user"]), empty)
+        return DeletionResult(pd.DataFrame(columns=INFLUENCE_COLUMNS), pd.DataFrame(columns=["entity", "user"]), empty)
     train = experiment.train
-    column = train.users if kind == "user" else train.items
-    rows_per_entity = np.bincount(column, minlength=train.n_users if kind == "user" else train.n_items)
-    block = variant_block(make_model, variants_per_batch)
-    batched = block > 1
-    block = block if batched else len(entities)
-    if not batched:
-        baseline_model = make_model().fit(train, seed)
-
-    influence_rows, per_user_tables, seconds = [], [], []
-    started = time.perf_counter()
-    for first in range(0, len(entities), block):
-        chunk = entities[first : first + block]
-        chunk_started = time.perf_counter()
-        if batched:
-            baseline_model, *variant_models = make_model().fit_many([train] + [train.without(kind, e) for e in chunk], seed)
-        rating_scale = getattr(baseline_model, "rating_scale", None)
-        baseline_scores = baseline_model.score(experiment.evalset.users)
-        baseline_full = experiment.evaluate(baseline_scores, rating_scale)
-        for index, entity in enumerate(chunk):
-            retrain_started = time.perf_counter()
-            model = variant_models[index] if batched else make_model().fit(train.without(kind, entity), seed)
-            scores = model.score(experiment.evalset.users)
-            excluded_items = [entity] if kind == "item" and protocol == "exclude" else []
-            excluded_users = [entity] if kind == "user" and protocol == "exclude" else []
-            baseline = experiment.evaluate(baseline_scores, rating_scale, excluded_items) if excluded_items else baseline_full
-            variant = experiment.evaluate(scores, rating_scale, excluded_items)
-            base_mean, variant_mean, per_user = compare(baseline, variant, excluded_users)
-            for metric in base_mean.index:
-                sign = -1.0 if lower_is_better(metric) else 1.0
-                influence = sign * (base_mean[metric] - variant_mean[metric]) + 0.0  # + 0.0: no -0.0
-                influence_rows.append((kind, int(entity), int(rows_per_entity[entity]), metric, base_mean[metric], variant_mean[metric], influence))
-            per_user.insert(0, "entity", int(entity))
-            per_user_tables.append(per_user)
-            seconds.append(time.perf_counter() - retrain_started)
-        if batched:  # a batch's training time is shared by its variants
-            shared = (time.perf_counter() - chunk_started - sum(seconds[-len(chunk):])) / len(chunk)
-            seconds[-len(chunk):] = [s + shared for s in seconds[-len(chunk):]]
-        if log is not None:
-            done = first + len(chunk)
-            elapsed = time.perf_counter() - started
-            print(f"{kind}s up to {chunk[-1]}: {done}/{len(entities)} retrains, {elapsed / done:.2f} s each", file=log, flush=True)
-
-    influence = pd.DataFrame(influence_rows, columns=influence_columns)
+    rows_per_entity = np.bincount(train.users if kind == "user" else train.items, minlength=train.n_users if kind == "user" else train.n_items)
+    influence_rows, per_user_tables = [], []
+    for entity, (base_mean, variant_mean, per_user, _) in zip(entities, results):
+        for metric in base_mean.index:
+            sign = -1.0 if lower_is_better(metric) else 1.0
+            influence = sign * (base_mean[metric] - variant_mean[metric]) + 0.0  # + 0.0: no -0.0
+            influence_rows.append((kind, int(entity), int(rows_per_entity[entity]), metric, base_mean[metric], variant_mean[metric], influence))
+        per_user.insert(0, "entity", int(entity))
+        per_user_tables.append(per_user)
+    influence = pd.DataFrame(influence_rows, columns=INFLUENCE_COLUMNS)
     per_user = pd.concat(per_user_tables, ignore_index=True)
-    timing = pd.DataFrame({"kind": kind, "entity": entities, "seconds": seconds})
+    timing = pd.DataFrame({"kind": kind, "entity": entities, "seconds": [result[-1] for result in results]})
     return DeletionResult(influence, per_user, timing)
+
+
+def repeated_deletion_influence(
+    make_model: Callable,
+    experiment: Experiment,
+    kind: str,
+    entities,
+    seeds,
+    protocol: str = "exclude",
+    variants_per_batch: int = 16,
+    log=sys.stderr,
+) -> DeletionResult:
+    """:func:`deletion_influence` once per seed (each a paired baseline/deletion comparison with
+    common random numbers), averaged over the seeds.
+
+    ``influence`` holds the mean of ``baseline``, ``without`` and ``influence`` over the seeds,
+    plus ``seeds``, ``influence_sd`` and the 95% t confidence interval ``ci_low``, ``ci_high``
+    of the mean influence (NaN with one seed, whose numbers are those of
+    :func:`deletion_influence`). ``per_user`` is the mean per-user influence, ``timing`` the
+    seconds summed over seeds and ``by_seed`` the influence of each (seed, entity, metric)."""
+    seeds = [int(seed) for seed in np.atleast_1d(seeds)]
+    runs = [deletion_influence(make_model, experiment, kind, entities, seed, protocol, variants_per_batch, log) for seed in seeds]
+    by_seed = pd.concat([run.influence.assign(seed=seed) for seed, run in zip(seeds, runs)], ignore_index=True)
+    keys = ["kind", "entity", "n_train_rows", "metric"]
+    grouped = by_seed.groupby(keys, sort=False)
+    influence = grouped[["baseline", "without", "influence"]].mean().reset_index()
+    influence["seeds"] = len(seeds)
+    influence["influence_sd"] = grouped["influence"].std(ddof=1).to_numpy() if len(seeds) > 1 else np.nan
+    low, high = mean_confidence_interval(influence["influence"], influence["influence_sd"], len(seeds))
+    influence["ci_low"], influence["ci_high"] = low, high
+    per_user = pd.concat([run.per_user for run in runs]).groupby(["entity", "user"], sort=False).mean().reset_index()
+    timing = pd.concat([run.timing for run in runs]).groupby(["kind", "entity"], sort=False)["seconds"].sum().reset_index()
+    return DeletionResult(influence, per_user, timing, by_seed[["kind", "entity", "seed", "metric", "influence"]])
+
+
+def mean_confidence_interval(mean, sd, n, level: float = 0.95):
+    """Two-sided t confidence interval of a mean of ``n`` values with standard deviation ``sd``
+    (elementwise; NaN where ``n`` < 2)."""
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half = stats.t.ppf(0.5 + level / 2, n - 1) * np.asarray(sd, dtype=float) / np.sqrt(n)
+    return np.asarray(mean, dtype=float) - half, np.asarray(mean, dtype=float) + half
 
 
 def variant_block(make_model: Callable, variants_per_batch: int) -> int:

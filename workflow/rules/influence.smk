@@ -6,10 +6,12 @@ rule influence_shard:
         influence="results/{dataset}/{protocol}/{model}/{kind}/shards/{shard}.parquet",
         per_user="results/{dataset}/{protocol}/{model}/{kind}/shards/{shard}_per_user.parquet",
         timing="results/{dataset}/{protocol}/{model}/{kind}/shards/{shard}_timing.csv",
+        by_seed="results/{dataset}/{protocol}/{model}/{kind}/shards/{shard}_by_seed.parquet",
     log:
         "logs/{dataset}/{protocol}/{model}/{kind}/shard_{shard}.log",
     params:
         config=config,
+        seeds=seeds(config, "influence"),
     threads: config["influence"].get("threads", 1)
     resources:
         runtime=120,
@@ -24,10 +26,12 @@ rule merge_influence:
         influence=expand("results/{{dataset}}/{{protocol}}/{{model}}/{{kind}}/shards/{shard}.parquet", shard=SHARDS),
         per_user=expand("results/{{dataset}}/{{protocol}}/{{model}}/{{kind}}/shards/{shard}_per_user.parquet", shard=SHARDS),
         timing=expand("results/{{dataset}}/{{protocol}}/{{model}}/{{kind}}/shards/{shard}_timing.csv", shard=SHARDS),
+        by_seed=expand("results/{{dataset}}/{{protocol}}/{{model}}/{{kind}}/shards/{shard}_by_seed.parquet", shard=SHARDS),
     output:
         influence="results/{dataset}/{protocol}/{model}/{kind}/influence.parquet",
         per_user="results/{dataset}/{protocol}/{model}/{kind}/per_user.parquet",
         timing="results/{dataset}/{protocol}/{model}/{kind}/timing.csv",
+        by_seed="results/{dataset}/{protocol}/{model}/{kind}/influence_by_seed.parquet",
     log:
         "logs/{dataset}/{protocol}/{model}/{kind}/merge.log",
     localrule: True

@@ -2,6 +2,10 @@ rule plot_influence:
     input:
         influence="results/{dataset}/{protocol}/{model}/{kind}/influence.parquet",
         ranked="results/{dataset}/{protocol}/{model}/{kind}/top_bottom.csv",
+        moved="results/{dataset}/{protocol}/{model}/{kind}/moved_users.csv",
+        metric_agreement="results/{dataset}/{protocol}/{model}/{kind}/metric_agreement.csv",
+        noise_floor="results/{dataset}/{protocol}/{model}/noise_floor.csv",
+        per_user="results/{dataset}/{protocol}/{model}/{kind}/per_user.parquet",
     output:
         distribution=report(
             figure("results/{dataset}/{protocol}/{model}/{kind}/distribution"),
@@ -13,6 +17,18 @@ rule plot_influence:
             figure("results/{dataset}/{protocol}/{model}/{kind}/top_bottom"),
             caption="../report/top_bottom.rst",
             category="Most and least influential",
+            subcategory="{dataset} / {protocol}",
+        ),
+        moved=report(
+            figure("results/{dataset}/{protocol}/{model}/{kind}/moved_users"),
+            caption="../report/moved_users.rst",
+            category="Whose recommendations moved",
+            subcategory="{dataset} / {protocol}",
+        ),
+        metric_agreement=report(
+            figure("results/{dataset}/{protocol}/{model}/{kind}/metric_agreement"),
+            caption="../report/metric_agreement.rst",
+            category="Metric sensitivity",
             subcategory="{dataset} / {protocol}",
         ),
     log:

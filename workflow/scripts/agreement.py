@@ -5,11 +5,12 @@ log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one l
 import pandas as pd
 
 from recinfluence.analysis import model_agreement
-from recinfluence.io import write_csv
-from recinfluence.metrics import metric_columns
+from recinfluence.io import write_csv, write_text
 
 influences = {model: pd.read_parquet(path) for model, path in zip(snakemake.params.models, snakemake.input.influence)}
 # Every metric that all models report (RMSE only where every model predicts ratings).
 shared = set.intersection(*(set(table["metric"]) for table in influences.values()))
-table = pd.concat([model_agreement(influences, metric) for metric in sorted(shared)], ignore_index=True)
+top_n = snakemake.params.config["report"]["top_n"]
+table = pd.concat([model_agreement(influences, metric, top_n) for metric in sorted(shared)], ignore_index=True)
 write_csv(table, snakemake.output.table, index=False)
+write_text(table.to_markdown(index=False, floatfmt=".3f") + "\n", snakemake.output.markdown)

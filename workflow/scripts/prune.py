@@ -2,6 +2,7 @@ from recinfluence.cli import log_to
 
 log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one line there
 
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -24,9 +25,11 @@ table = prune_and_retrain(
     primary_metric(config),
     config["prune"]["k"],
     config["prune"]["random_draws"],
-    config["seed"],
+    snakemake.params.seeds,
+    config["influence"].get("variants_per_batch", 16),
+    log=sys.stderr,
 )
-summary = summarise_pruning(table)
+summary = summarise_pruning(table, snakemake.params.selection_seeds)
 write_csv(table, snakemake.output.table, index=False)
 write_csv(summary, snakemake.output.summary, index=False)
 write_text(summary.to_markdown(index=False, floatfmt=".3f") + "\n", snakemake.output.markdown)

@@ -4,13 +4,40 @@ log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one l
 
 import pandas as pd
 
-from recinfluence.analysis import rank_entities
+from recinfluence.analysis import flag_significant, metric_agreement, moved_users, rank_entities, seed_reproducibility, significance_summary
 from recinfluence.io import write_csv, write_text
 from recinfluence.study import primary_metric
 
 config = snakemake.params.config
-ranked = rank_entities(
-    pd.read_parquet(snakemake.input.influence), pd.read_parquet(snakemake.input.names), primary_metric(config), config["report"]["top_n"]
+metric = primary_metric(config)
+top_n = config["report"]["top_n"]
+out = snakemake.output
+
+
+def write(table, csv, markdown=None, floatfmt=".6f", heading=""):
+    write_csv(table, csv, index=False)
+    if markdown:
+        write_text(heading + table.to_markdown(index=False, floatfmt=floatfmt) + "\n", markdown)
+
+
+# Who is influential, and who stands above the noise floor measured on the split influence is measured on.
+flagged = flag_significant(pd.read_parquet(snakemake.input.influence), pd.read_csv(snakemake.input.noise_floor), part="evaluation")
+ranked = rank_entities(flagged, pd.read_parquet(snakemake.input.names), metric, top_n)
+write(ranked, out.csv, out.markdown)
+write(significance_summary(flagged), out.significance, out.significance_markdown)
+
+# Whose recommendations moved when each of them was removed.
+moved = moved_users(pd.read_parquet(snakemake.input.per_user), ranked, metric, config["report"]["moved_users"], pd.read_parquet(snakemake.input.users))
+write(moved, out.moved, out.moved_markdown, ".4f")
+
+# Does the choice of metric change who counts as influential, and how reproducible is each metric across seeds?
+agreement = metric_agreement(flagged, top_n)
+runs = dict(iter(pd.read_parquet(snakemake.input.by_seed).groupby("seed")))
+reproducibility = pd.DataFrame([seed_reproducibility(runs, name)[0] for name in flagged["metric"].unique()])
+write(reproducibility, out.reproducibility)
+write(
+    agreement, out.metric_agreement, out.metric_agreement_markdown, ".3f",
+    f"Seed-to-seed reproducibility of each metric's influence ({len(runs)} seed(s) per deletion):\n\n"
+    + reproducibility.to_markdown(index=False, floatfmt=".5f")
+    + "\n\nAgreement between the influence rankings under every pair of metrics:\n\n",
 )
-write_csv(ranked, snakemake.output.csv, index=False)
-write_text(ranked.to_markdown(index=False, floatfmt=".6f") + "\n", snakemake.output.markdown)

@@ -1,0 +1,339 @@
+"""The analyses behind the summary (recinfluence.analysis, recinfluence.summary) on purposely
+built data with known answers: noise floor and significance, repeated-seed influence and its
+confidence interval, pruning over seeds with controls, metric and model agreement, whose
+metrics moved, and the summary's claims table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+from recinfluence.analysis import (
+    flag_significant,
+    metric_agreement,
+    model_agreement,
+    moved_users,
+    noise_floor,
+    prune_and_retrain,
+    ranking_agreement,
+    seed_baselines,
+    significance_summary,
+    summarise_pruning,
+)
+from recinfluence.influence import Experiment, deletion_influence, mean_confidence_interval, repeated_deletion_influence
+from recinfluence.metrics import EvalSet, aggregate
+from recinfluence.models import TrainSet
+from recinfluence.study import validate_config
+from recinfluence.summary import study_summary
+
+from .studies import REPO, SMALL_CONFIG
+
+# ---------------------------------------------------------------------------------------------
+# A small synthetic study: 12 users, 15 items, every user rates 8 items; 3 of them are held out.
+
+
+@pytest.fixture(scope="module")
+def experiment() -> Experiment:
+    rng = np.random.default_rng(7)
+    rows = [(u, i, float(rng.integers(1, 6))) for u in range(12) for i in rng.choice(15, size=8, replace=False)]
+    frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
+    held_out = np.zeros(len(frame), dtype=bool)
+    held_out[np.arange(len(frame)).reshape(12, 8)[:, :3].ravel()] = True
+    train_rows, eval_rows = np.flatnonzero(~held_out), np.flatnonzero(held_out)
+    train = TrainSet.from_frame(frame.iloc[train_rows], 12, 15)
+    return Experiment(train=train, evalset=EvalSet.build(frame, train_rows, eval_rows, 15, 4.0), k=3)
+
+
+class SeededPopularity:
+    """Scores every item by its number of training rows plus a per-item jitter keyed by
+    (seed, item id): common random numbers, and a seed that matters. Records every fit."""
+
+    fits: list = []
+    rating_scale = None
+
+    def fit(self, train, seed):
+        SeededPopularity.fits.append((seed, train))
+        jitter = np.random.default_rng(seed).normal(scale=0.7, size=train.n_items)
+        self.scores = np.bincount(train.items, minlength=train.n_items) + jitter
+        return self
+
+    def score(self, users):
+        return np.tile(self.scores, (len(users), 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Noise floor and significance
+
+
+def seed_values(values, metric="map@10", part="evaluation"):
+    return pd.DataFrame({"part": part, "seed": range(len(values)), "metric": metric, "value": values})
+
+
+def test_noise_floor_with_few_pairs_is_the_largest_seed_difference():
+    summary, pairs = noise_floor(seed_values([1.0, 1.1, 1.3, 1.6, 2.0]), quantile=0.95)
+    row = summary.iloc[0]
+    assert (row["seeds"], row["pairs"]) == (5, 10)
+    assert row["mean"] == pytest.approx(1.4)
+    assert row["sd"] == pytest.approx(np.sqrt(0.66 / 4))
+    assert row["noise_floor"] == pytest.approx(1.0) and row["max_difference"] == pytest.approx(1.0)
+    assert len(pairs) == 10 and pairs["difference"].min() == pytest.approx(0.1)
+    assert set(zip(pairs["seed_a"], pairs["seed_b"])) == {(a, b) for a in range(5) for b in range(a + 1, 5)}
+
+
+def test_noise_floor_is_the_upper_quantile_of_seed_pair_differences():
+    # seeds 0..6 with values 0..6: 21 pairs, differences 1 (x6), 2 (x5), 3 (x4), 4 (x3), 5 (x2), 6 (x1).
+    # The 95% quantile (position 0.95 * 20 = 19 of the sorted differences) is 5, below the largest.
+    summary, _ = noise_floor(seed_values([0.0, 1, 2, 3, 4, 5, 6]), quantile=0.95)
+    assert summary["pairs"].item() == 21
+    assert summary["noise_floor"].item() == 5.0
+    assert summary["max_difference"].item() == 6.0
+    # a lower quantile gives a lower floor: position 0.5 * 20 = 10 is a difference of 2
+    assert noise_floor(seed_values([0.0, 1, 2, 3, 4, 5, 6]), quantile=0.5)[0]["noise_floor"].item() == 2.0
+
+
+def test_noise_floor_is_per_part_and_metric():
+    values = pd.concat([
+        seed_values([0.10, 0.12, 0.11], "map@10", "evaluation"),
+        seed_values([0.20, 0.26, 0.21], "map@10", "test"),
+        seed_values([0.90, 0.90, 0.94], "rmse", "evaluation"),
+    ])
+    floors = noise_floor(values)[0].set_index(["part", "metric"])["noise_floor"]
+    assert floors[("evaluation", "map@10")] == pytest.approx(0.02)
+    assert floors[("test", "map@10")] == pytest.approx(0.06)
+    assert floors[("evaluation", "rmse")] == pytest.approx(0.04)
+
+
+def influence_table(values: dict[str, list[float]]) -> pd.DataFrame:
+    """A tidy influence table: entity e has influence values[metric][e]."""
+    return pd.DataFrame(
+        [("user", e, 10, m, 0.0, 0.0, v) for m, vs in values.items() for e, v in enumerate(vs)],
+        columns=["kind", "entity", "n_train_rows", "metric", "baseline", "without", "influence"],
+    )
+
+
+def test_an_entity_is_significant_only_above_the_noise_floor_of_the_evaluation_split():
+    influence = influence_table({"map@10": [0.5, -2.0, 1.0, -1.5, 0.0], "rmse": [0.01, 0.03, -0.05, 0.0, 0.02]})
+    floor = pd.DataFrame({
+        "part": ["evaluation", "evaluation", "test"], "metric": ["map@10", "rmse", "map@10"], "noise_floor": [1.0, 0.02, 100.0],
+    })
+    flagged = flag_significant(influence, floor)
+    by_metric = {m: group.set_index("entity")["significant"].tolist() for m, group in flagged.groupby("metric")}
+    assert by_metric["map@10"] == [False, True, False, True, False]  # |1.0| is not above a floor of 1.0
+    assert by_metric["rmse"] == [False, True, True, False, False]
+    summary = significance_summary(flagged).set_index("metric")
+    assert summary.loc["map@10", "significant"] == 2 and summary.loc["map@10", "share_significant"] == pytest.approx(0.4)
+    assert summary.loc["map@10", "mean_abs_influence"] == pytest.approx(1.0)
+    assert summary.loc["rmse", "noise_floor"] == 0.02
+    assert summary["ci_excludes_zero"].isna().all()  # one seed: no interval
+    with_ci = flagged.assign(ci_low=flagged["influence"] - 0.6, ci_high=flagged["influence"] + 0.6)
+    assert significance_summary(with_ci).set_index("metric").loc["map@10", "ci_excludes_zero"] == 3  # -2.0, 1.0, -1.5
+
+
+# ---------------------------------------------------------------------------------------------
+# Repeated seeds per deletion
+
+
+def test_confidence_interval_matches_scipy():
+    values = np.array([0.3, -0.1, 0.4, 0.2])
+    low, high = mean_confidence_interval(values.mean(), values.std(ddof=1), len(values))
+    expected = stats.t.interval(0.95, len(values) - 1, loc=values.mean(), scale=stats.sem(values))
+    assert (low, high) == pytest.approx(expected)
+    assert np.isnan(mean_confidence_interval(0.3, np.nan, 1)).all()
+
+
+def test_one_seed_reproduces_deletion_influence(experiment):
+    single = deletion_influence(SeededPopularity, experiment, "user", [0, 3, 5], seed=4, log=None)
+    repeated = repeated_deletion_influence(SeededPopularity, experiment, "user", [0, 3, 5], [4], log=None)
+    pd.testing.assert_frame_equal(repeated.influence[single.influence.columns], single.influence)
+    pd.testing.assert_frame_equal(repeated.per_user, single.per_user)
+    assert (repeated.influence["seeds"] == 1).all() and repeated.influence["ci_low"].isna().all()
+
+
+def test_repeated_seeds_average_paired_differences(experiment):
+    seeds = [0, 1, 2]
+    runs = [deletion_influence(SeededPopularity, experiment, "user", [1, 2, 6], seed, log=None).influence for seed in seeds]
+    result = repeated_deletion_influence(SeededPopularity, experiment, "user", [1, 2, 6], seeds, log=None)
+    per_seed = np.stack([run["influence"].to_numpy() for run in runs])
+    assert not np.allclose(per_seed[0], per_seed[1])  # the seed matters for this model
+    np.testing.assert_allclose(result.influence["influence"], per_seed.mean(axis=0))
+    np.testing.assert_allclose(result.influence["baseline"], np.mean([run["baseline"] for run in runs], axis=0))
+    sd = per_seed.std(axis=0, ddof=1)
+    half = stats.t.ppf(0.975, 2) * sd / np.sqrt(3)
+    np.testing.assert_allclose(result.influence["ci_low"], per_seed.mean(axis=0) - half)
+    np.testing.assert_allclose(result.influence["ci_high"], per_seed.mean(axis=0) + half)
+    by_seed = result.by_seed.pivot_table(index=["entity", "metric"], columns="seed", values="influence")
+    assert list(by_seed.columns) == seeds and len(by_seed) == len(runs[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Pruning over seeds, with controls
+
+
+def test_pruning_removes_the_right_sets_and_retrains_each_with_every_seed(experiment):
+    influence = influence_table({"map@3": [0.3, -0.2, 0.1, 0.5, -0.4, 0.0, 0.2, -0.1]})
+    SeededPopularity.fits.clear()
+    table = prune_and_retrain(SeededPopularity, experiment, influence, "user", "map@3", [2, 3], 2, seeds=[5, 6])
+    # per seed: one baseline, then (least, most, 2 random) x 2 values of k
+    assert [seed for seed, _ in SeededPopularity.fits] == [5] * 9 + [6] * 9
+    removed = [sorted(set(experiment.train.users) - set(train.users)) for _, train in SeededPopularity.fits]
+    assert removed[0] == [] and removed[9] == []
+    assert removed[1] == [1, 4] and removed[2] == [0, 3]  # k = 2: least (-0.4, -0.2) and most (0.5, 0.3) influential
+    assert removed[5] == [1, 4, 7] and removed[6] == [0, 3, 6]  # k = 3
+    assert removed[1:9] == removed[10:18]  # the same sets, random draws included, for every seed
+    assert removed[3] != removed[4]  # two different random draws
+    assert set(table["seed"]) == {5, 6}
+    assert len(table) == 2 * 8 * table["metric"].nunique()
+    np.testing.assert_allclose(table["relative_change_pct"], 100 * (table["pruned"] - table["baseline"]) / table["baseline"])
+    # a removed user is left out of both sides: the baseline differs between pruning sets
+    least = table[(table["selection"] == "least influential") & (table["metric"] == "map@3")]
+    most = table[(table["selection"] == "most influential") & (table["metric"] == "map@3")]
+    assert not np.allclose(least["baseline"].to_numpy(), most["baseline"].to_numpy())
+
+
+def test_pruning_items_leaves_them_out_of_the_catalog(experiment):
+    influence = influence_table({"map@3": list(np.linspace(-1, 1, 15))}).assign(kind="item")
+    SeededPopularity.fits.clear()
+    table = prune_and_retrain(SeededPopularity, experiment, influence, "item", "map@3", [2], 1, seeds=[0])
+    _, least_train = SeededPopularity.fits[1]
+    assert set(experiment.train.items) - set(least_train.items) == {0, 1}
+    assert not least_train.item_catalog[[0, 1]].any()
+    assert set(table["selection"]) == {"least influential", "most influential", "random"}
+
+
+def test_pruning_summary_has_a_confidence_interval_and_separates_the_selection_seed():
+    rows = [("user", 10, "least influential", 0, seed, "map@10", 1.0, 1.0 + value / 100) for seed, value in enumerate([1.0, 2.0, 3.0])]
+    rows += [("user", 10, "random", draw, seed, "map@10", 1.0, 1.0) for draw in range(2) for seed in range(3)]
+    table = pd.DataFrame(rows, columns=["kind", "k", "selection", "draw", "seed", "metric", "baseline", "pruned"])
+    table["relative_change_pct"] = 100 * (table["pruned"] - table["baseline"]) / table["baseline"]
+    summary = summarise_pruning(table, selection_seeds=[0]).set_index("selection")
+    least = summary.loc["least influential"]
+    assert least["mean"] == pytest.approx(2.0) and least["sd"] == pytest.approx(1.0) and least["runs"] == 3
+    half = stats.t.ppf(0.975, 2) / np.sqrt(3)
+    assert (least["ci_low"], least["ci_high"]) == pytest.approx((2.0 - half, 2.0 + half))
+    assert least["same_seed_mean"] == pytest.approx(1.0) and least["fresh_seed_mean"] == pytest.approx(2.5)
+    random = summary.loc["random"]
+    assert random["runs"] == 6 and random["mean"] == 0 and random["ci_low"] == 0 and random["ci_high"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# Metric and model agreement
+
+
+def test_ranking_agreement_known_answers():
+    a = pd.Series(np.arange(10.0))
+    same_order = a * 3 + 1
+    reverse = -a
+    swapped = a.copy()
+    swapped[[9, 7]] = swapped[[7, 9]].to_numpy()  # top-2 of a is {9, 8}; of swapped, {7, 8}
+    table = ranking_agreement({"a": a, "same": same_order, "reverse": reverse, "swapped": swapped}, n=2).set_index(["a", "b"])
+    assert table.loc[("a", "same"), ["spearman", "kendall", "top_overlap", "bottom_overlap"]].tolist() == pytest.approx([1.0, 1.0, 1.0, 1.0])
+    assert table.loc[("a", "reverse"), ["spearman", "kendall", "top_overlap", "bottom_overlap"]].tolist() == pytest.approx([-1.0, -1.0, 0.0, 0.0])
+    assert table.loc[("a", "swapped"), "top_overlap"] == 0.5 and table.loc[("a", "swapped"), "bottom_overlap"] == 1.0
+    assert table.loc[("a", "swapped"), "spearman"] == pytest.approx(stats.spearmanr(a, swapped).statistic)
+    assert (table["chance_overlap"] == 0.2).all() and (table["entities"] == 10).all()
+
+
+def test_ranking_agreement_uses_the_entities_both_rankings_hold():
+    table = ranking_agreement({"a": pd.Series([1.0, 2, 3, 4], index=[0, 1, 2, 3]), "b": pd.Series([1.0, 2, 3], index=[1, 2, 3])}, n=5)
+    assert table["entities"].item() == 3 and table["n"].item() == 1  # top and bottom sets of 1 of 3 entities
+    assert table["spearman"].item() == pytest.approx(1.0)
+
+
+def test_metric_agreement_compares_the_rankings_of_one_model_under_each_metric():
+    values = np.array([0.3, -0.2, 0.1, 0.5, -0.4, 0.0])
+    influence = influence_table({"map@10": values, "ndcg@10": 2 * values, "rmse": -values})
+    table = metric_agreement(influence, n=2).set_index(["metric_a", "metric_b"])
+    assert table.loc[("map@10", "ndcg@10"), "spearman"] == pytest.approx(1.0)
+    assert table.loc[("map@10", "rmse"), "kendall"] == pytest.approx(-1.0)
+    assert table.loc[("map@10", "rmse"), "top_overlap"] == 0.0
+
+
+def test_model_agreement_names_the_models_and_reports_overlaps():
+    values = np.array([0.3, -0.2, 0.1, 0.5, -0.4, 0.0])
+    influences = {"svd": influence_table({"map@10": values}), "ncf": influence_table({"map@10": values[::-1]})}
+    table = model_agreement(influences, "map@10", n=1)
+    assert table[["metric", "model_a", "model_b"]].iloc[0].tolist() == ["map@10", "ncf", "svd"]
+    expected = stats.spearmanr(values[::-1], values).statistic
+    assert table["spearman"].item() == pytest.approx(expected)
+    assert table["top_overlap"].item() == 0.0  # svd's most influential is entity 3, ncf's is entity 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Seed baselines and whose metrics moved
+
+
+def test_seed_baselines_fit_once_per_seed_and_evaluate_every_split(experiment):
+    other = Experiment(train=experiment.train, evalset=experiment.evalset, k=5)  # a second "split": other K
+    SeededPopularity.fits.clear()
+    values, per_user = seed_baselines(SeededPopularity, {"evaluation": experiment, "test": other}, [3, 4])
+    assert [seed for seed, _ in SeededPopularity.fits] == [3, 4]
+    model = SeededPopularity().fit(experiment.train, 4)
+    expected = aggregate(experiment.evaluate(model.score(experiment.evalset.users), None))
+    got = values[(values["part"] == "evaluation") & (values["seed"] == 4)].set_index("metric")["value"]
+    pd.testing.assert_series_equal(got, expected, check_names=False)
+    assert set(values.loc[values["part"] == "test", "metric"]) >= {"map@5", "ndcg@5"}
+    assert set(per_user[["part", "seed"]].itertuples(index=False, name=None)) == {("evaluation", 3), ("evaluation", 4), ("test", 3), ("test", 4)}
+
+
+def test_moved_users_lists_the_users_whose_metric_changed_most():
+    per_user = pd.DataFrame({
+        "entity": [7, 7, 7, 7, 9, 9],
+        "user": [1, 2, 3, 4, 1, 2],
+        "map@10": [0.5, -0.2, 0.0, np.nan, 0.0, 0.0],
+    })
+    ranked = pd.DataFrame({"group": ["most", "least"], "rank": [1, 1], "entity": [7, 9], "influence": [0.1, -0.05]})
+    names = pd.DataFrame({"raw_id": ["u1", "u2", "u3", "u4"]}, index=pd.Index([1, 2, 3, 4], name="id"))
+    table = moved_users(per_user, ranked, "map@10", 2, names)
+    assert table["user"].tolist() == [1, 2]  # entity 9 moved nobody
+    assert table["change"].tolist() == [0.5, -0.2]
+    assert table["user_raw_id"].tolist() == ["u1", "u2"]
+    assert (table["users_moved"] == 2).all() and (table["top_share"] == 1.0).all()
+    one = moved_users(per_user, ranked, "map@10", 1, names)
+    assert one["user"].tolist() == [1] and one["top_share"].item() == pytest.approx(0.5 / 0.7)
+
+
+# ---------------------------------------------------------------------------------------------
+# Config defaults and the summary
+
+
+def test_optional_keys_get_the_schema_defaults():
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    del config["noise"], config["influence"]["seeds"], config["report"]["moved_users"]
+    validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    assert config["noise"] == {"seeds": 5, "quantile": 0.95}
+    assert config["influence"]["seeds"] == 1 and config["report"]["moved_users"] == 10
+    kept = yaml.safe_load(SMALL_CONFIG.read_text())
+    validate_config(kept, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    assert kept["noise"] == yaml.safe_load(SMALL_CONFIG.read_text())["noise"]
+
+
+def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control():
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    config["prune"]["k"] = [5, 10]
+    pruning = pd.DataFrame([
+        ("user", 10, "least influential", "map@10", 4.0, 1.0, 5, 3.0, 7.0, 5.5, 3.8),
+        ("user", 10, "most influential", "map@10", -9.0, 1.0, 5, -10.0, -8.0, -9.0, -9.0),
+        ("user", 10, "random", "map@10", 0.1, 1.0, 25, -0.5, 0.7, 0.2, 0.1),
+    ], columns=["kind", "k", "selection", "metric", "mean", "sd", "runs", "ci_low", "ci_high", "same_seed_mean", "fresh_seed_mean"])
+    pruning = pruning.assign(dataset="ml-100k", protocol="heldout", model="ncf")
+    floor = pd.DataFrame({
+        "part": ["evaluation", "test"], "metric": "map@10", "seeds": 5, "mean": [0.04, 0.05], "sd": 0.002, "pairs": 10,
+        "max_difference": 0.006, "noise_floor": [0.004, 0.005],
+    }).assign(dataset="ml-100k", protocol="heldout", model="ncf")
+    significance = pd.DataFrame({"metric": ["map@10"], "entities": [40], "noise_floor": [0.004], "significant": [3]})
+    significance = significance.assign(dataset="ml-100k", protocol="heldout", model="ncf", kind="user")
+    text = study_summary(config, {"pruning": pruning, "noise_floor": floor, "significance": significance})
+    claim = next(line for line in text.splitlines() if "18.49%" in line and "| ncf" in line)
+    cells = [cell.strip() for cell in claim.strip("|").split("|")]
+    assert cells[1:5] == ["+18.49%", "ml-100k", "ncf", "heldout"]
+    assert cells[5] == "+4.00% [+3.00, +7.00] (n=5)" and cells[6] == "+5.50%"
+    assert cells[7] == "+0.10% [-0.50, +0.70] (n=25)" and cells[8].startswith("-9.00%")
+    assert cells[9] == "+/-10.00%"  # test noise floor 0.005 of a test mean of 0.05
+    assert cells[10] == "above random"
+    assert "3 of 40 (8%)" in text
+    assert "is **significant** when its absolute value exceeds the noise floor" in text
+    assert "Not measured: one seed per deletion" not in text  # the small config has two seeds per deletion
