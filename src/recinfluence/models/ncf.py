@@ -11,7 +11,8 @@ nothing but the deleted rows:
 - initial parameters are drawn once from the seed over the global id space and copied to every
   variant;
 - each epoch cuts a seeded permutation of the *full* training rows into fixed mini-batches; a
-  row deleted from a variant is masked out of its batch (the batch boundaries do not move);
+  row deleted from a variant is masked out of its batch (the batch boundaries do not move), and
+  the batch loss is divided by the full batch size, so no other row gains weight;
 - each row's negatives come from candidates drawn for all full rows from a generator keyed by
   (seed, epoch), indexed by the row's fixed position; a candidate is rejected if the user rated
   it or if the variant's training catalog lacks it (``TrainSet.catalog``: items with a row in
@@ -196,6 +197,10 @@ class NCF:
         for epoch in range(self.epochs):
             candidates = negative_candidates(seed, epoch, n_full, first.n_items, self.n_negatives)
             for batch in epoch_batches(seed, epoch, n_full, rows_per_batch):
+                # The loss is a sum over the batch's present samples divided by the size of the
+                # full batch, so a deleted row only takes its own term out: the weight of every
+                # other row stays what it is in the baseline.
+                full_batch_samples = len(batch) * group
                 batch = batch[used[batch]]  # rows no variant has change nothing for anyone
                 if len(batch) == 0:
                     continue
@@ -210,8 +215,7 @@ class NCF:
                 embedded = {kind: tables[kind].index_select(0, flat[kind]).requires_grad_() for kind in tables}
                 logits = forward(params, *(embedded[kind].view(n_variants, -1, embedded[kind].shape[1]) for kind in ("user", "item")), self.factors)
                 losses = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.repeat(len(batch)).expand(n_variants, -1), reduction="none")
-                maskf = mask.view(n_variants, -1).float()
-                (losses * maskf).sum(dim=1).div(maskf.sum(dim=1).clamp(min=1)).sum().backward()
+                (losses * mask.view(n_variants, -1)).sum().div(full_batch_samples).backward()
                 dense.step()
                 dense.zero_grad(set_to_none=True)
                 # Sum each touched row's gradient over its samples; rows seen only in masked-out
