@@ -24,6 +24,8 @@ from recinfluence.data import (
 )
 from recinfluence.errors import InputError
 
+from .studies import edit_first_rating
+
 # ---------------------------------------------------------------------------------------------
 # MovieLens 100K
 
@@ -70,19 +72,10 @@ def _copy_movielens(source: Path, target: Path) -> Path:
     return target
 
 
-def _edit_first_rating(path: Path) -> None:
-    """Change the rating of the first line (same length, still a valid file)."""
-    lines = path.read_bytes().split(b"\n")
-    fields = lines[0].split(b"\t")
-    fields[2] = b"5" if fields[2] != b"5" else b"4"
-    lines[0] = b"\t".join(fields)
-    path.write_bytes(b"\n".join(lines))
-
-
 def test_movielens_checksum_mismatch_names_the_file(movielens_dir, tmp_path):
     folder = _copy_movielens(movielens_dir, tmp_path / "ml-100k")
     assert len(load_movielens_100k(folder).frame) == 100_000  # the untouched copy loads
-    _edit_first_rating(folder / "u.data")
+    edit_first_rating(folder / "u.data")
     with pytest.raises(InputError, match="sha256") as error:
         load_movielens_100k(folder)
     assert str(folder / "u.data") in str(error.value)

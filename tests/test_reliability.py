@@ -28,7 +28,7 @@ from recinfluence.errors import InputError
 from recinfluence.io import atomic_path, write_csv, write_text
 from recinfluence.study import validate_config
 
-from .studies import REPO, SMALL_CONFIG, run_snakemake, snakemake_command, snakemake_env, write_config
+from .studies import REPO, SMALL_CONFIG, edit_first_rating, run_snakemake, snakemake_command, snakemake_env, write_config
 
 pytestmark = pytest.mark.workflow
 
@@ -68,14 +68,6 @@ BAD_TABLES = {
 BAD_DATA = [*BAD_TABLES, "wrong-column-count", "checksum-of-local-copy", "checksum-of-downloaded-archive", "damaged-archive"]
 
 
-def _edit_first_rating(path: Path) -> None:
-    lines = path.read_bytes().split(b"\n")
-    fields = lines[0].split(b"\t")
-    fields[2] = b"5" if fields[2] != b"5" else b"4"
-    lines[0] = b"\t".join(fields)
-    path.write_bytes(b"\n".join(lines))
-
-
 def _archive(movielens_dir: Path, path: Path, corrupt: bool = False) -> str:
     with zipfile.ZipFile(path, "w") as bundle:
         for name in ("u.data", "u.item"):
@@ -107,7 +99,7 @@ def bad_data_run(tmp_path_factory, movielens_dir):
     folder.mkdir()
     for name in ("u.data", "u.item"):
         shutil.copyfile(movielens_dir / name, folder / name)
-    _edit_first_rating(folder / "u.data")
+    edit_first_rating(folder / "u.data")
     datasets["checksum-of-local-copy"] = {"loader": "movielens_100k", "path": str(folder)}
     messages["checksum-of-local-copy"] = (
         f"{folder / 'u.data'}: sha256 {sha256(folder / 'u.data')} does not match the expected {MOVIELENS_100K_SHA256['u.data']}"
