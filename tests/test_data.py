@@ -3,6 +3,7 @@ broken files."""
 
 from __future__ import annotations
 
+import io
 import shutil
 import zipfile
 from collections import Counter
@@ -203,13 +204,13 @@ def test_amazon_k_core_that_leaves_nothing_raises(amazon_csv):
 
 
 def test_amazon_user_sample_is_seeded_and_bounded(amazon_csv):
-    full = load_amazon_ratings(amazon_csv, k=2)
-    first = load_amazon_ratings(amazon_csv, k=2, sample_users=300, seed=7)
-    again = load_amazon_ratings(amazon_csv, k=2, sample_users=300, seed=7)
-    other = load_amazon_ratings(amazon_csv, k=2, sample_users=300, seed=8)
+    full = load_amazon_ratings(amazon_csv, k=2, log=None)
+    first = load_amazon_ratings(amazon_csv, k=2, sample_users=300, seed=7, log=None)
+    again = load_amazon_ratings(amazon_csv, k=2, sample_users=300, seed=7, log=None)
+    other = load_amazon_ratings(amazon_csv, k=2, sample_users=300, seed=8, log=None)
     pd.testing.assert_frame_equal(first.frame, again.frame)
     pd.testing.assert_frame_equal(first.users, again.users)
-    assert 0 < first.n_users <= 300
+    assert 270 <= first.n_users <= 330
     assert set(first.users["raw_id"]) != set(other.users["raw_id"])
     # the sample is drawn from the k-core users and keeps the k-core property
     assert set(first.users["raw_id"]) <= set(full.users["raw_id"])
@@ -217,8 +218,75 @@ def test_amazon_user_sample_is_seeded_and_bounded(amazon_csv):
     assert first.frame["item"].value_counts().min() >= 2
     assert set(_raw_pairs(first)) <= set(_raw_pairs(full))
     # a sample at least as large as the population is no sample
-    everyone = load_amazon_ratings(amazon_csv, k=2, sample_users=full.n_users, seed=7)
+    log = io.StringIO()
+    everyone = load_amazon_ratings(amazon_csv, k=2, sample_users=full.n_users, seed=7, log=log)
     pd.testing.assert_frame_equal(everyone.frame, full.frame)
+    assert f"no sample: sample_users={full.n_users} is not below the 2-core's {full.n_users} users" in log.getvalue()
+
+
+@pytest.mark.parametrize("target", [100, 300, 1000])
+def test_amazon_sample_keeps_its_size_and_the_k_core(amazon_csv, target):
+    full = load_amazon_ratings(amazon_csv, k=2, log=None)
+    assert full.n_users > target  # a real sample, not the whole core
+    for seed in (0, 1, 2):
+        sample = load_amazon_ratings(amazon_csv, k=2, sample_users=target, seed=seed, log=None)
+        assert 0.9 * target <= sample.n_users <= 1.1 * target
+        assert sample.frame["user"].value_counts().min() >= 2
+        assert sample.frame["item"].value_counts().min() >= 2
+        assert set(_raw_pairs(sample)) <= set(_raw_pairs(full))
+
+
+def test_amazon_samples_of_one_seed_are_nested(amazon_csv):
+    smaller = load_amazon_ratings(amazon_csv, k=2, sample_users=100, seed=3, log=None)
+    larger = load_amazon_ratings(amazon_csv, k=2, sample_users=300, seed=3, log=None)
+    assert set(_raw_pairs(smaller)) < set(_raw_pairs(larger))
+
+
+def _counts_line(users, items, ratings) -> str:
+    return f"{len(set(users))} users, {len(set(items))} items, {ratings} ratings"
+
+
+def test_amazon_log_reports_every_step(amazon_csv, amazon_raw):
+    log = io.StringIO()
+    sample = load_amazon_ratings(amazon_csv, k=2, sample_users=300, seed=7, log=log)
+    full = load_amazon_ratings(amazon_csv, k=2, log=None)
+    lines = log.getvalue().splitlines()
+    assert lines == [
+        f"{amazon_csv}: read: " + _counts_line(amazon_raw["UserId"], amazon_raw["ItemId"], len(amazon_raw)),
+        f"{amazon_csv}: 2-core: " + _counts_line(full.frame["user"], full.frame["item"], len(full.frame)),
+        f"{amazon_csv}: sample of 300 users (seed 7) re-cored: "
+        + _counts_line(sample.frame["user"], sample.frame["item"], len(sample.frame)),
+    ]
+
+
+def test_amazon_log_defaults_to_stderr_and_none_is_silent(amazon_csv, capsys):
+    load_amazon_ratings(amazon_csv, k=2)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.splitlines()) == 2 and "2-core: " in captured.err
+    load_amazon_ratings(amazon_csv, k=2, log=None)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_amazon_sample_that_cannot_keep_its_size_raises_one_line(amazon_csv):
+    # one user's rows alone never form a 2-core: samples jump from 0 users to 2 or more
+    with pytest.raises(InputError, match="cannot sample sample_users=1 within 10% from the 2-core") as error:
+        load_amazon_ratings(amazon_csv, k=2, sample_users=1, log=None)
+    message = str(error.value)
+    assert str(amazon_csv) in message and "\n" not in message
+    with pytest.raises(InputError, match="sample_users must be at least 1") as error:
+        load_amazon_ratings(amazon_csv, k=2, sample_users=0, log=None)
+    assert str(amazon_csv) in str(error.value)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_k_core_matches_an_independent_computation(amazon_raw, k):
+    frame = amazon_raw.rename(columns={"UserId": "user", "ItemId": "item"})
+    core = k_core(frame, k)
+    expected = _independent_k_core(list(zip(frame["user"], frame["item"])), k)
+    assert set(zip(core["user"], core["item"])) == expected
+    assert len(core) == len(expected)
+    assert core.index.is_monotonic_increasing  # rows keep their file order and labels
 
 
 def test_k_core_on_a_built_frame():
@@ -384,6 +452,7 @@ def test_load_table_unreadable_parquet(tmp_path):
         ("UserId,ItemId,rating,timestamp\nA,1,4,1\nA,2,5,1\nB,1,x,1\nB,2,4,1\n", "non-numeric rating 'x'"),
         ("UserId,ItemId,rating,timestamp\nA,1,4,1\nA,2,5,1\nB,1,9,1\nB,2,4,1\n", "outside the rating scale"),
         ("UserId,ItemId,rating,timestamp\nA,1,4,1\nA,1,5,2\nB,1,3,1\nB,2,4,1\nA,2,4,1\n", "repeat a"),
+        ("UserId,ItemId,rating,timestamp\nA,1,4,1\n,2,5,1\n", "blank user id"),  # not dropped by the k-core
     ],
 )
 def test_amazon_malformed(content, message, tmp_path):
