@@ -1,11 +1,11 @@
 # Deletion diagnostics for recommender systems: retrain without each user and item and
-# measure how the ranking metrics move. See README.md; the method is in DESIGN notes.
+# measure how the ranking metrics move. See README.md.
 import os
 
 from snakemake.utils import min_version
 
 from recinfluence.errors import InputError
-from recinfluence.study import validate_config
+from recinfluence.settings import Settings
 
 min_version("9.0")
 
@@ -13,13 +13,11 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
-# Every config error is reported here, one line per key, before any job runs.
+# The config, validated against src/recinfluence/config.schema.yaml (every problem at once, one
+# line per key) and read into typed sections before any job runs. Rules read `settings`, never
+# `config`, and each passes its jobs only the sections they read.
 try:
-    validate_config(
-        config,
-        os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml"),
-        ", ".join(map(os.path.abspath, workflow.configfiles)) or "config",
-    )
+    settings = Settings.from_config(config, ", ".join(map(os.path.abspath, workflow.configfiles)) or "config")
 except InputError as error:
     raise WorkflowError(str(error))
 

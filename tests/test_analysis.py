@@ -17,19 +17,20 @@ from recinfluence.analysis import (
     model_agreement,
     moved_users,
     noise_floor,
-    prune_and_retrain,
     ranking_agreement,
-    seed_baselines,
     significance_summary,
     summarise_pruning,
 )
-from recinfluence.influence import Experiment, deletion_influence, mean_confidence_interval, repeated_deletion_influence
+from recinfluence.estimators.exact import ExactDeletion
 from recinfluence.metrics import EvalSet, aggregate
 from recinfluence.models import TrainSet
-from recinfluence.study import validate_config
+from recinfluence.pruning import prune_and_retrain
+from recinfluence.retrain import Experiment, Retrainer, seed_baselines
+from recinfluence.settings import Settings
+from recinfluence.stats import mean_confidence_interval
 from recinfluence.summary import study_summary
 
-from .studies import REPO, SMALL_CONFIG
+from .studies import SMALL_CONFIG
 
 # ---------------------------------------------------------------------------------------------
 # A small synthetic study: 12 users, 15 items, every user rates 8 items; 3 of them are held out.
@@ -144,18 +145,24 @@ def test_confidence_interval_matches_scipy():
     assert np.isnan(mean_confidence_interval(0.3, np.nan, 1)).all()
 
 
-def test_one_seed_reproduces_deletion_influence(experiment):
-    single = deletion_influence(SeededPopularity, experiment, "user", [0, 3, 5], seed=4, log=None)
-    repeated = repeated_deletion_influence(SeededPopularity, experiment, "user", [0, 3, 5], [4], log=None)
-    pd.testing.assert_frame_equal(repeated.influence[single.influence.columns], single.influence)
-    pd.testing.assert_frame_equal(repeated.per_user, single.per_user)
-    assert (repeated.influence["seeds"] == 1).all() and repeated.influence["ci_low"].isna().all()
+def exact(experiment, entities, seed=0, seeds=1):
+    retrainer = Retrainer(SeededPopularity, experiment, log=None)
+    return ExactDeletion(seed=seed, seeds=seeds).estimate(retrainer, "user", entities, log=None)
+
+
+def test_one_seed_is_that_seeds_paired_difference(experiment):
+    single = exact(experiment, [0, 3, 5], seed=4)
+    table = single.influence
+    np.testing.assert_array_equal(table["influence"], table["baseline"] - table["without"] + 0.0)
+    assert (table["samples"] == 1).all() and table["ci_low"].isna().all() and table["influence_sd"].isna().all()
+    pd.testing.assert_frame_equal(single.by_seed[["entity", "metric", "influence"]], table[["entity", "metric", "influence"]])
+    assert (single.by_seed["seed"] == 4).all()
 
 
 def test_repeated_seeds_average_paired_differences(experiment):
     seeds = [0, 1, 2]
-    runs = [deletion_influence(SeededPopularity, experiment, "user", [1, 2, 6], seed, log=None).influence for seed in seeds]
-    result = repeated_deletion_influence(SeededPopularity, experiment, "user", [1, 2, 6], seeds, log=None)
+    runs = [exact(experiment, [1, 2, 6], seed=seed).influence for seed in seeds]
+    result = exact(experiment, [1, 2, 6], seed=0, seeds=3)
     per_seed = np.stack([run["influence"].to_numpy() for run in runs])
     assert not np.allclose(per_seed[0], per_seed[1])  # the seed matters for this model
     np.testing.assert_allclose(result.influence["influence"], per_seed.mean(axis=0))
@@ -175,13 +182,13 @@ def test_repeated_seeds_average_paired_differences(experiment):
 def test_pruning_removes_the_right_sets_and_retrains_each_with_every_seed(experiment):
     influence = influence_table({"map@3": [0.3, -0.2, 0.1, 0.5, -0.4, 0.0, 0.2, -0.1]})
     SeededPopularity.fits.clear()
-    table = prune_and_retrain(SeededPopularity, experiment, influence, "user", "map@3", [2, 3], 2, seeds=[5, 6])
-    # per seed: one baseline, then (least, most, 2 random) x 2 values of k
+    table = prune_and_retrain(Retrainer(SeededPopularity, experiment, log=None), influence, "user", "map@3", [2, 3], 2, seeds=[5, 6])
+    # per seed: one baseline, then (least, most, 2 random) x 2 sizes
     assert [seed for seed, _ in SeededPopularity.fits] == [5] * 9 + [6] * 9
     removed = [sorted(set(experiment.train.users) - set(train.users)) for _, train in SeededPopularity.fits]
     assert removed[0] == [] and removed[9] == []
-    assert removed[1] == [1, 4] and removed[2] == [0, 3]  # k = 2: least (-0.4, -0.2) and most (0.5, 0.3) influential
-    assert removed[5] == [1, 4, 7] and removed[6] == [0, 3, 6]  # k = 3
+    assert removed[1] == [1, 4] and removed[2] == [0, 3]  # size 2: least (-0.4, -0.2) and most (0.5, 0.3) influential
+    assert removed[5] == [1, 4, 7] and removed[6] == [0, 3, 6]  # size 3
     assert removed[1:9] == removed[10:18]  # the same sets, random draws included, for every seed
     assert removed[3] != removed[4]  # two different random draws
     assert set(table["seed"]) == {5, 6}
@@ -196,7 +203,7 @@ def test_pruning_removes_the_right_sets_and_retrains_each_with_every_seed(experi
 def test_pruning_items_leaves_them_out_of_the_catalog(experiment):
     influence = influence_table({"map@3": list(np.linspace(-1, 1, 15))}).assign(kind="item")
     SeededPopularity.fits.clear()
-    table = prune_and_retrain(SeededPopularity, experiment, influence, "item", "map@3", [2], 1, seeds=[0])
+    table = prune_and_retrain(Retrainer(SeededPopularity, experiment, log=None), influence, "item", "map@3", [2], 1, seeds=[0])
     _, least_train = SeededPopularity.fits[1]
     assert set(experiment.train.items) - set(least_train.items) == {0, 1}
     assert not least_train.item_catalog[[0, 1]].any()
@@ -206,7 +213,7 @@ def test_pruning_items_leaves_them_out_of_the_catalog(experiment):
 def test_pruning_summary_has_a_confidence_interval_and_separates_the_selection_seed():
     rows = [("user", 10, "least influential", 0, seed, "map@10", 1.0, 1.0 + value / 100) for seed, value in enumerate([1.0, 2.0, 3.0])]
     rows += [("user", 10, "random", draw, seed, "map@10", 1.0, 1.0) for draw in range(2) for seed in range(3)]
-    table = pd.DataFrame(rows, columns=["kind", "k", "selection", "draw", "seed", "metric", "baseline", "pruned"])
+    table = pd.DataFrame(rows, columns=["kind", "size", "selection", "draw", "seed", "metric", "baseline", "pruned"])
     table["relative_change_pct"] = 100 * (table["pruned"] - table["baseline"]) / table["baseline"]
     summary = summarise_pruning(table, selection_seeds=[0]).set_index("selection")
     least = summary.loc["least influential"]
@@ -271,7 +278,7 @@ def test_seed_baselines_fit_once_per_seed_and_evaluate_every_split(experiment):
     values, per_user = seed_baselines(SeededPopularity, {"evaluation": experiment, "test": other}, [3, 4])
     assert [seed for seed, _ in SeededPopularity.fits] == [3, 4]
     model = SeededPopularity().fit(experiment.train, 4)
-    expected = aggregate(experiment.evaluate(model.score(experiment.evalset.users), None))
+    expected = aggregate(experiment.evaluate(model))
     got = values[(values["part"] == "evaluation") & (values["seed"] == 4)].set_index("metric")["value"]
     pd.testing.assert_series_equal(got, expected, check_names=False)
     assert set(values.loc[values["part"] == "test", "metric"]) >= {"map@5", "ndcg@5"}
@@ -301,39 +308,41 @@ def test_moved_users_lists_the_users_whose_metric_changed_most():
 
 def test_optional_keys_get_the_schema_defaults():
     config = yaml.safe_load(SMALL_CONFIG.read_text())
-    del config["noise"], config["influence"]["seeds"], config["report"]["moved_users"]
-    validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
-    assert config["noise"] == {"seeds": 5, "quantile": 0.95}
-    assert config["influence"]["seeds"] == 1 and config["report"]["moved_users"] == 10
-    kept = yaml.safe_load(SMALL_CONFIG.read_text())
-    validate_config(kept, REPO / "workflow" / "schemas" / "config.schema.yaml")
-    assert kept["noise"] == yaml.safe_load(SMALL_CONFIG.read_text())["noise"]
+    del config["noise"], config["estimators"], config["report"]["moved_users"]
+    settings = Settings.from_config(config)
+    assert (settings.noise.seeds, settings.noise.quantile) == (5, 0.95)
+    assert list(settings.estimators) == ["exact"] and settings.estimators["exact"].params == {"seeds": 1}
+    assert settings.report.moved_users == 10 and settings.report.top_n == 3
+    assert "estimators" not in config  # the caller's dict is left as it was
+    kept = Settings.from_config(yaml.safe_load(SMALL_CONFIG.read_text()))
+    assert kept.noise.seeds == yaml.safe_load(SMALL_CONFIG.read_text())["noise"]["seeds"]
 
 
 def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control():
     config = yaml.safe_load(SMALL_CONFIG.read_text())
-    validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
-    config["prune"]["k"] = [5, 10]
+    config["prune"]["sizes"] = [5, 10]
+    settings = Settings.from_config(config)
     pruning = pd.DataFrame([
         ("user", 10, "least influential", "map@10", 4.0, 1.0, 5, 3.0, 7.0, 5.5, 3.8),
         ("user", 10, "most influential", "map@10", -9.0, 1.0, 5, -10.0, -8.0, -9.0, -9.0),
         ("user", 10, "random", "map@10", 0.1, 1.0, 25, -0.5, 0.7, 0.2, 0.1),
-    ], columns=["kind", "k", "selection", "metric", "mean", "sd", "runs", "ci_low", "ci_high", "same_seed_mean", "fresh_seed_mean"])
-    pruning = pruning.assign(dataset="ml-100k", protocol="heldout", model="ncf")
+    ], columns=["kind", "size", "selection", "metric", "mean", "sd", "runs", "ci_low", "ci_high", "same_seed_mean", "fresh_seed_mean"])
+    pruning = pruning.assign(dataset="ml-100k", protocol="heldout", model="ncf", estimator="exact")
     floor = pd.DataFrame({
         "part": ["evaluation", "test"], "metric": "map@10", "seeds": 5, "mean": [0.04, 0.05], "sd": 0.002, "pairs": 10,
         "max_difference": 0.006, "noise_floor": [0.004, 0.005],
     }).assign(dataset="ml-100k", protocol="heldout", model="ncf")
     significance = pd.DataFrame({"metric": ["map@10"], "entities": [40], "noise_floor": [0.004], "significant": [3]})
-    significance = significance.assign(dataset="ml-100k", protocol="heldout", model="ncf", kind="user")
-    text = study_summary(config, {"pruning": pruning, "noise_floor": floor, "significance": significance})
+    significance = significance.assign(dataset="ml-100k", protocol="heldout", model="ncf", estimator="exact", kind="user")
+    text = study_summary(settings, {"pruning": pruning, "noise_floor": floor, "significance": significance})
     claim = next(line for line in text.splitlines() if "18.49%" in line and "| ncf" in line)
     cells = [cell.strip() for cell in claim.strip("|").split("|")]
-    assert cells[1:5] == ["+18.49%", "ml-100k", "ncf", "heldout"]
-    assert cells[5] == "+4.00% [+3.00, +7.00] (n=5)" and cells[6] == "+5.50%"
-    assert cells[7] == "+0.10% [-0.50, +0.70] (n=25)" and cells[8].startswith("-9.00%")
-    assert cells[9] == "+/-10.00%"  # test noise floor 0.005 of a test mean of 0.05
-    assert cells[10] == "above random"
+    assert cells[1:6] == ["+18.49%", "ml-100k", "ncf", "heldout", "exact"]
+    assert cells[6] == "+4.00% [+3.00, +7.00] (n=5)" and cells[7] == "+5.50%"
+    assert cells[8] == "+0.10% [-0.50, +0.70] (n=25)" and cells[9].startswith("-9.00%")
+    assert cells[10] == "+/-10.00%"  # test noise floor 0.005 of a test mean of 0.05
+    assert cells[11] == "above random"
     assert "3 of 40 (8%)" in text
     assert "is **significant** when its absolute value exceeds the noise floor" in text
-    assert "Not measured: one seed per deletion" not in text  # the small config has two seeds per deletion
+    assert "negative control" in text  # the small config has the random estimator
+    assert "Not measured for" not in text  # and two seeds for each estimator

@@ -1,4 +1,4 @@
-"""The deletion protocol and the influence engine on real MovieLens data."""
+"""The deletion protocol, the retrain utility and the exact-deletion estimator on real MovieLens data."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recinfluence.influence import Experiment, deletion_influence, shard_entities
+from recinfluence.estimators.base import Partial, shard_units
+from recinfluence.estimators.exact import ExactDeletion
 from recinfluence.metrics import EvalSet, evaluate
 from recinfluence.models import model_factory
+from recinfluence.retrain import Experiment, Retrainer
 from recinfluence.split import split_interactions
 
 SMALL_SVD = {"n_factors": 10, "n_epochs": 5}
@@ -18,6 +20,23 @@ SMALL_NCF = {"factors": 4, "layers": (8, 4), "epochs": 1, "batch_size": 4096, "n
 @pytest.fixture(scope="module")
 def experiment(movielens, movielens_split):
     return Experiment.build(movielens, movielens_split, k=10)
+
+
+def exact(make, experiment, kind, entities, seed=0, comparison="exclude", variants_per_batch=16, seeds=1):
+    """Exact deletion of ``entities`` in one process, as the workflow's shards do together."""
+    retrainer = Retrainer(make, experiment, variants_per_batch)
+    return ExactDeletion(seed=seed, seeds=seeds).estimate(retrainer, kind, entities, comparison, log=None)
+
+
+def sharded(make, experiment, kind, entities, n_shards, variants_per_batch=16):
+    """The same, cut into ``n_shards`` shards, each in a fresh retrainer (as in its own job)."""
+    estimator = ExactDeletion()
+    units = estimator.work_units(Retrainer(make, experiment, variants_per_batch), entities)
+    partials = []
+    for shard in range(n_shards):
+        retrainer = Retrainer(make, experiment, variants_per_batch)
+        partials.append(estimator.run_units(retrainer, kind, shard_units(units, n_shards, shard), log=None))
+    return estimator.reduce(kind, partials)
 
 
 class Spy:
@@ -37,7 +56,7 @@ class Spy:
 
 def test_deleted_user_has_no_training_row_and_nothing_else_changes(experiment):
     Spy.seen.clear()
-    deletion_influence(Spy, experiment, "user", [5], seed=0, log=None)
+    exact(Spy, experiment, "user", [5], seed=0)
     baseline, variant = Spy.seen
     assert 5 in baseline.users and 5 not in variant.users
     kept = baseline.users != 5
@@ -50,7 +69,7 @@ def test_deleted_user_has_no_training_row_and_nothing_else_changes(experiment):
 
 def test_deleted_item_has_no_training_row(experiment):
     Spy.seen.clear()
-    deletion_influence(Spy, experiment, "item", [49], seed=0, log=None)
+    exact(Spy, experiment, "item", [49], seed=0)
     baseline, variant = Spy.seen
     assert 49 in baseline.items and 49 not in variant.items
     np.testing.assert_array_equal(variant.rows, baseline.rows[baseline.items != 49])
@@ -73,8 +92,8 @@ def test_item_exclusion_equals_evaluating_without_that_catalog_column(experiment
 
 def test_user_protocols(experiment):
     make = model_factory("svd", SMALL_SVD)
-    excluded = deletion_influence(make, experiment, "user", [0], seed=0, protocol="exclude", log=None)
-    naive = deletion_influence(make, experiment, "user", [0], seed=0, protocol="naive", log=None)
+    excluded = exact(make, experiment, "user", [0], seed=0, comparison="exclude")
+    naive = exact(make, experiment, "user", [0], seed=0, comparison="naive")
     assert 0 not in set(excluded.per_user["user"])
     assert 0 in set(naive.per_user["user"])
     assert len(naive.per_user) == len(excluded.per_user) + 1
@@ -87,14 +106,14 @@ def test_entity_without_training_rows_has_zero_influence(movielens, name, params
     experiment = Experiment.build(movielens, split, k=10)
     counts = np.bincount(experiment.train.items, minlength=movielens.n_items)
     absent = int(np.flatnonzero(counts == 0)[0])
-    result = deletion_influence(model_factory(name, params), experiment, "item", [absent], seed=0, protocol="naive", log=None)
+    result = exact(model_factory(name, params), experiment, "item", [absent], seed=0, comparison="naive")
     assert result.influence["n_train_rows"].eq(0).all()
     assert result.influence["influence"].eq(0.0).all(), result.influence
     assert np.nanmax(np.abs(result.per_user.drop(columns=["entity", "user"]).to_numpy())) == 0.0
 
 
 def test_influence_sign_and_values(experiment):
-    result = deletion_influence(model_factory("svd", SMALL_SVD), experiment, "user", [1, 2], seed=0, log=None)
+    result = exact(model_factory("svd", SMALL_SVD), experiment, "user", [1, 2], seed=0)
     table = result.influence
     lower = table["metric"].isin(["rmse", "mae"])
     np.testing.assert_allclose(table.loc[~lower, "influence"], table.loc[~lower, "baseline"] - table.loc[~lower, "without"])
@@ -106,28 +125,29 @@ def test_influence_sign_and_values(experiment):
 def test_sharding_changes_no_number(experiment):
     make = model_factory("svd", SMALL_SVD)
     entities = np.arange(7)
-    whole = deletion_influence(make, experiment, "user", entities, seed=0, log=None)
+    whole = exact(make, experiment, "user", entities, seed=0)
     for n_shards in (2, 3, 9):
-        parts = [deletion_influence(make, experiment, "user", shard_entities(entities, n_shards, s), seed=0, log=None) for s in range(n_shards)]
-        influence = pd.concat([p.influence for p in parts if len(p.influence)], ignore_index=True)
-        per_user = pd.concat([p.per_user for p in parts if len(p.per_user)], ignore_index=True)
-        pd.testing.assert_frame_equal(influence, whole.influence)
-        pd.testing.assert_frame_equal(per_user, whole.per_user)
+        parts = sharded(make, experiment, "user", entities, n_shards)
+        for table in ("influence", "by_seed", "per_user", "timing"):
+            if table != "timing":
+                pd.testing.assert_frame_equal(getattr(parts, table), getattr(whole, table))
+        assert parts.timing["entity"].tolist() == list(entities)
 
 
 def test_seed_is_used(experiment):
     make = model_factory("svd", SMALL_SVD)
-    first = deletion_influence(make, experiment, "user", [3], seed=0, log=None).influence
-    again = deletion_influence(make, experiment, "user", [3], seed=0, log=None).influence
-    other = deletion_influence(make, experiment, "user", [3], seed=1, log=None).influence
+    first = exact(make, experiment, "user", [3], seed=0).influence
+    again = exact(make, experiment, "user", [3], seed=0).influence
+    other = exact(make, experiment, "user", [3], seed=1).influence
     pd.testing.assert_frame_equal(first, again)
     assert not np.allclose(first["baseline"], other["baseline"])
 
 
-def test_more_shards_than_entities_gives_empty_shards():
-    chunks = [shard_entities(np.arange(3), 5, s) for s in range(5)]
+def test_more_shards_than_units_gives_empty_shards():
+    units = [np.array([0, 1]), np.array([2, 3]), np.array([4])]
+    chunks = [shard_units(units, 5, s) for s in range(5)]
     assert [len(c) for c in chunks] == [1, 1, 1, 0, 0]
-    assert np.concatenate(chunks).tolist() == [0, 1, 2]
+    assert np.concatenate([unit for chunk in chunks for unit in chunk]).tolist() == [0, 1, 2, 3, 4]
 
 
 def test_batched_variant_equals_the_same_variant_trained_alone(experiment):
@@ -153,9 +173,79 @@ def test_batched_variant_equals_the_same_variant_trained_alone(experiment):
 def test_batched_influence_does_not_depend_on_shards(experiment):
     make = model_factory("ncf", SMALL_NCF)
     entities = np.arange(6)
-    whole = deletion_influence(make, experiment, "item", entities, seed=0, variants_per_batch=2, log=None)
-    parts = [
-        deletion_influence(make, experiment, "item", shard_entities(entities, 3, s, block=2), seed=0, variants_per_batch=2, log=None)
-        for s in range(3)
-    ]
-    pd.testing.assert_frame_equal(pd.concat([p.influence for p in parts], ignore_index=True), whole.influence)
+    whole = exact(make, experiment, "item", entities, seed=0, variants_per_batch=2)
+    for n_shards in (2, 3):
+        parts = sharded(make, experiment, "item", entities, n_shards, variants_per_batch=2)
+        pd.testing.assert_frame_equal(parts.influence, whole.influence)
+        pd.testing.assert_frame_equal(parts.per_user, whole.per_user)
+
+
+def test_the_baseline_of_an_unbatched_model_is_fitted_once_per_seed_and_is_the_seed_baseline(experiment):
+    """Every deletion of a shard is compared with one baseline per seed, and it is the same fit
+    as the baseline rule's (``seed_baselines``): bit for bit."""
+    from recinfluence.retrain import seed_baselines
+
+    Spy.seen.clear()
+    retrainer = Retrainer(Spy, experiment, log=None)
+    for seed in (0, 0, 1):
+        retrainer.deletions("user", [[1], [2]], seed)
+    full = [train for train in Spy.seen if len(train) == len(experiment.train)]
+    assert len(full) == 2  # seeds 0 and 1, not once per call
+    values, per_user = seed_baselines(model_factory("svd", SMALL_SVD), {"evaluation": experiment}, [0])
+    compared = exact(model_factory("svd", SMALL_SVD), experiment, "user", [3], comparison="naive").influence
+    for row in compared.itertuples():
+        assert row.baseline == values.set_index("metric").loc[row.metric, "value"], row.metric
+
+
+class CountsWithShortcut(Spy):
+    """Popularity with an exact deletion shortcut: a variant's counts are the baseline's less
+    the deleted rows, derived without refitting."""
+
+    fits = 0
+
+    def fit(self, train, seed):
+        CountsWithShortcut.fits += 1
+        return super().fit(train, seed)
+
+    def deletion_variants(self, train, kind, deletions):
+        column = train.users if kind == "user" else train.items
+        for ids in deletions:
+            variant = CountsWithShortcut.__new__(CountsWithShortcut)
+            variant.counts = self.counts - np.bincount(train.items[np.isin(column, ids)], minlength=train.n_items)
+            yield variant
+
+
+def test_exact_deletion_uses_a_models_deletion_variants_and_they_equal_refits(experiment):
+    CountsWithShortcut.fits = 0
+    shortcut = exact(CountsWithShortcut, experiment, "user", np.arange(5))
+    assert CountsWithShortcut.fits == 1  # the baseline only: every variant was derived
+    refitted = exact(Spy, experiment, "user", np.arange(5))
+    pd.testing.assert_frame_equal(shortcut.influence, refitted.influence)
+    pd.testing.assert_frame_equal(shortcut.per_user, refitted.per_user)
+    # deletions large enough to move the popularity ranking, of users and of items
+    for kind, deletions in (("user", [np.arange(400), np.arange(400, 800)]), ("item", [np.arange(50), [49, 99, 120]])):
+        derived = Retrainer(CountsWithShortcut, experiment, log=None).deletions(kind, deletions, 0, comparison="naive")
+        fitted = Retrainer(Spy, experiment, log=None).deletions(kind, deletions, 0, comparison="naive")
+        for a, b in zip(derived, fitted):
+            pd.testing.assert_series_equal(a.without, b.without)
+            pd.testing.assert_frame_equal(a.per_user, b.per_user)
+            assert (a.baseline != a.without).any(), kind
+
+
+def test_random_control_has_the_influence_schema_and_no_information(experiment):
+    from recinfluence.estimators import build_estimator
+    from recinfluence.estimators.base import INFLUENCE_COLUMNS
+
+    retrainer = Retrainer(Spy, experiment, log=None)
+    estimator = build_estimator("random", {"seeds": 3, "scale": 0.01}, seed=5)
+    assert estimator.training_seeds() == []
+    result = estimator.estimate(retrainer, "user", np.arange(300), log=None)
+    assert list(result.influence.columns) == INFLUENCE_COLUMNS
+    assert set(result.by_seed["seed"]) == {5, 6, 7}
+    map10 = result.influence[result.influence["metric"] == "map@10"]
+    assert len(map10) == 300 and map10["samples"].eq(3).all()
+    assert abs(map10["influence"].mean()) < 0.01 * 3 / np.sqrt(300 * 3)  # centred on 0
+    assert 0.8 < map10["influence_sd"].mean() / 0.01 < 1.2
+    # the draws do not depend on how the entities are cut into units and shards
+    again = estimator.reduce("user", [estimator.run(retrainer, "user", np.arange(7)), estimator.run(retrainer, "user", np.arange(7, 300))])
+    pd.testing.assert_frame_equal(again.influence, result.influence)

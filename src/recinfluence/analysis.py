@@ -1,8 +1,9 @@
 """What the influence tables say: the noise floor of the baseline across seeds and which
-entities stand above it, rankings, prune-and-retrain with a random control over several seeds,
+entities stand above it, rankings, the summary of prune-and-retrain against a random control,
 agreement between metrics and between models, and whose metrics moved when an entity was removed.
+Pure table work on what the estimators and retrains wrote (no torch, no numba).
 
-Noise floor (DESIGN.md section 6): the baseline is retrained with S seeds; for every metric the
+Noise floor (README "Trustworthy influence"): the baseline is retrained with S seeds; for every metric the
 noise floor is the ``quantile`` (0.95) of |metric(seed a) - metric(seed b)| over the S(S-1)/2
 seed pairs, taken as the smallest pair difference at or above that quantile (numpy's
 ``higher`` method: with fewer than 21 pairs, the largest difference). An entity's influence on
@@ -15,8 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .influence import Experiment, mean_confidence_interval, retrain_without
-from .metrics import aggregate
+from .stats import mean_confidence_interval
 
 
 def wide(influence: pd.DataFrame) -> pd.DataFrame:
@@ -41,48 +41,12 @@ def rank_entities(influence: pd.DataFrame, names: pd.DataFrame, metric: str, n: 
     return ranked[["metric", "group", "rank", "entity", *names.columns, "n_train_rows", "influence", *extra]]
 
 
-def pruning_sets(influence: pd.DataFrame, metric: str, ks, random_draws: int, seed: int):
-    """Yield (k, selection, draw, entity ids): the k least and the k most influential entities
-    by ``metric`` and ``random_draws`` random sets of k, seeded by (seed, k, draw)."""
-    table = influence.loc[influence["metric"] == metric].sort_values(["influence", "entity"], ignore_index=True)
-    entities = table["entity"].to_numpy(dtype=np.int64)
-    for k in ks:
-        if k > len(entities):
-            continue
-        yield k, "least influential", 0, entities[:k]
-        yield k, "most influential", 0, entities[::-1][:k]
-        for draw in range(random_draws):
-            yield k, "random", draw, np.random.default_rng([seed, k, draw]).choice(entities, size=k, replace=False)
-
-
-def prune_and_retrain(
-    make_model, experiment: Experiment, influence: pd.DataFrame, kind: str, metric: str, ks, random_draws: int, seeds,
-    variants_per_batch: int = 16, log=None,
-) -> pd.DataFrame:
-    """Remove each pruning set (:func:`pruning_sets`, random draws seeded by the first seed)
-    from the training data, retrain with every one of ``seeds`` and compare every metric with
-    the baseline retrained with the same seed, on the same users and catalog (removed users, or
-    removed items, are left out of both). Relative change in percent:
-    100 * (pruned - baseline) / baseline, one row per (k, selection, draw, seed, metric)."""
-    seeds = [int(seed) for seed in np.atleast_1d(seeds)]
-    sets = list(pruning_sets(influence, metric, ks, random_draws, seeds[0]))
-    rows = []
-    for seed in seeds:
-        results = retrain_without(make_model, experiment, kind, [removed for *_, removed in sets], seed, "exclude", variants_per_batch, log)
-        for (k, selection, draw, _), (base_mean, pruned_mean, _, _) in zip(sets, results):
-            for name in base_mean.index:
-                rows.append((kind, k, selection, draw, seed, name, base_mean[name], pruned_mean[name]))
-    table = pd.DataFrame(rows, columns=["kind", "k", "selection", "draw", "seed", "metric", "baseline", "pruned"])
-    table["relative_change_pct"] = 100.0 * (table["pruned"] - table["baseline"]) / table["baseline"]
-    return table
-
-
 def summarise_pruning(table: pd.DataFrame, selection_seeds=()) -> pd.DataFrame:
-    """Per (k, selection, metric): mean, standard deviation, number of runs (draws x seeds) and
+    """Per (size, selection, metric): mean, standard deviation, number of runs (draws x seeds) and
     95% t confidence interval of the relative change; ``same_seed_mean`` over the runs whose
     seed is one of ``selection_seeds`` (those the influence was measured with) and
     ``fresh_seed_mean`` over the others (NaN where there are none)."""
-    keys = ["kind", "k", "selection", "metric"]
+    keys = ["kind", "size", "selection", "metric"]
     same = table["seed"].isin(np.atleast_1d(selection_seeds))
     summary = table.groupby(keys, sort=True)["relative_change_pct"].agg(mean="mean", sd="std", runs="count")
     summary["ci_low"], summary["ci_high"] = mean_confidence_interval(summary["mean"], summary["sd"], summary["runs"])
@@ -140,26 +104,6 @@ def model_agreement(influences: dict[str, pd.DataFrame], metric: str, n: int = 1
     return agreement.rename(columns={"a": "model_a", "b": "model_b"})
 
 
-def seed_baselines(make_model, experiments: dict[str, Experiment], seeds) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Fit the full model once per seed and evaluate it on every experiment's split (all must
-    share the training rows). Returns the aggregates (part, seed, metric, value) and the
-    per-user metrics (part, seed, user, ...)."""
-    train = next(iter(experiments.values())).train
-    for experiment in experiments.values():
-        if not (np.array_equal(experiment.train.users, train.users) and np.array_equal(experiment.train.items, train.items)):
-            raise ValueError("every experiment must share the training rows")
-    values, per_user = [], []
-    for seed in np.atleast_1d(seeds):
-        model = make_model().fit(train, int(seed))
-        for part, experiment in experiments.items():
-            table = experiment.evaluate(model.score(experiment.evalset.users), getattr(model, "rating_scale", None))
-            values += [(part, int(seed), metric, value) for metric, value in aggregate(table).items()]
-            table.insert(0, "seed", int(seed))
-            table.insert(0, "part", part)
-            per_user.append(table)
-    return pd.DataFrame(values, columns=["part", "seed", "metric", "value"]), pd.concat(per_user, ignore_index=True)
-
-
 def noise_floor(values: pd.DataFrame, quantile: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The seed-to-seed noise of every metric, from :func:`seed_baselines` values.
 
@@ -214,6 +158,8 @@ def moved_users(per_user: pd.DataFrame, ranked: pd.DataFrame, metric: str, n_use
     ``n_users`` evaluation users whose ``metric`` changed most when it was removed (largest
     |per-user influence|; positive: that user's metric was higher with the entity), with how
     many users changed at all and the share of the total absolute change the listed users carry."""
+    if metric not in per_user.columns:  # an estimator that retrains nothing (the random control)
+        per_user = per_user.assign(**{metric: np.nan})
     changes = per_user.loc[per_user["entity"].isin(ranked["entity"]), ["entity", "user", metric]].dropna()
     changes = changes.assign(magnitude=changes[metric].abs()).rename(columns={metric: "change"})
     rows = []

@@ -1,6 +1,6 @@
 """Top-K ranking metrics and rating errors, per user, from one vectorised pass.
 
-Protocol (DESIGN.md section 5):
+Protocol (README, "The protocol"):
 
 - candidates: for each user, every item of the catalog not in that user's training rows;
 - relevant: the user's evaluation interactions with rating >= ``relevance_threshold``;
@@ -21,9 +21,8 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-import torch
 
-RATING_METRICS = ("rmse", "mae")
+from .settings import RATING_METRICS
 
 
 def ranking_metric_names(k: int) -> list[str]:
@@ -84,6 +83,8 @@ def evaluate(
         relevant = relevant.copy()
         relevant[:, excluded_items] = False
         masked[:, excluded_items] = -np.inf
+    import torch  # here, not at the top: analysis code imports this module without torch
+
     k_eff = min(k, masked.shape[1])
     top_scores, top = (t.numpy() for t in torch.topk(torch.from_numpy(masked), k_eff, dim=1, sorted=True))
     rows = np.arange(len(top))[:, None]

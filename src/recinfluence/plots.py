@@ -62,23 +62,23 @@ def top_bottom(ranked: pd.DataFrame, title: str, paths) -> None:
 
 
 def pruning(summary: pd.DataFrame, metric: str, title: str, paths) -> None:
-    """Relative change of ``metric`` after removing k entities, per selection: mean over seeds
-    (and, for random, draws) with its 95% confidence interval."""
+    """Relative change of ``metric`` after removing a number of entities, per selection: mean
+    over seeds (and, for random, draws) with its 95% confidence interval."""
     table = summary[summary["metric"] == metric]
-    ks = sorted(table["k"].unique())
+    sizes = sorted(table["size"].unique())
     selections = [s for s in SELECTION_COLOURS if s in set(table["selection"])]
     width = 0.8 / max(1, len(selections))
     fig, ax = plt.subplots(figsize=(6, 4))
     for index, selection in enumerate(selections):
-        rows = table[table["selection"] == selection].set_index("k").reindex(ks)
+        rows = table[table["selection"] == selection].set_index("size").reindex(sizes)
         error = np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]])
         ax.bar(
-            np.arange(len(ks)) + index * width, rows["mean"], width, yerr=np.nan_to_num(error),
+            np.arange(len(sizes)) + index * width, rows["mean"], width, yerr=np.nan_to_num(error),
             color=SELECTION_COLOURS[selection], label=selection, capsize=3,
         )
-    ax.set_xticks(np.arange(len(ks)) + width * (len(selections) - 1) / 2, [str(k) for k in ks])
+    ax.set_xticks(np.arange(len(sizes)) + width * (len(selections) - 1) / 2, [str(size) for size in sizes])
     ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xlabel("number of entities removed (k)")
+    ax.set_xlabel("number of entities removed")
     ax.set_ylabel(f"relative change in {metric} (%)")
     ax.set_title(title)
     ax.legend(fontsize=8, loc="best")
@@ -112,7 +112,7 @@ def moved_users(per_user: pd.DataFrame, ranked: pd.DataFrame, moved: pd.DataFram
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.5))
     jitter = np.random.default_rng(0)
     for y, entity in enumerate(rows.itertuples()):
-        changes = per_user.loc[per_user["entity"] == entity.entity, metric].dropna()
+        changes = per_user.loc[per_user["entity"] == entity.entity, metric].dropna() if metric in per_user.columns else pd.Series(dtype=float)
         changes = changes[changes != 0]
         ax.scatter(changes, y + jitter.uniform(-0.2, 0.2, len(changes)), s=4, color="lightgray")
         listed = moved[moved["entity"] == entity.entity]

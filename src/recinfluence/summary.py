@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .study import primary_metric, seeds
+from .settings import Settings
 
 PAPER = "Arévalo & Salmeron, Model-agnostic post-hoc explainability for recommender systems (ESWA 2025, arXiv 2509.10245)"
 
@@ -75,55 +75,73 @@ def _shown(metrics: pd.Series) -> pd.Series:
     return metrics.str.split("@").str[0].isin(SHOWN_METRICS)
 
 
-def _summary_k(ks) -> int:
-    """The k of the claims table: the paper's 10 when the grid has it, else the grid's closest."""
-    return min(ks, key=lambda k: (abs(k - 10), k))
+def _summary_size(sizes) -> int:
+    """The pruning size of the claims table: the paper's 10 when the grid has it, else the closest."""
+    return min(sizes, key=lambda size: (abs(size - 10), size))
 
 
-def study_summary(config: dict, tables: dict[str, pd.DataFrame]) -> str:
+def _estimators_text(settings: Settings) -> str:
+    texts = []
+    for name, estimator in settings.estimators.items():
+        seeds = [settings.seed + offset for offset in range(estimator.params.get("seeds", 1))]
+        if name == "exact":
+            texts.append(
+                f"`exact`: exact deletion with R = {len(seeds)} seed(s) per deletion ({', '.join(map(str, seeds))}), each deletion "
+                "compared with the baseline of the same seed, averaged" + (" with a 95% t confidence interval" if len(seeds) > 1 else "")
+            )
+        elif name == "random":
+            texts.append(
+                f"`random`: the **negative control**, {len(seeds)} draw(s) per entity from a normal distribution with sd "
+                f"{estimator.params.get('scale')}, no retraining: what pure chance looks like in every table below; an estimator "
+                "that does no better than it carries no information"
+            )
+        else:
+            texts.append(f"`{name}` ({estimator.params or 'default settings'})")
+    return "; ".join(texts)
+
+
+def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
     """Markdown of ``results/summary.md``. ``tables``: ``noise_floor`` (dataset, protocol,
     model), ``significance``, ``metric_agreement`` and ``reproducibility`` (dataset, protocol,
-    model, kind), ``pruning`` (pruning summaries; dataset, protocol, model) and
-    ``model_agreement`` (dataset, protocol, kind), each possibly empty."""
-    metric = primary_metric(config)
-    noise_seeds, influence_seeds = seeds(config, "noise"), seeds(config, "influence")
-    k = _summary_k(config["prune"]["k"])
-    top_n = config["report"]["top_n"]
-    limits = config["influence"].get("limit") or {}
+    model, estimator, kind), ``pruning`` (pruning summaries; dataset, protocol, model, estimator)
+    and ``model_agreement`` (dataset, protocol, estimator, kind), each possibly empty."""
+    metric = settings.metric
+    noise_seeds = settings.noise_seeds()
+    size = _summary_size(settings.prune.sizes)
+    top_n = settings.report.top_n
     entities = ", ".join(
-        f"{kind}s: {'all' if limits.get(kind) is None else f'the first {limits[kind]} ids'}" for kind in config["influence"]["kinds"]
+        f"{kind}s: {'all' if settings.limit(kind) is None else f'the first {settings.limit(kind)} ids'}" for kind in settings.influence.kinds
     )
-    models = "; ".join(f"{name} ({spec['class']}, params {spec.get('params') or 'default'})" for name, spec in config["models"].items())
+    models = "; ".join(f"{name} ({model.class_name}, params {model.params or 'default'})" for name, model in settings.models.items())
     lines = [
         "# Deletion diagnostics: the paper's claims beside our measurements",
         "",
         f"Paper: {PAPER}.",
         "",
-        f"Study: datasets {', '.join(config['datasets'])}; models {models}; protocols {', '.join(config['protocols'])}; "
-        f"influence of {entities}; K = {config['k']}, influence metric {metric}, relevant = held-out rating >= "
-        f"{config['relevance_threshold']}, deletion protocol {config['deletion_protocol']}, split seed {config['seed']}.",
+        f"Study: datasets {', '.join(settings.datasets)}; models {models}; protocols {', '.join(settings.protocols)}; "
+        f"influence of {entities}; K = {settings.evaluation.k}, influence metric {metric}, relevant = held-out rating >= "
+        f"{settings.evaluation.relevance_threshold}, comparison {settings.comparison}, split seed {settings.seed}.",
         "",
-        f"- Protocols: `paper` measures influence and judges pruning on the same test split ({config['split']['test_fraction']:.0%} "
+        f"- Protocols: `paper` measures influence and judges pruning on the same test split ({settings.split.test_fraction:.0%} "
         f"of the data, the paper's setup, selection on the test set); `heldout` measures influence on a validation split "
-        f"({config['split']['valid_fraction']:.0%} of the training part) and judges pruning on the untouched test split.",
+        f"({settings.split.valid_fraction:.0%} of the training part) and judges pruning on the untouched test split.",
         f"- Noise floor: the full model is retrained with S = {len(noise_seeds)} seeds ({', '.join(map(str, noise_seeds))}). For each "
-        f"metric the noise floor is the {config['noise']['quantile']:.0%} quantile of |metric(seed a) - metric(seed b)| over the "
+        f"metric the noise floor is the {settings.noise.quantile:.0%} quantile of |metric(seed a) - metric(seed b)| over the "
         f"{len(noise_seeds) * (len(noise_seeds) - 1) // 2} seed pairs (the smallest pair difference at or above that quantile: "
         "with fewer than 21 pairs, the largest). An entity's influence is **significant** when its absolute value exceeds the "
         "noise floor of the split influence is measured on.",
-        f"- Influence: R = {len(influence_seeds)} seed(s) per deletion ({', '.join(map(str, influence_seeds))}), each deletion compared "
-        "with the baseline of the same seed, averaged" + (" with a 95% t confidence interval." if len(influence_seeds) > 1 else "."),
-        f"- Pruning: remove the k least / most influential by {metric}, or k random entities ({config['prune']['random_draws']} draws), "
+        f"- Estimators: {_estimators_text(settings)}.",
+        f"- Pruning: remove the k least / most influential by {metric}, or k random entities ({settings.prune.random_draws} draws), "
         f"retrain with each of the S seeds and compare every test metric with the baseline of the same seed on the same users and "
         "catalog. Mean relative change over seeds (random: draws x seeds), 95% t confidence interval, n runs. \"At the selection "
         "seed\": the mean over the seed(s) influence was measured with; the gain that carries over to fresh seeds is usually smaller.",
         "",
         f"- Tables below show {', '.join(SHOWN_METRICS)} (every metric is in the CSVs under `results/<dataset>/<protocol>/`).",
         "",
-        f"## 1. The paper's claims beside ours (k = {k})",
+        f"## 1. The paper's claims beside ours (k = {size})",
         "",
     ]
-    lines += [_table(_claims(config, tables, metric, k), floatfmt=".3f"), ""]
+    lines += [_table(_claims(settings, tables, metric, size), floatfmt=".3f"), ""]
     lines += [
         f"Noise floor (test): the test {metric} noise floor as a percentage of the test baseline mean, i.e. how far one retrain with "
         "another seed moves the metric with nothing removed. \"Least vs random\": whether the 95% confidence intervals of the "
@@ -131,96 +149,103 @@ def study_summary(config: dict, tables: dict[str, pd.DataFrame]) -> str:
         "",
         f"## 2. Noise floor and the share of entities above it (split influence is measured on; {len(noise_seeds)} seeds)",
         "",
-        _table(_noise(tables, config["influence"]["kinds"]), floatfmt=".5f"),
+        _table(_noise(tables, settings.influence.kinds), floatfmt=".5f"),
         "",
-        f"## 3. Pruning at k = {k}, test {metric}",
+        f"## 3. Pruning at k = {size}, test {metric}",
         "",
-        _table(_pruning(tables, metric, k)),
+        _table(_pruning(tables, metric, size)),
         "",
         f"## 4. Metric sensitivity: agreement of the influence rankings under {metric} and every other metric",
         "",
         f"Spearman and Kendall correlation over the entities; overlap of the top-{top_n} (most influential) and bottom-{top_n} (least "
         "influential) sets as a share of N, beside the overlap expected by chance (N / entities). All pairs of metrics are in "
-        "`<model>/<kind>/metric_agreement.csv`.",
+        "`<model>/<estimator>/<kind>/metric_agreement.csv`.",
         "",
-        _table(_agreement(tables.get("metric_agreement"), ["dataset", "protocol", "model", "kind"], metric), floatfmt=".3f"),
+        _table(_agreement(tables.get("metric_agreement"), ["dataset", "protocol", "model", "estimator", "kind"], metric), floatfmt=".3f"),
         "",
         "## 5. Model agreement: the same entities' influence under each pair of models",
         "",
-        _table(_agreement(tables.get("model_agreement"), ["dataset", "protocol", "kind"], None), floatfmt=".3f"),
+        _table(_agreement(tables.get("model_agreement"), ["dataset", "protocol", "estimator", "kind"], None), floatfmt=".3f"),
         "",
-        f"## 6. Seed-to-seed reproducibility of single-entity influence (R = {len(influence_seeds)})",
+        "## 6. Seed-to-seed reproducibility of single-entity influence",
         "",
     ]
-    if len(influence_seeds) > 1:
-        lines += [_table(_reproducibility(tables), floatfmt=".5f"), ""]
-    else:
-        lines += ["Not measured: one seed per deletion (`influence.seeds: 1`). Set `influence.seeds` to 2 or more.", ""]
+    reproducibility = _reproducibility(tables)
+    measured = reproducibility[reproducibility["seeds"] > 1] if len(reproducibility) else reproducibility
+    lines += [_table(measured, floatfmt=".5f"), ""]
+    single = sorted(set(reproducibility["estimator"]) - set(measured["estimator"])) if len(reproducibility) else []
+    if single:
+        lines += [f"Not measured for {', '.join(single)}: one seed per entity. Set `estimators.<name>.seeds` to 2 or more.", ""]
     return "\n".join(lines)
 
 
-def _claims(config: dict, tables: dict[str, pd.DataFrame], metric: str, k: int) -> pd.DataFrame:
-    """One row per (dataset, model, protocol) with user pruning at k: the paper's number where it
-    reports one, our least / random / most removals and the test noise floor."""
+def _claims(settings: Settings, tables: dict[str, pd.DataFrame], metric: str, size: int) -> pd.DataFrame:
+    """One row per (dataset, model, protocol, estimator) with user pruning at ``size``: the
+    paper's number where it reports one, our least / random / most removals and the test noise
+    floor."""
     pruning, floor = tables.get("pruning", pd.DataFrame()), tables.get("noise_floor", pd.DataFrame())
     rows = []
     if pruning.empty:
         return pd.DataFrame()
-    for dataset, spec in config["datasets"].items():
-        for model, model_spec in config["models"].items():
-            claims = [c for c in PAPER_CLAIMS if c.loader == spec["loader"] and c.model_class == model_spec["class"] and c.k == k]
-            claim = next((c for c in claims if c.kind == "user" and metric == f"{c.metric}@{config['k']}"), None)
-            for protocol in config["protocols"]:
-                mine = pruning[
-                    (pruning["dataset"] == dataset) & (pruning["model"] == model) & (pruning["protocol"] == protocol)
-                    & (pruning["kind"] == "user") & (pruning["k"] == k) & (pruning["metric"] == metric)
-                ]
-                if mine.empty:
-                    continue
-                least, random, most = (_pruning_row(mine, s) for s in ("least influential", "random", "most influential"))
+    for dataset, spec in settings.datasets.items():
+        for model, model_spec in settings.models.items():
+            claims = [c for c in PAPER_CLAIMS if c.loader == spec.loader and c.model_class == model_spec.class_name and c.k == size]
+            claim = next((c for c in claims if c.kind == "user" and metric == f"{c.metric}@{settings.evaluation.k}"), None)
+            for protocol in settings.protocols:
                 test = floor[(floor["dataset"] == dataset) & (floor["model"] == model) & (floor["protocol"] == protocol)]
                 test = test[(test["part"] == "test") & (test["metric"] == metric)]
                 relative_floor = 100 * test["noise_floor"].iloc[0] / test["mean"].iloc[0] if len(test) else np.nan
-                rows.append({
-                    "claim (paper)": claim.text if claim else f"(no number in the paper) removing the {k} least influential users",
-                    "paper": _pct(claim.change_pct) if claim else "n/a",
-                    "dataset": dataset,
-                    "model": model,
-                    "protocol": protocol,
-                    f"ours: {k} least influential removed": _with_ci(least),
-                    "at the selection seed": _pct(least["same_seed_mean"]) if least is not None else "n/a",
-                    f"random control ({k} users)": _with_ci(random),
-                    f"{k} most influential removed": _with_ci(most),
-                    "noise floor (test)": f"+/-{relative_floor:.2f}%" if np.isfinite(relative_floor) else "n/a",
-                    "least vs random": _compare(least, random),
-                })
+                for estimator in settings.pruned_estimators():
+                    mine = pruning[
+                        (pruning["dataset"] == dataset) & (pruning["model"] == model) & (pruning["protocol"] == protocol)
+                        & (pruning["estimator"] == estimator) & (pruning["kind"] == "user") & (pruning["size"] == size)
+                        & (pruning["metric"] == metric)
+                    ]
+                    if mine.empty:
+                        continue
+                    least, random, most = (_pruning_row(mine, s) for s in ("least influential", "random", "most influential"))
+                    rows.append({
+                        "claim (paper)": claim.text if claim else f"(no number in the paper) removing the {size} least influential users",
+                        "paper": _pct(claim.change_pct) if claim else "n/a",
+                        "dataset": dataset,
+                        "model": model,
+                        "protocol": protocol,
+                        "estimator": estimator,
+                        f"ours: {size} least influential removed": _with_ci(least),
+                        "at the selection seed": _pct(least["same_seed_mean"]) if least is not None else "n/a",
+                        f"random control ({size} users)": _with_ci(random),
+                        f"{size} most influential removed": _with_ci(most),
+                        "noise floor (test)": f"+/-{relative_floor:.2f}%" if np.isfinite(relative_floor) else "n/a",
+                        "least vs random": _compare(least, random),
+                    })
     return pd.DataFrame(rows)
 
 
 def _noise(tables: dict[str, pd.DataFrame], kinds) -> pd.DataFrame:
+    """Per (dataset, protocol, model, estimator, metric): the baseline across seeds, the noise
+    floor and how many entities of each kind stand above it."""
     floor, significance = tables.get("noise_floor", pd.DataFrame()), tables.get("significance", pd.DataFrame())
-    if floor.empty:
+    if floor.empty or significance.empty:
         return pd.DataFrame()
     table = floor[(floor["part"] == "evaluation") & _shown(floor["metric"])]
     table = table.assign(baseline=[f"{m:.5f} +/- {s:.5f}" for m, s in zip(table["mean"], table["sd"])])
     table = table[["dataset", "protocol", "model", "metric", "baseline", "noise_floor"]].rename(
         columns={"baseline": "baseline mean +/- sd over seeds", "noise_floor": "noise floor"}
     )
-    for kind in kinds:
-        share = significance[significance["kind"] == kind] if len(significance) else significance
-        if share.empty:
-            continue
-        share = share.assign(**{f"{kind}s above the floor": [f"{int(s)} of {int(e)} ({s / e:.0%})" for s, e in zip(share["significant"], share["entities"])]})
-        table = table.merge(share[["dataset", "protocol", "model", "metric", f"{kind}s above the floor"]], how="left")
-    return table
+    keys = ["dataset", "protocol", "model", "estimator", "metric"]
+    shares = significance.assign(above=[f"{int(s)} of {int(e)} ({s / e:.0%})" for s, e in zip(significance["significant"], significance["entities"])])
+    shares = shares.pivot_table(index=keys, columns="kind", values="above", aggfunc="first")
+    shares = shares[[kind for kind in kinds if kind in shares.columns]].rename(columns=lambda kind: f"{kind}s above the floor").reset_index()
+    table = table.merge(shares, on=["dataset", "protocol", "model", "metric"], how="inner")
+    return table[keys + [column for column in table.columns if column not in keys]]
 
 
-def _pruning(tables: dict[str, pd.DataFrame], metric: str, k: int) -> pd.DataFrame:
+def _pruning(tables: dict[str, pd.DataFrame], metric: str, size: int) -> pd.DataFrame:
     pruning = tables.get("pruning", pd.DataFrame())
     if pruning.empty:
         return pd.DataFrame()
-    table = pruning[(pruning["k"] == k) & (pruning["metric"] == metric)]
-    columns = ["dataset", "protocol", "model", "kind", "selection", "mean", "ci_low", "ci_high", "runs", "same_seed_mean", "fresh_seed_mean"]
+    table = pruning[(pruning["size"] == size) & (pruning["metric"] == metric)]
+    columns = ["dataset", "protocol", "model", "estimator", "kind", "selection", "mean", "ci_low", "ci_high", "runs", "same_seed_mean", "fresh_seed_mean"]
     return table[columns].rename(columns={"mean": "mean change %", "same_seed_mean": "at the selection seed %", "fresh_seed_mean": "fresh seeds %"})
 
 
@@ -244,6 +269,6 @@ def _reproducibility(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     if table.empty:
         return table
     table = table[_shown(table["metric"])]
-    columns = ["dataset", "protocol", "model", "kind", "metric", "entities", "seeds", "mean_abs_influence",
+    columns = ["dataset", "protocol", "model", "estimator", "kind", "metric", "entities", "seeds", "mean_abs_influence",
                "per_entity_sd_across_seeds", "spearman_mean", "spearman_min", "spearman_max"]
     return table[columns]

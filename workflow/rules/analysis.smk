@@ -1,45 +1,47 @@
 rule rank:
     input:
-        influence="results/{dataset}/{protocol}/{model}/{kind}/influence.parquet",
-        by_seed="results/{dataset}/{protocol}/{model}/{kind}/influence_by_seed.parquet",
-        per_user="results/{dataset}/{protocol}/{model}/{kind}/per_user.parquet",
-        noise_floor="results/{dataset}/{protocol}/{model}/noise_floor.csv",
+        influence=INFLUENCE + "/influence.parquet",
+        by_seed=INFLUENCE + "/influence_by_seed.parquet",
+        per_user=INFLUENCE + "/per_user.parquet",
+        noise_floor=MODEL + "/noise_floor.csv",
         names=lambda wildcards: f"results/{wildcards.dataset}/data/{wildcards.kind}s.parquet",
         users="results/{dataset}/data/users.parquet",
     output:
-        csv="results/{dataset}/{protocol}/{model}/{kind}/top_bottom.csv",
+        csv=INFLUENCE + "/top_bottom.csv",
         markdown=report(
-            "results/{dataset}/{protocol}/{model}/{kind}/top_bottom.md",
+            INFLUENCE + "/top_bottom.md",
             caption="../report/top_bottom.rst",
             category="Most and least influential",
-            subcategory="{dataset} / {protocol}",
+            subcategory="{dataset} / {protocol} / {estimator}",
         ),
-        significance="results/{dataset}/{protocol}/{model}/{kind}/significance.csv",
+        significance=INFLUENCE + "/significance.csv",
         significance_markdown=report(
-            "results/{dataset}/{protocol}/{model}/{kind}/significance.md",
+            INFLUENCE + "/significance.md",
             caption="../report/significance.rst",
             category="Baseline and noise floor",
-            subcategory="{dataset} / {protocol}",
+            subcategory="{dataset} / {protocol} / {estimator}",
         ),
-        moved="results/{dataset}/{protocol}/{model}/{kind}/moved_users.csv",
+        moved=INFLUENCE + "/moved_users.csv",
         moved_markdown=report(
-            "results/{dataset}/{protocol}/{model}/{kind}/moved_users.md",
+            INFLUENCE + "/moved_users.md",
             caption="../report/moved_users.rst",
             category="Whose recommendations moved",
-            subcategory="{dataset} / {protocol}",
+            subcategory="{dataset} / {protocol} / {estimator}",
         ),
-        metric_agreement="results/{dataset}/{protocol}/{model}/{kind}/metric_agreement.csv",
-        reproducibility="results/{dataset}/{protocol}/{model}/{kind}/reproducibility.csv",
+        metric_agreement=INFLUENCE + "/metric_agreement.csv",
+        reproducibility=INFLUENCE + "/reproducibility.csv",
         metric_agreement_markdown=report(
-            "results/{dataset}/{protocol}/{model}/{kind}/metric_agreement.md",
+            INFLUENCE + "/metric_agreement.md",
             caption="../report/metric_agreement.rst",
             category="Metric sensitivity",
-            subcategory="{dataset} / {protocol}",
+            subcategory="{dataset} / {protocol} / {estimator}",
         ),
     log:
-        "logs/{dataset}/{protocol}/{model}/{kind}/rank.log",
+        "logs/{dataset}/{protocol}/{model}/{estimator}/{kind}/rank.log",
     params:
-        config=config,
+        metric=settings.metric,
+        top_n=settings.report.top_n,
+        moved_users=settings.report.moved_users,
     localrule: True
     conda:
         ENV
@@ -50,24 +52,30 @@ rule rank:
 rule prune:
     input:
         data="results/{dataset}/data/interactions.parquet",
-        split="results/{dataset}/{protocol}/split.parquet",
-        influence="results/{dataset}/{protocol}/{model}/{kind}/influence.parquet",
+        split=RUN + "/split.parquet",
+        influence=INFLUENCE + "/influence.parquet",
     output:
-        table="results/{dataset}/{protocol}/{model}/{kind}/pruning.csv",
-        summary="results/{dataset}/{protocol}/{model}/{kind}/pruning_summary.csv",
+        table=INFLUENCE + "/pruning.csv",
+        summary=INFLUENCE + "/pruning_summary.csv",
         markdown=report(
-            "results/{dataset}/{protocol}/{model}/{kind}/pruning_summary.md",
+            INFLUENCE + "/pruning_summary.md",
             caption="../report/pruning.rst",
             category="Prune and retrain",
-            subcategory="{dataset} / {protocol}",
+            subcategory="{dataset} / {protocol} / {estimator}",
         ),
     log:
-        "logs/{dataset}/{protocol}/{model}/{kind}/prune.log",
+        "logs/{dataset}/{protocol}/{model}/{estimator}/{kind}/prune.log",
     params:
-        config=config,
-        seeds=seeds(config, "noise"),
-        selection_seeds=seeds(config, "influence"),
-    threads: config["influence"].get("threads", 1)
+        evaluation=settings.evaluation.to_params(),
+        model=lambda wildcards: settings.models[wildcards.model].to_params(),
+        estimator=lambda wildcards: settings.estimators[wildcards.estimator].to_params(),
+        seed=settings.seed,
+        metric=settings.metric,
+        sizes=settings.prune.sizes,
+        random_draws=settings.prune.random_draws,
+        seeds=settings.noise_seeds(),
+        variants_per_batch=settings.influence.variants_per_batch,
+    threads: settings.influence.threads
     conda:
         ENV
     script:
@@ -76,20 +84,20 @@ rule prune:
 
 rule agreement:
     input:
-        influence=expand("results/{{dataset}}/{{protocol}}/{model}/{{kind}}/influence.parquet", model=MODELS),
+        influence=expand(INFLUENCE + "/influence.parquet", model=MODELS, allow_missing=True),
     output:
-        table="results/{dataset}/{protocol}/agreement_{kind}.csv",
+        table=RUN + "/agreement/{estimator}_{kind}.csv",
         markdown=report(
-            "results/{dataset}/{protocol}/agreement_{kind}.md",
+            RUN + "/agreement/{estimator}_{kind}.md",
             caption="../report/agreement.rst",
             category="Model agreement",
-            subcategory="{dataset} / {protocol}",
+            subcategory="{dataset} / {protocol} / {estimator}",
         ),
     log:
-        "logs/{dataset}/{protocol}/agreement_{kind}.log",
+        "logs/{dataset}/{protocol}/agreement/{estimator}_{kind}.log",
     params:
         models=MODELS,
-        config=config,
+        top_n=settings.report.top_n,
     localrule: True
     conda:
         ENV
@@ -110,7 +118,7 @@ rule summary:
         "logs/summary.log",
     params:
         tables={name: keys for name, (_, keys) in summary_inputs().items()},
-        config=config,
+        settings=settings.to_params(),
     localrule: True
     conda:
         ENV

@@ -1,20 +1,20 @@
 rule baseline:
     input:
         data="results/{dataset}/data/interactions.parquet",
-        split="results/{dataset}/{protocol}/split.parquet",
+        split=RUN + "/split.parquet",
     output:
         metrics=report(
-            "results/{dataset}/{protocol}/{model}/baseline.csv",
+            MODEL + "/baseline.csv",
             caption="../report/baseline.rst",
             category="Baseline and noise floor",
             subcategory="{dataset} / {protocol}",
         ),
-        per_user="results/{dataset}/{protocol}/{model}/baseline_per_user.parquet",
-        seeds="results/{dataset}/{protocol}/{model}/noise_seeds.csv",
-        pairs="results/{dataset}/{protocol}/{model}/noise_pairs.csv",
-        noise_floor="results/{dataset}/{protocol}/{model}/noise_floor.csv",
+        per_user=MODEL + "/baseline_per_user.parquet",
+        seeds=MODEL + "/noise_seeds.csv",
+        pairs=MODEL + "/noise_pairs.csv",
+        noise_floor=MODEL + "/noise_floor.csv",
         markdown=report(
-            "results/{dataset}/{protocol}/{model}/noise_floor.md",
+            MODEL + "/noise_floor.md",
             caption="../report/noise_floor.rst",
             category="Baseline and noise floor",
             subcategory="{dataset} / {protocol}",
@@ -22,10 +22,11 @@ rule baseline:
     log:
         "logs/{dataset}/{protocol}/{model}/baseline.log",
     params:
-        config=config,
-        seeds=seeds(config, "noise"),
-        quantile=config["noise"]["quantile"],
-    threads: config["influence"].get("threads", 1)
+        evaluation=settings.evaluation.to_params(),
+        model=lambda wildcards: settings.models[wildcards.model].to_params(),
+        seeds=settings.noise_seeds(),
+        quantile=settings.noise.quantile,
+    threads: settings.influence.threads
     conda:
         ENV
     script:

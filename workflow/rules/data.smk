@@ -6,7 +6,7 @@ rule prepare_dataset:
     log:
         "logs/{dataset}/prepare_dataset.log",
     params:
-        spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        dataset=lambda wildcards: settings.datasets[wildcards.dataset].to_params(),
         cache_dir="resources",
     conda:
         ENV
@@ -18,14 +18,12 @@ rule split:
     input:
         interactions="results/{dataset}/data/interactions.parquet",
     output:
-        split="results/{dataset}/{protocol}/split.parquet",
-        coverage="results/{dataset}/{protocol}/split.json",
+        split=RUN + "/split.parquet",
+        coverage=RUN + "/split.json",
     log:
         "logs/{dataset}/{protocol}/split.log",
     params:
-        seed=config["seed"],
-        test_fraction=config["split"]["test_fraction"],
-        valid_fraction=config["split"]["valid_fraction"],
+        split=settings.split.to_params(),
     conda:
         ENV
     script:

@@ -1,18 +1,25 @@
+# One job per static shard of an estimator's work units (the shard count does not change the
+# units, so it changes no number), then one merge that reduces the partial tables.
 rule influence_shard:
     input:
         data="results/{dataset}/data/interactions.parquet",
-        split="results/{dataset}/{protocol}/split.parquet",
+        split=RUN + "/split.parquet",
     output:
-        influence="results/{dataset}/{protocol}/{model}/{kind}/shards/{shard}.parquet",
-        per_user="results/{dataset}/{protocol}/{model}/{kind}/shards/{shard}_per_user.parquet",
-        timing="results/{dataset}/{protocol}/{model}/{kind}/shards/{shard}_timing.csv",
-        by_seed="results/{dataset}/{protocol}/{model}/{kind}/shards/{shard}_by_seed.parquet",
+        rows=INFLUENCE + "/shards/{shard}.parquet",
+        per_user=INFLUENCE + "/shards/{shard}_per_user.parquet",
+        timing=INFLUENCE + "/shards/{shard}_timing.csv",
     log:
-        "logs/{dataset}/{protocol}/{model}/{kind}/shard_{shard}.log",
+        "logs/{dataset}/{protocol}/{model}/{estimator}/{kind}/shard_{shard}.log",
     params:
-        config=config,
-        seeds=seeds(config, "influence"),
-    threads: config["influence"].get("threads", 1)
+        evaluation=settings.evaluation.to_params(),
+        model=lambda wildcards: settings.models[wildcards.model].to_params(),
+        estimator=lambda wildcards: settings.estimators[wildcards.estimator].to_params(),
+        seed=settings.seed,
+        limit=lambda wildcards: settings.limit(wildcards.kind),
+        shards=settings.influence.shards,
+        comparison=settings.comparison,
+        variants_per_batch=settings.influence.variants_per_batch,
+    threads: settings.influence.threads
     resources:
         runtime=120,
     conda:
@@ -23,17 +30,19 @@ rule influence_shard:
 
 rule merge_influence:
     input:
-        influence=expand("results/{{dataset}}/{{protocol}}/{{model}}/{{kind}}/shards/{shard}.parquet", shard=SHARDS),
-        per_user=expand("results/{{dataset}}/{{protocol}}/{{model}}/{{kind}}/shards/{shard}_per_user.parquet", shard=SHARDS),
-        timing=expand("results/{{dataset}}/{{protocol}}/{{model}}/{{kind}}/shards/{shard}_timing.csv", shard=SHARDS),
-        by_seed=expand("results/{{dataset}}/{{protocol}}/{{model}}/{{kind}}/shards/{shard}_by_seed.parquet", shard=SHARDS),
+        rows=expand(INFLUENCE + "/shards/{shard}.parquet", shard=SHARDS, allow_missing=True),
+        per_user=expand(INFLUENCE + "/shards/{shard}_per_user.parquet", shard=SHARDS, allow_missing=True),
+        timing=expand(INFLUENCE + "/shards/{shard}_timing.csv", shard=SHARDS, allow_missing=True),
     output:
-        influence="results/{dataset}/{protocol}/{model}/{kind}/influence.parquet",
-        per_user="results/{dataset}/{protocol}/{model}/{kind}/per_user.parquet",
-        timing="results/{dataset}/{protocol}/{model}/{kind}/timing.csv",
-        by_seed="results/{dataset}/{protocol}/{model}/{kind}/influence_by_seed.parquet",
+        influence=INFLUENCE + "/influence.parquet",
+        per_user=INFLUENCE + "/per_user.parquet",
+        timing=INFLUENCE + "/timing.csv",
+        by_seed=INFLUENCE + "/influence_by_seed.parquet",
     log:
-        "logs/{dataset}/{protocol}/{model}/{kind}/merge.log",
+        "logs/{dataset}/{protocol}/{model}/{estimator}/{kind}/merge.log",
+    params:
+        estimator=lambda wildcards: settings.estimators[wildcards.estimator].to_params(),
+        seed=settings.seed,
     localrule: True
     conda:
         ENV

@@ -1,40 +1,40 @@
 rule plot_influence:
     input:
-        influence="results/{dataset}/{protocol}/{model}/{kind}/influence.parquet",
-        ranked="results/{dataset}/{protocol}/{model}/{kind}/top_bottom.csv",
-        moved="results/{dataset}/{protocol}/{model}/{kind}/moved_users.csv",
-        metric_agreement="results/{dataset}/{protocol}/{model}/{kind}/metric_agreement.csv",
-        noise_floor="results/{dataset}/{protocol}/{model}/noise_floor.csv",
-        per_user="results/{dataset}/{protocol}/{model}/{kind}/per_user.parquet",
+        influence=INFLUENCE + "/influence.parquet",
+        ranked=INFLUENCE + "/top_bottom.csv",
+        moved=INFLUENCE + "/moved_users.csv",
+        metric_agreement=INFLUENCE + "/metric_agreement.csv",
+        noise_floor=MODEL + "/noise_floor.csv",
+        per_user=INFLUENCE + "/per_user.parquet",
     output:
         distribution=report(
-            figure("results/{dataset}/{protocol}/{model}/{kind}/distribution"),
+            figure(INFLUENCE + "/distribution"),
             caption="../report/distribution.rst",
             category="Influence distribution",
-            subcategory="{dataset} / {protocol}",
+            subcategory="{dataset} / {protocol} / {estimator}",
         ),
         top_bottom=report(
-            figure("results/{dataset}/{protocol}/{model}/{kind}/top_bottom"),
+            figure(INFLUENCE + "/top_bottom"),
             caption="../report/top_bottom.rst",
             category="Most and least influential",
-            subcategory="{dataset} / {protocol}",
+            subcategory="{dataset} / {protocol} / {estimator}",
         ),
         moved=report(
-            figure("results/{dataset}/{protocol}/{model}/{kind}/moved_users"),
+            figure(INFLUENCE + "/moved_users"),
             caption="../report/moved_users.rst",
             category="Whose recommendations moved",
-            subcategory="{dataset} / {protocol}",
+            subcategory="{dataset} / {protocol} / {estimator}",
         ),
         metric_agreement=report(
-            figure("results/{dataset}/{protocol}/{model}/{kind}/metric_agreement"),
+            figure(INFLUENCE + "/metric_agreement"),
             caption="../report/metric_agreement.rst",
             category="Metric sensitivity",
-            subcategory="{dataset} / {protocol}",
+            subcategory="{dataset} / {protocol} / {estimator}",
         ),
     log:
-        "logs/{dataset}/{protocol}/{model}/{kind}/plot_influence.log",
+        "logs/{dataset}/{protocol}/{model}/{estimator}/{kind}/plot_influence.log",
     params:
-        config=config,
+        metric=settings.metric,
     localrule: True
     conda:
         ENV
@@ -44,18 +44,18 @@ rule plot_influence:
 
 rule plot_pruning:
     input:
-        summary="results/{dataset}/{protocol}/{model}/{kind}/pruning_summary.csv",
+        summary=INFLUENCE + "/pruning_summary.csv",
     output:
         figure=report(
-            figure("results/{dataset}/{protocol}/{model}/{kind}/pruning"),
+            figure(INFLUENCE + "/pruning"),
             caption="../report/pruning.rst",
             category="Prune and retrain",
-            subcategory="{dataset} / {protocol}",
+            subcategory="{dataset} / {protocol} / {estimator}",
         ),
     log:
-        "logs/{dataset}/{protocol}/{model}/{kind}/plot_pruning.log",
+        "logs/{dataset}/{protocol}/{model}/{estimator}/{kind}/plot_pruning.log",
     params:
-        config=config,
+        metric=settings.metric,
     localrule: True
     conda:
         ENV
@@ -65,20 +65,20 @@ rule plot_pruning:
 
 rule plot_agreement:
     input:
-        influence=expand("results/{{dataset}}/{{protocol}}/{model}/{{kind}}/influence.parquet", model=MODELS),
-        table="results/{dataset}/{protocol}/agreement_{kind}.csv",
+        influence=expand(INFLUENCE + "/influence.parquet", model=MODELS, allow_missing=True),
+        table=RUN + "/agreement/{estimator}_{kind}.csv",
     output:
         figure=report(
-            figure("results/{dataset}/{protocol}/agreement_{kind}"),
+            figure(RUN + "/agreement/{estimator}_{kind}"),
             caption="../report/agreement.rst",
             category="Model agreement",
-            subcategory="{dataset} / {protocol}",
+            subcategory="{dataset} / {protocol} / {estimator}",
         ),
     log:
-        "logs/{dataset}/{protocol}/agreement_{kind}_plot.log",
+        "logs/{dataset}/{protocol}/agreement/{estimator}_{kind}_plot.log",
     params:
         models=MODELS,
-        config=config,
+        metric=settings.metric,
     localrule: True
     conda:
         ENV

@@ -6,17 +6,19 @@ log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one l
 
 import pandas as pd
 
+from recinfluence.estimators.base import Partial
 from recinfluence.io import write_csv, write_parquet
+from recinfluence.settings import EstimatorSettings
 
-
-def concat(frames):
-    frames = [frame for frame in frames if len(frame)]
-    return pd.concat(frames, ignore_index=True)
-
-
-influence = concat(pd.read_parquet(path) for path in snakemake.input.influence)
-write_parquet(influence, snakemake.output.influence)
-write_parquet(concat(pd.read_parquet(path) for path in snakemake.input.per_user), snakemake.output.per_user)
-write_csv(concat(pd.read_csv(path) for path in snakemake.input.timing), snakemake.output.timing, index=False)
-write_parquet(concat(pd.read_parquet(path) for path in snakemake.input.by_seed), snakemake.output.by_seed)
-print(f"merged {influence['entity'].nunique()} entities from {len(snakemake.input.influence)} shards", file=sys.stderr)
+inputs = snakemake.input
+partials = [
+    Partial(pd.read_parquet(rows), pd.read_parquet(per_user), pd.read_csv(timing))
+    for rows, per_user, timing in zip(inputs.rows, inputs.per_user, inputs.timing)
+]
+estimator = EstimatorSettings.from_params(snakemake.params.estimator).build(snakemake.params.seed)
+result = estimator.reduce(snakemake.wildcards.kind, partials)
+write_parquet(result.influence, snakemake.output.influence)
+write_parquet(result.per_user, snakemake.output.per_user)
+write_csv(result.timing, snakemake.output.timing, index=False)
+write_parquet(result.by_seed, snakemake.output.by_seed)
+print(f"{estimator.name}: {result.influence['entity'].nunique()} entities from {len(partials)} shards", file=sys.stderr)

@@ -5,13 +5,12 @@ log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one l
 import pandas as pd
 
 from recinfluence import plots
-from recinfluence.study import primary_metric
 
 w = snakemake.wildcards
-metric = primary_metric(snakemake.params.config)
+metric = snakemake.params.metric
 influences = {model: pd.read_parquet(path) for model, path in zip(snakemake.params.models, snakemake.input.influence)}
 agreement = pd.read_csv(snakemake.input.table)
 plots.agreement(
     influences, agreement[agreement["metric"] == metric], metric,
-    f"Do the models agree on which {w.kind}s matter? {w.dataset} ({w.protocol})", snakemake.output.figure,
+    f"Do the models agree on which {w.kind}s matter? {w.dataset} ({w.protocol}, {w.estimator} estimator)", snakemake.output.figure,
 )

@@ -5,12 +5,10 @@ log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one l
 import pandas as pd
 
 from recinfluence import plots
-from recinfluence.study import primary_metric
 
-config = snakemake.params.config
 w = snakemake.wildcards
-metric = primary_metric(config)
-where = f"{w.model.upper()} on {w.dataset} ({w.protocol} protocol)"
+metric = snakemake.params.metric
+where = f"{w.model.upper()} on {w.dataset} ({w.protocol} protocol, {w.estimator} estimator)"
 floor = pd.read_csv(snakemake.input.noise_floor).query("part == 'evaluation'").set_index("metric")["noise_floor"]
 ranked = pd.read_csv(snakemake.input.ranked)
 plots.influence_distribution(

@@ -5,13 +5,12 @@ log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one l
 import pandas as pd
 
 from recinfluence import plots
-from recinfluence.study import primary_metric
 
 w = snakemake.wildcards
-metric = primary_metric(snakemake.params.config)
+metric = snakemake.params.metric
 plots.pruning(
     pd.read_csv(snakemake.input.summary),
     metric,
-    f"Test {metric} after removing k {w.kind}s and retraining: {w.model.upper()} on {w.dataset} ({w.protocol})",
+    f"Test {metric} after removing {w.kind}s and retraining: {w.model.upper()} on {w.dataset} ({w.protocol}, ranked by {w.estimator})",
     snakemake.output.figure,
 )

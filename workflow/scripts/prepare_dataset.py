@@ -7,7 +7,8 @@ log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one l
 from pathlib import Path
 
 from recinfluence.data import load_dataset
+from recinfluence.settings import Dataset
 
-data = load_dataset(snakemake.params.spec, Path(snakemake.params.cache_dir) / snakemake.wildcards.dataset)
+data = load_dataset(Dataset.from_params(snakemake.params.dataset), Path(snakemake.params.cache_dir) / snakemake.wildcards.dataset)
 data.save(Path(snakemake.output.interactions).parent)
 print(f"{snakemake.wildcards.dataset}: {len(data.frame)} interactions, {data.n_users} users, {data.n_items} items", file=sys.stderr)

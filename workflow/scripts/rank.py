@@ -6,11 +6,9 @@ import pandas as pd
 
 from recinfluence.analysis import flag_significant, metric_agreement, moved_users, rank_entities, seed_reproducibility, significance_summary
 from recinfluence.io import write_csv, write_text
-from recinfluence.study import primary_metric
 
-config = snakemake.params.config
-metric = primary_metric(config)
-top_n = config["report"]["top_n"]
+metric = snakemake.params.metric
+top_n = snakemake.params.top_n
 out = snakemake.output
 
 
@@ -27,7 +25,7 @@ write(ranked, out.csv, out.markdown)
 write(significance_summary(flagged), out.significance, out.significance_markdown)
 
 # Whose recommendations moved when each of them was removed.
-moved = moved_users(pd.read_parquet(snakemake.input.per_user), ranked, metric, config["report"]["moved_users"], pd.read_parquet(snakemake.input.users))
+moved = moved_users(pd.read_parquet(snakemake.input.per_user), ranked, metric, snakemake.params.moved_users, pd.read_parquet(snakemake.input.users))
 write(moved, out.moved, out.moved_markdown, ".4f")
 
 # Does the choice of metric change who counts as influential, and how reproducible is each metric across seeds?

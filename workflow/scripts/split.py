@@ -8,12 +8,14 @@ import pandas as pd
 
 from recinfluence.errors import InputError
 from recinfluence.io import write_json, write_parquet
+from recinfluence.settings import SplitSettings
 from recinfluence.split import coverage, split_interactions
 
 frame = pd.read_parquet(snakemake.input.interactions)
+settings = SplitSettings.from_params(snakemake.params.split)
 try:
     split = split_interactions(
-        len(frame), snakemake.params.test_fraction, snakemake.params.seed, snakemake.wildcards.protocol, snakemake.params.valid_fraction
+        len(frame), settings.test_fraction, settings.seed, snakemake.wildcards.protocol, settings.valid_fraction
     )
 except InputError as error:
     raise InputError(f"datasets.{snakemake.wildcards.dataset}: {error}") from None

@@ -5,6 +5,7 @@ log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one l
 import pandas as pd
 
 from recinfluence.io import write_text
+from recinfluence.settings import Settings
 from recinfluence.summary import study_summary
 
 
@@ -15,4 +16,4 @@ def gather(name):
 
 
 tables = {name: gather(name) for name in snakemake.params.tables}
-write_text(study_summary(snakemake.params.config, tables) + "\n", snakemake.output[0])
+write_text(study_summary(Settings.from_params(snakemake.params.settings), tables) + "\n", snakemake.output[0])

@@ -1,17 +1,23 @@
-"""Built-in recommenders and the loader for any ``package.module:Class`` given in config."""
+"""Built-in recommenders and the loader for any ``package.module:Class`` given in config.
+
+The built-ins are imported on first use (``recinfluence.models.SVD`` or :func:`model_factory`),
+so that importing this package does not import torch or numba."""
 
 from __future__ import annotations
 
-import importlib
-
 from ..errors import InputError
+from ..settings import import_object
 from .base import ENTITY_KINDS, TrainSet
-from .ncf import NCF
-from .svd import SVD
 
-BUILTIN = {"svd": SVD, "ncf": NCF}
+BUILTIN = {"svd": "recinfluence.models.svd:SVD", "ncf": "recinfluence.models.ncf:NCF"}
 
 __all__ = ["BUILTIN", "ENTITY_KINDS", "NCF", "SVD", "TrainSet", "model_factory"]
+
+
+def __getattr__(name: str):
+    if name in ("SVD", "NCF"):
+        return import_object(BUILTIN[name.lower()], name, "model class")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def model_factory(name: str, params: dict | None = None, key: str = "models"):
@@ -21,18 +27,14 @@ def model_factory(name: str, params: dict | None = None, key: str = "models"):
     to the class. Errors name the config ``key`` they came from."""
     params = dict(params or {})
     if name in BUILTIN:
-        cls = BUILTIN[name]
+        cls = import_object(BUILTIN[name], key, "model class")
     elif ":" in name:
-        module_name, _, class_name = name.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-        except (ImportError, AttributeError) as error:
-            raise InputError(f"{key}: cannot load model class {name!r} ({error})") from None
+        cls = import_object(name, key, "model class")
     else:
         raise InputError(f"{key}: unknown model {name!r} (built-ins: {', '.join(BUILTIN)}; or package.module:Class)")
     try:
         cls(**params)
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise InputError(f"{key}: bad parameters for {name!r} ({error})") from None
     for method in ("fit", "score"):
         if not callable(getattr(cls, method, None)):

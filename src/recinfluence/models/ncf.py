@@ -160,7 +160,8 @@ class NCF:
         self.device = resolve_device(device)
 
     def fit(self, train: TrainSet, seed: int) -> "NCF":
-        return self.fit_many([train], seed)[0]
+        self.params = self.fit_many([train], seed)[0].params
+        return self
 
     def fit_many(self, variants: list[TrainSet], seed: int) -> list["NCF"]:
         """Train one model per TrainSet; all must be deletion variants of the same full training
