@@ -1,4 +1,4 @@
-"""How much of single-entity deletion influence survives a change of seed (DESIGN.md section 6).
+"""How much of single-entity deletion influence survives a change of seed (README "Trustworthy influence").
 
 For one model on MovieLens 100K (paper split, seed 0), computes the influence of the first N
 users under several seeds (the same seed for baseline and deletion in each run: common random
@@ -22,9 +22,10 @@ import pandas as pd
 
 from recinfluence.analysis import seed_reproducibility
 from recinfluence.data import load_movielens_100k
-from recinfluence.influence import Experiment, deletion_influence
+from recinfluence.estimators.exact import ExactDeletion
 from recinfluence.io import write_csv
 from recinfluence.models import model_factory
+from recinfluence.retrain import Experiment, Retrainer
 from recinfluence.split import split_interactions
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
@@ -45,7 +46,8 @@ def main() -> None:
     influences = {}
     for seed in args.seeds:
         started = time.perf_counter()
-        influences[seed] = deletion_influence(make_model, experiment, "user", range(args.users), seed, log=None).influence
+        retrainer = Retrainer(make_model, experiment, log=None)
+        influences[seed] = ExactDeletion(seed=seed).estimate(retrainer, "user", range(args.users), log=None).influence
         print(f"seed {seed}: {args.users} retrains in {time.perf_counter() - started:.0f} s", flush=True)
     metrics = sorted(set(influences[args.seeds[0]]["metric"]))
     table = pd.DataFrame([seed_reproducibility(influences, metric)[0] for metric in metrics])

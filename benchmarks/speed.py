@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 
 from recinfluence.data import load_movielens_100k
-from recinfluence.influence import Experiment
+from recinfluence.retrain import Experiment
 from recinfluence.io import write_csv
 from recinfluence.models import NCF, SVD
 
@@ -58,7 +58,7 @@ def main() -> None:
 
     data = load_movielens_100k(args.data)
     experiment = Experiment.build(data, split_interactions(len(data.frame), 0.25, seed=0), k=10)
-    train, users = experiment.train, experiment.evalset.users
+    train = experiment.train
     rows = []
 
     def add(measure, value, unit):
@@ -68,8 +68,8 @@ def main() -> None:
     SVD().fit(train, 0)  # compile once (numba caches the machine code on disk)
     surprise_fit, _ = timed(lambda: SVD(backend="surprise").fit(train, 0), args.repeats)
     compiled_fit, svd = timed(lambda: SVD().fit(train, 0), args.repeats)
-    svd_eval, _ = timed(lambda: experiment.evaluate(svd.score(users), svd.rating_scale), args.repeats)
-    svd_retrain, _ = timed(lambda: experiment.evaluate(SVD().fit(train.without("user", 0), 0).score(users), svd.rating_scale), args.repeats)
+    svd_eval, _ = timed(lambda: experiment.evaluate(svd), args.repeats)
+    svd_retrain, _ = timed(lambda: experiment.evaluate(SVD().fit(train.without("user", 0), 0)), args.repeats)
     add("surprise SVD fit", surprise_fit, "s")
     add("compiled SVD fit", compiled_fit, "s")
     add("compiled SVD speed-up over surprise", surprise_fit / compiled_fit, "x")
@@ -81,7 +81,7 @@ def main() -> None:
     variants = [train.without("user", u) for u in range(args.variants)]
     loop, _ = timed(lambda: [ncf.fit(v, 0) for v in variants], 1)
     batched, models = timed(lambda: ncf.fit_many([train] + variants, 0), 1)
-    ncf_eval, _ = timed(lambda: experiment.evaluate(models[1].score(users), None), args.repeats)
+    ncf_eval, _ = timed(lambda: experiment.evaluate(models[1]), args.repeats)
     scale = args.study_epochs / args.ncf_epochs
     loop_per_retrain = loop / len(variants) * scale
     # the engine's batches carry the baseline too: len(variants) + 1 models per pass

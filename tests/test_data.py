@@ -24,6 +24,7 @@ from recinfluence.data import (
     load_table,
 )
 from recinfluence.errors import InputError
+from recinfluence.settings import Dataset
 
 from .studies import edit_first_rating
 
@@ -112,7 +113,7 @@ def test_download_movielens_from_file_url(movielens_dir, tmp_path):
 
 def test_load_dataset_downloads_into_the_cache(movielens_dir, tmp_path):
     url = _zip_movielens(movielens_dir, tmp_path / "source.zip")
-    data = load_dataset({"loader": "movielens_100k", "url": url}, cache_dir=tmp_path / "resources")
+    data = load_dataset(Dataset("ml", "movielens_100k", url=url), cache_dir=tmp_path / "resources")
     assert len(data.frame) == 100_000
     assert (tmp_path / "resources" / "ml-100k" / "u.data").is_file()
 
@@ -364,10 +365,10 @@ def test_load_table_semicolon_csv_without_timestamp(small_table, tmp_path):
 def test_load_dataset_table_and_unknown_loader(small_table, tmp_path):
     path = tmp_path / "ratings.csv"
     small_table.to_csv(path, index=False)
-    data = load_dataset({"loader": "table", "path": str(path), "columns": COLUMN_MAP, "rating_scale": [1, 5]})
+    data = load_dataset(Dataset("t", "table", path=str(path), columns=COLUMN_MAP, rating_scale=[1, 5]))
     _check_table(data, small_table)
-    with pytest.raises(InputError, match="datasets.loader"):
-        load_dataset({"loader": "nope"})
+    with pytest.raises(InputError, match="datasets.x.loader: unknown loader"):
+        load_dataset(Dataset("x", "nope"))
 
 
 def test_dense_ids_numeric_order_and_round_trip(tmp_path):

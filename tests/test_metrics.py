@@ -1,5 +1,5 @@
 """Per-user ranking metrics and rating errors (recinfluence.metrics), cross-checked against ranx
-and against plain-Python implementations of DESIGN.md section 5."""
+and against plain-Python implementations of the protocol (README, "The protocol")."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def _reference_ranking(scores, evalset, u, k):
 
 
 def _reference_ap(hits: list[bool], n_relevant: int, k: int) -> float:
-    """AP@K as DESIGN.md defines it: (1 / min(K, R)) * sum_k precision@k * rel_k."""
+    """AP@K as the protocol (README) defines it: (1 / min(K, R)) * sum_k precision@k * rel_k."""
     total, found = 0.0, 0
     for rank, hit in enumerate(hits, start=1):
         if hit:
@@ -183,7 +183,7 @@ def test_metrics_match_ranx_and_reference(seed, k):
         R = int(n_relevant[u])
         for name in (f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"hit_rate@{k}"):
             assert row[name] == pytest.approx(reference[name][u], abs=1e-12), (name, u)
-        # ranx normalises AP by R, DESIGN.md by min(K, R): rescale ranx to compare ...
+        # ranx normalises AP by R, our protocol by min(K, R): rescale ranx to compare ...
         assert row[f"map@{k}"] == pytest.approx(reference[f"map@{k}"][u] * R / min(k, R), abs=1e-12), u
         # ... and check against a plain loop of the design's definition
         hits = _reference_ranking(scores, evalset, u, k)

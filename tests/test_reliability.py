@@ -8,6 +8,7 @@ tested in test_data.py, shard-count invariance in test_influence.py and test_wor
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import shutil
 import signal
@@ -26,13 +27,12 @@ from recinfluence import plots
 from recinfluence.data import MOVIELENS_100K_SHA256, sha256
 from recinfluence.errors import InputError
 from recinfluence.io import atomic_path, write_csv, write_text
-from recinfluence.study import validate_config
+from recinfluence.settings import SCHEMA, Settings, validate_config
 
 from .studies import REPO, SMALL_CONFIG, edit_first_rating, run_snakemake, snakemake_command, snakemake_env, write_config
 
 pytestmark = pytest.mark.workflow
 
-SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 PREPARED = ("interactions.parquet", "users.parquet", "items.parquet")
 SVD_ONLY = {"svd": {"class": "svd", "params": {"n_factors": 20, "n_epochs": 10}}}
 
@@ -182,12 +182,12 @@ def test_users_without_training_rows_are_reported_not_fatal(tmp_path, movielens_
         influence={"kinds": ["user"], "limit": {"user": 8}, "shards": 1, "threads": 1},
     )
     run = tmp_path / "results" / "lonely" / "paper"
-    run_snakemake(tmp_path, "--cores", "2", "results/lonely/paper/svd/user/influence.parquet")
+    run_snakemake(tmp_path, "--cores", "2", "results/lonely/paper/svd/exact/user/influence.parquet")
     report = yaml.safe_load((run / "split.json").read_text())
     without = report["users_without_training"]
     assert without and set(without) <= set(range(8)), without
     assert f"{len(without)} users and" in (tmp_path / "logs" / "lonely" / "paper" / "split.log").read_text()
-    influence = pd.read_parquet(run / "svd" / "user" / "influence.parquet")
+    influence = pd.read_parquet(run / "svd" / "exact" / "user" / "influence.parquet")
     assert sorted(influence["entity"].unique()) == list(range(8))
     untrained = influence[influence["entity"].isin(without)]
     assert (untrained["n_train_rows"] == 0).all()
@@ -217,14 +217,15 @@ def test_model_errors_stop_before_any_job(tmp_path, movielens_dir):
     models = {
         "svd": {"class": "nope"},
         "ncf": {"class": "no_such_package.recommenders:Model"},
-        "svd2": {"class": "svd", "params": {"n_factorz": 3}},
+        "rows": {"class": "recinfluence.models.base:TrainSet"},
     }
     write_config(tmp_path, movielens_dir, models=models)
     output = fails(tmp_path)
     for message in (
+        "config.yaml: 3 problems",
         "models.svd.class: unknown model 'nope' (built-ins: svd, ncf; or package.module:Class)",
         "models.ncf.class: cannot load model class 'no_such_package.recommenders:Model' (No module named 'no_such_package')",
-        "models.svd2.class: bad parameters for 'svd' (",
+        "models.rows.class: bad parameters for 'recinfluence.models.base:TrainSet' (",
     ):
         assert message in output, output[-3000:]
     assert not (tmp_path / "results").exists()
@@ -237,7 +238,7 @@ def _small_config() -> dict:
 
 @pytest.mark.parametrize("path", [REPO / "config.yaml", SMALL_CONFIG, *sorted((REPO / "configs").glob("*.yaml"))], ids=lambda p: p.name)
 def test_shipped_configs_are_valid(path):
-    validate_config(yaml.safe_load(path.read_text()), SCHEMA)
+    Settings.from_config(yaml.safe_load(path.read_text()), str(path))
 
 
 @pytest.mark.parametrize(
@@ -260,6 +261,11 @@ def test_shipped_configs_are_valid(path):
             "datasets.t.columns: 'rating' is a required property",
         ),
         (lambda c: c["models"]["svd"].update(params=[]), "models.svd.params: [] is not of type 'object'"),
+        (lambda c: c["models"]["svd"]["params"].update(n_factorz=3), "models.svd.params: Additional properties are not allowed ('n_factorz' was unexpected)"),
+        (lambda c: c["models"]["ncf"]["params"].update(lr=0), "models.ncf.params.lr: 0 is less than or equal to the minimum of 0"),
+        (lambda c: c.update(estimators={"banzhaf": {}}), "estimators: Additional properties are not allowed ('banzhaf' was unexpected)"),
+        (lambda c: c["estimators"]["exact"].update(seeds=0), "estimators.exact.seeds: 0 is less than the minimum of 1"),
+        (lambda c: c["prune"].update(k=[2]), "prune: Additional properties are not allowed ('k' was unexpected)"),
     ],
 )
 def test_schema_names_the_key(edit, message):
@@ -398,12 +404,12 @@ def test_library_writes_only_through_atomic_paths():
 # Interruption and determinism
 
 SHARDS = 4
-TARGET = "results/ml-100k/paper/svd/user/influence.parquet"
-SHARD_DIR = Path("results/ml-100k/paper/svd/user/shards")
+TARGET = "results/ml-100k/paper/svd/exact/user/influence.parquet"
+SHARD_DIR = Path("results/ml-100k/paper/svd/exact/user/shards")
 INTERRUPTIBLE = {
     "models": SVD_ONLY,
     "influence": {"kinds": ["user"], "limit": {"user": 8}, "shards": SHARDS, "threads": 1},
-    "prune": {"kinds": [], "k": [2], "random_draws": 2},
+    "prune": {"kinds": [], "sizes": [2], "random_draws": 2},
 }
 
 
@@ -458,14 +464,15 @@ def test_interrupted_study_resumes_and_loses_nothing(reference_run, tmp_path, mo
                 if time.monotonic() > deadline:
                     pytest.fail("no shard finished within 10 minutes")
                 finished = finished_shards(tmp_path)
-                logs = tmp_path / "logs" / "ml-100k" / "paper" / "svd" / "user"
+                logs = tmp_path / "logs" / "ml-100k" / "paper" / "svd" / "exact" / "user"
                 running = {s for s in range(SHARDS) if (logs / f"shard_{s}.log").exists() and not (tmp_path / shard_files(s)[-1]).exists()}
                 if finished and running:
                     break
                 time.sleep(0.02)
             kept = {f: (tmp_path / f).stat().st_mtime_ns for shard in sorted(finished) for f in shard_files(shard)}
         finally:
-            os.killpg(process.pid, signal.SIGKILL)  # Snakemake and every job it started
+            with contextlib.suppress(ProcessLookupError):  # already ended: the failure above says why
+                os.killpg(process.pid, signal.SIGKILL)  # Snakemake and every job it started
             process.wait()
     unfinished = set(range(SHARDS)) - finished_shards(tmp_path)
     assert unfinished, "every shard had finished: nothing was interrupted"
@@ -482,11 +489,11 @@ def test_interrupted_study_resumes_and_loses_nothing(reference_run, tmp_path, mo
         assert (tmp_path / path).stat().st_mtime_ns == mtime, f"{path} was recomputed"
     output = resumed.stdout + resumed.stderr
     for shard in range(SHARDS):
-        rerun = f"wildcards: dataset=ml-100k, protocol=paper, model=svd, kind=user, shard={shard}\n" in output
+        rerun = f"wildcards: dataset=ml-100k, protocol=paper, model=svd, estimator=exact, kind=user, shard={shard}\n" in output
         assert rerun == (shard in unfinished), shard
     for name in ("influence.parquet", "per_user.parquet"):
-        resumed_table = pd.read_parquet(tmp_path / "results/ml-100k/paper/svd/user" / name)
-        reference = pd.read_parquet(reference_run / "results/ml-100k/paper/svd/user" / name)
+        resumed_table = pd.read_parquet(tmp_path / "results/ml-100k/paper/svd/exact/user" / name)
+        reference = pd.read_parquet(reference_run / "results/ml-100k/paper/svd/exact/user" / name)
         pd.testing.assert_frame_equal(resumed_table, reference, check_exact=True)
 
 

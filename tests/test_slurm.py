@@ -26,8 +26,8 @@ pytestmark = pytest.mark.slurm
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 RUN = "results/ml-100k/paper"
-TABLES = [f"{RUN}/{model}/{kind}/influence.parquet" for model, kind in (("svd", "user"), ("ncf", "item"))]
-RANKED = f"{RUN}/svd/user/top_bottom.md"  # made by `rank`, a local rule
+TABLES = [f"{RUN}/{model}/exact/{kind}/influence.parquet" for model, kind in (("svd", "user"), ("ncf", "item"))]
+RANKED = f"{RUN}/svd/exact/user/top_bottom.md"  # made by `rank`, a local rule
 SLURM_TIMEOUT = 300  # seconds; a hung Snakemake (see tests/slurm/cluster.sh) is killed, not waited for
 
 # Only what this cluster needs on top of profiles/slurm: no slurmdbd (so squeue, not sacct, for

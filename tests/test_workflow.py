@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import re
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from .studies import run_snakemake as snakemake
 from .studies import write_config
@@ -28,34 +33,34 @@ def test_every_table_and_figure_is_produced(small_study):
         for model in config["models"]:
             for name in ("baseline.csv", "noise_seeds.csv", "noise_pairs.csv", "noise_floor.csv", "noise_floor.md"):
                 assert (run / model / name).stat().st_size > 0, name
-            for kind in ("user", "item"):
+            for estimator, kind in ((e, k) for e in config["estimators"] for k in ("user", "item")):
                 for name in (
                     "influence.parquet", "influence_by_seed.parquet", "per_user.parquet", "timing.csv", "top_bottom.csv", "top_bottom.md",
                     "significance.csv", "significance.md", "moved_users.csv", "moved_users.md", "metric_agreement.csv",
                     "metric_agreement.md", "reproducibility.csv", "pruning_summary.md",
                 ):
-                    assert (run / model / kind / name).stat().st_size > 0, name
+                    assert (run / model / estimator / kind / name).stat().st_size > 0, name
                 for stem in ("distribution", "top_bottom", "moved_users", "metric_agreement", "pruning"):
-                    assert (run / model / kind / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
-                    assert (run / model / kind / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
-        for kind in ("user", "item"):
-            assert (run / f"agreement_{kind}.png").read_bytes()[:4] == b"\x89PNG"
-            assert (run / f"agreement_{kind}.md").stat().st_size > 0
+                    assert (run / model / estimator / kind / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+                    assert (run / model / estimator / kind / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
+        for estimator, kind in ((e, k) for e in config["estimators"] for k in ("user", "item")):
+            assert (run / "agreement" / f"{estimator}_{kind}.png").read_bytes()[:4] == b"\x89PNG"
+            assert (run / "agreement" / f"{estimator}_{kind}.md").stat().st_size > 0
     assert (workdir / "results" / "summary.md").stat().st_size > 0
 
 
 def test_influence_tables_cover_the_configured_entities(small_study):
     workdir, config = small_study
     run = workdir / "results" / "ml-100k" / "paper"
-    svd = pd.read_parquet(run / "svd" / "user" / "influence.parquet")
-    ncf = pd.read_parquet(run / "ncf" / "item" / "influence.parquet")
+    svd = pd.read_parquet(run / "svd" / "exact" / "user" / "influence.parquet")
+    ncf = pd.read_parquet(run / "ncf" / "exact" / "item" / "influence.parquet")
     assert sorted(svd["entity"].unique()) == list(range(config["influence"]["limit"]["user"]))
     assert sorted(ncf["entity"].unique()) == list(range(config["influence"]["limit"]["item"]))
     # SVD predicts ratings (RMSE/MAE reported); NCF is implicit (ranking metrics only)
     assert {"rmse", "mae", "map@10"} <= set(svd["metric"])
     assert "rmse" not in set(ncf["metric"]) and "map@10" in set(ncf["metric"])
     assert svd["influence"].abs().max() > 0
-    per_user = pd.read_parquet(run / "svd" / "user" / "per_user.parquet")
+    per_user = pd.read_parquet(run / "svd" / "exact" / "user" / "per_user.parquet")
     # exclude protocol: a deleted user is not among the users it is evaluated on
     assert not (per_user["entity"] == per_user["user"]).any()
 
@@ -63,14 +68,14 @@ def test_influence_tables_cover_the_configured_entities(small_study):
 def test_tables_name_entities_and_report_the_baseline(small_study):
     workdir, _ = small_study
     run = workdir / "results" / "ml-100k" / "paper"
-    items = (run / "ncf" / "item" / "top_bottom.md").read_text()
+    items = (run / "ncf" / "exact" / "item" / "top_bottom.md").read_text()
     assert "Toy Story (1995)" in items
     baseline = pd.read_csv(run / "svd" / "baseline.csv")
     map_at_10 = baseline.query("part == 'test' and metric == 'map@10'")["value"].item()
     assert 0 < map_at_10 < 1
-    pruning = pd.read_csv(run / "svd" / "user" / "pruning_summary.csv")
+    pruning = pd.read_csv(run / "svd" / "exact" / "user" / "pruning_summary.csv")
     assert set(pruning["selection"]) == {"least influential", "most influential", "random"}
-    agreement = pd.read_csv(run / "agreement_user.csv")
+    agreement = pd.read_csv(run / "agreement" / "exact_user.csv")
     assert set(agreement["metric"]) >= {"map@10", "ndcg@10"}
 
 
@@ -103,22 +108,22 @@ def test_significance_follows_the_noise_floor_rule(small_study):
             folder = workdir / "results" / "ml-100k" / protocol / model
             floor = pd.read_csv(folder / "noise_floor.csv").query("part == 'evaluation'").set_index("metric")["noise_floor"]
             for kind in ("user", "item"):
-                influence = pd.read_parquet(folder / kind / "influence.parquet")
+                influence = pd.read_parquet(folder / "exact" / kind / "influence.parquet")
                 above = influence["influence"].abs() > influence["metric"].map(floor)
-                significance = pd.read_csv(folder / kind / "significance.csv").set_index("metric")
+                significance = pd.read_csv(folder / "exact" / kind / "significance.csv").set_index("metric")
                 expected = above.groupby(influence["metric"]).sum()
                 pd.testing.assert_series_equal(significance["significant"].sort_index(), expected.sort_index(), check_names=False)
-                ranked = pd.read_csv(folder / kind / "top_bottom.csv")
+                ranked = pd.read_csv(folder / "exact" / kind / "top_bottom.csv")
                 primary = influence[influence["metric"] == "map@10"].set_index("entity")["influence"]
                 assert (ranked["significant"] == (primary[ranked["entity"]].abs() > floor["map@10"]).to_numpy()).all()
 
 
 def test_influence_averages_the_seeds_per_deletion_with_a_confidence_interval(small_study):
     workdir, config = small_study
-    folder = workdir / "results" / "ml-100k" / "heldout" / "ncf" / "user"
+    folder = workdir / "results" / "ml-100k" / "heldout" / "ncf" / "exact" / "user"
     influence = pd.read_parquet(folder / "influence.parquet")
     by_seed = pd.read_parquet(folder / "influence_by_seed.parquet")
-    assert sorted(by_seed["seed"].unique()) == [0, 1] and (influence["seeds"] == 2).all()
+    assert sorted(by_seed["seed"].unique()) == [0, 1] and (influence["samples"] == 2).all()
     mean = by_seed.groupby(["entity", "metric"])["influence"].mean()
     np.testing.assert_allclose(influence.set_index(["entity", "metric"])["influence"], mean.reindex(influence.set_index(["entity", "metric"]).index))
     assert (influence["ci_low"] <= influence["influence"]).all() and (influence["influence"] <= influence["ci_high"]).all()
@@ -131,19 +136,19 @@ def test_pruning_retrains_with_every_noise_seed_against_a_random_control(small_s
     draws = config["prune"]["random_draws"]
     for protocol in config["protocols"]:
         for kind in ("user", "item"):
-            folder = workdir / "results" / "ml-100k" / protocol / "svd" / kind
+            folder = workdir / "results" / "ml-100k" / protocol / "svd" / "exact" / kind
             table = pd.read_csv(folder / "pruning.csv")
             assert sorted(table["seed"].unique()) == [0, 1]
             summary = pd.read_csv(folder / "pruning_summary.csv").query("metric == 'map@10'").set_index("selection")
             assert summary.loc["least influential", "runs"] == 2 and summary.loc["random", "runs"] == 2 * draws
             assert (summary["ci_low"] <= summary["mean"]).all() and (summary["mean"] <= summary["ci_high"]).all()
-            # the selection seed (0, 1: influence.seeds = 2) covers every pruning seed: nothing fresh
+            # the selection seed (0, 1: estimators.exact.seeds = 2) covers every pruning seed: nothing fresh
             assert summary["fresh_seed_mean"].isna().all()
 
 
 def test_moved_users_are_read_from_the_per_user_influence(small_study):
     workdir, config = small_study
-    folder = workdir / "results" / "ml-100k" / "paper" / "svd" / "user"
+    folder = workdir / "results" / "ml-100k" / "paper" / "svd" / "exact" / "user"
     moved = pd.read_csv(folder / "moved_users.csv")
     per_user = pd.read_parquet(folder / "per_user.parquet").set_index(["entity", "user"])["map@10"]
     ranked = pd.read_csv(folder / "top_bottom.csv")
@@ -158,12 +163,12 @@ def test_summary_sets_both_protocols_side_by_side(small_study):
     summary = (workdir / "results" / "summary.md").read_text()
     assert "is **significant** when its absolute value exceeds the noise floor" in summary
     claims = [line for line in summary.splitlines() if line.startswith("| (no number in the paper) removing the 2 least")]
-    assert {(cells[3].strip(), cells[4].strip()) for cells in (line.strip("|").split("|") for line in claims)} == {
-        (model, protocol) for model in ("svd", "ncf") for protocol in ("paper", "heldout")
+    assert {tuple(cell.strip() for cell in cells[3:6]) for cells in (line.strip("|").split("|") for line in claims)} == {
+        (model, protocol, estimator) for model in ("svd", "ncf") for protocol in ("paper", "heldout") for estimator in ("exact", "random")
     }
-    pruning = pd.read_csv(workdir / "results" / "ml-100k" / "heldout" / "svd" / "user" / "pruning_summary.csv")
+    pruning = pd.read_csv(workdir / "results" / "ml-100k" / "heldout" / "svd" / "exact" / "user" / "pruning_summary.csv")
     least = pruning.query("metric == 'map@10' and selection == 'least influential'").iloc[0]
-    row = next(line for line in claims if "| svd " in line and "| heldout " in line)
+    row = next(line for line in claims if "| svd " in line and "| heldout " in line and "| exact " in line)
     assert f"{least['mean']:+.2f}% [{least['ci_low']:+.2f}, {least['ci_high']:+.2f}] (n=2)" in row
 
 
@@ -177,7 +182,7 @@ def test_report_is_self_contained(small_study):
 def test_sharding_changes_no_number(small_study, tmp_path, movielens_dir):
     workdir, _ = small_study
     write_config(tmp_path, movielens_dir, influence__shards=3)
-    targets = [f"results/ml-100k/paper/{model}/{kind}/influence.parquet" for model, kind in (("svd", "user"), ("ncf", "item"))]
+    targets = [f"results/ml-100k/paper/{model}/{estimator}/{kind}/influence.parquet" for model, estimator, kind in (("svd", "exact", "user"), ("ncf", "exact", "item"), ("svd", "random", "item"))]
     snakemake(tmp_path, "--cores", "2", *targets)
     for target in targets:
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / target), pd.read_parquet(workdir / target))
@@ -195,3 +200,81 @@ def test_bad_config_value_stops_before_any_job(tmp_path, movielens_dir):
     assert result.returncode != 0
     assert "0 is less than the minimum of 1" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def planned_jobs(output: str) -> set[tuple[str, frozenset]]:
+    """(rule, wildcards) of every job a dry run plans."""
+    jobs = set()
+    for block in re.split(r"^\[[^\]\n]+\]$", output, flags=re.M):
+        rule = re.search(r"^(?:local)?rule (\w+):", block, re.M)
+        if rule:
+            wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
+            pairs = frozenset(tuple(pair.split("=", 1)) for pair in wildcards.group(1).split(", ")) if wildcards else frozenset()
+            jobs.add((rule.group(1), pairs))
+    return jobs
+
+
+EVERY_RULE = {
+    "prepare_dataset", "split", "baseline", "influence_shard", "merge_influence", "prune", "rank", "agreement",
+    "plot_influence", "plot_pruning", "plot_agreement", "summary", "all",
+}
+# Each edit of the finished small study, and the rules whose jobs it must (and alone may) rerun:
+# those that read the key, and those downstream of them.
+EDITS = {
+    "report.top_n": (lambda c: c["report"].update(top_n=4), {"rank", "agreement", "plot_influence", "plot_agreement", "summary", "all"}),
+    "prune.sizes": (lambda c: c["prune"].update(sizes=[2, 3]), {"prune", "plot_pruning", "summary", "all"}),
+    "noise.seeds": (lambda c: c["noise"].update(seeds=3), {"baseline", "prune", "rank", "plot_influence", "plot_pruning", "summary", "all"}),
+    "models.svd.params": (lambda c: c["models"]["svd"]["params"].update(n_epochs=11), EVERY_RULE - {"prepare_dataset", "split"}),
+    "k": (lambda c: c.update(k=5), EVERY_RULE - {"prepare_dataset", "split"}),
+    "estimators.random.scale": (
+        lambda c: c["estimators"]["random"].update(scale=0.002),
+        {"influence_shard", "merge_influence", "prune", "rank", "agreement", "plot_influence", "plot_pruning", "plot_agreement", "summary", "all"},
+    ),
+}
+
+
+@pytest.mark.parametrize("key", list(EDITS))
+def test_a_config_edit_reruns_only_the_rules_that_read_it(small_study, tmp_path, key):
+    workdir, config = small_study
+    study = tmp_path / "study"
+    shutil.copytree(workdir, study, ignore=shutil.ignore_patterns("report.html"))  # results with their mtimes, and .snakemake
+    assert planned_jobs(snakemake(study, "-n").stdout) == set(), "the finished study plans nothing"
+    edit, rules = EDITS[key]
+    edited = copy.deepcopy(config)
+    edit(edited)
+    (study / "config.yaml").write_text(yaml.safe_dump(edited))
+    jobs = planned_jobs(snakemake(study, "-n").stdout)
+    assert {rule for rule, _ in jobs} == rules
+    wildcards = [dict(pairs) for _, pairs in jobs]
+    if key == "models.svd.params":  # the other model's jobs stay, but for those that compare models
+        assert {w.get("model") for w in wildcards} <= {"svd", None}
+    if key == "estimators.random.scale":
+        assert {w.get("estimator") for w in wildcards} <= {"random", None}
+
+
+def test_the_negative_control_runs_through_the_dag(small_study):
+    workdir, config = small_study
+    folder = workdir / "results" / "ml-100k" / "heldout" / "svd"
+    exact = pd.read_parquet(folder / "exact" / "user" / "influence.parquet")
+    control = pd.read_parquet(folder / "random" / "user" / "influence.parquet")
+    assert list(control.columns) == [c for c in exact.columns if c not in ("baseline", "without")]  # the shared schema
+    assert set(control["entity"]) == set(exact["entity"]) and (control["samples"] == 2).all()
+    assert set(pd.read_parquet(folder / "random" / "user" / "influence_by_seed.parquet")["seed"]) == {0, 1}
+    pruning = pd.read_csv(folder / "random" / "user" / "pruning_summary.csv")
+    assert pruning["same_seed_mean"].isna().all()  # the control trained no model: every pruning seed is fresh
+    summary = (workdir / "results" / "summary.md").read_text()
+    assert "**negative control**" in summary
+    reproducibility = summary[summary.index("## 6."):]
+    assert "| random " in reproducibility and "| exact " in reproducibility
+
+
+def test_a_config_of_datasets_and_models_alone_plans_the_whole_study(tmp_path, movielens_dir):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({
+        "datasets": {"ml-100k": {"loader": "movielens_100k", "path": str(movielens_dir)}},
+        "models": {"svd": {"class": "svd"}},
+    }))
+    jobs = planned_jobs(snakemake(tmp_path, "-n").stdout)
+    counts = pd.Series([rule for rule, _ in jobs]).value_counts()
+    # the defaults: both protocols, users and items, 40 shards, the exact estimator, pruning of both kinds
+    assert counts["influence_shard"] == 2 * 2 * 40 and counts["prune"] == 2 * 2 and counts["baseline"] == 2
+    assert set(counts.index) == EVERY_RULE - {"agreement", "plot_agreement"}  # one model: nothing to agree on

@@ -110,7 +110,9 @@ class Retrainer:
 
     def __init__(self, make_model: Callable, experiment: Experiment, variants_per_batch: int = 16, log=sys.stderr):
         self.make_model, self.experiment, self.log = make_model, experiment, log
-        self.batched = callable(getattr(make_model(), "fit_many", None))
+        model = make_model()
+        self.derives = callable(getattr(model, "deletion_variants", None))
+        self.batched = not self.derives and callable(getattr(model, "fit_many", None))
         # How many deletions one training pass covers: the unit of work of exact deletion.
         self.block = variants_per_batch if self.batched else 1
         self._baselines: dict[int, _Baseline] = {}
@@ -157,11 +159,11 @@ class Retrainer:
                 base = self.experiment.evaluate(baseline.model, baseline.scores, excluded_items) if len(excluded_items) else baseline.per_user
                 variant = self.experiment.evaluate(model, excluded_items=excluded_items)
                 chunk_results.append(Comparison(*compare(base, variant, excluded_users), time.perf_counter() - retrain_started))
+                progress.step()
             if self.batched:  # a batch's training time is shared by its variants
                 shared = (time.perf_counter() - chunk_started - sum(r.seconds for r in chunk_results)) / len(chunk)
                 chunk_results = [r._replace(seconds=r.seconds + shared) for r in chunk_results]
             results += chunk_results
-            progress.step(len(chunk))
         return results
 
     def _variants(self, kind: str, chunk: list[np.ndarray], seed: int):
@@ -171,9 +173,8 @@ class Retrainer:
             scores = self.experiment.score(baseline_model)
             return _Baseline(baseline_model, scores, self.experiment.evaluate(baseline_model, scores)), iter(models)
         baseline = self.baseline(seed)
-        derive = getattr(baseline.model, "deletion_variants", None)
-        if callable(derive):
-            return baseline, iter(derive(self.train, kind, chunk))
+        if self.derives:
+            return baseline, iter(baseline.model.deletion_variants(self.train, kind, chunk))
         return baseline, (self.fit(seed, self.train.without(kind, ids)) for ids in chunk)
 
 

@@ -40,15 +40,15 @@ class Section:
 class Evaluation(Section):
     """How every model is evaluated: the top-K cut-off and the relevance threshold."""
 
-    k: int = 10
-    relevance_threshold: float = 4.0
+    k: int
+    relevance_threshold: float
 
 
 @dataclass(frozen=True)
 class SplitSettings(Section):
-    seed: int = 0
-    test_fraction: float = 0.25
-    valid_fraction: float = 0.1
+    seed: int
+    test_fraction: float
+    valid_fraction: float
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,11 @@ class Model(Section):
 class Influence(Section):
     """Which entities are deleted and how the work is cut into jobs."""
 
-    kinds: list = field(default_factory=lambda: ["user", "item"])
-    limit: dict = field(default_factory=dict)
-    shards: int = 40
-    threads: int = 1
-    variants_per_batch: int = 16
+    kinds: list
+    limit: dict
+    shards: int
+    threads: int
+    variants_per_batch: int
 
 
 @dataclass(frozen=True)
@@ -115,47 +115,49 @@ class EstimatorSettings(Section):
 
 @dataclass(frozen=True)
 class Noise(Section):
-    seeds: int = 5
-    quantile: float = 0.95
+    seeds: int
+    quantile: float
 
 
 @dataclass(frozen=True)
 class Prune(Section):
-    kinds: list = field(default_factory=lambda: ["user", "item"])
-    sizes: list = field(default_factory=lambda: [5, 10, 20, 50, 100])
-    random_draws: int = 5
-    estimators: list | None = None
+    kinds: list
+    sizes: list
+    random_draws: int
+    estimators: list | None
 
 
 @dataclass(frozen=True)
 class Report(Section):
-    top_n: int = 10
-    moved_users: int = 10
+    top_n: int
+    moved_users: int
 
 
 @dataclass(frozen=True)
 class Settings:
-    """The whole study. Build it with :meth:`from_config` (or :meth:`from_file`)."""
+    """The whole study. Build it with :meth:`from_config` (or :meth:`from_file`): the defaults
+    of every key live in the schema, nowhere else."""
 
     datasets: dict[str, Dataset]
     models: dict[str, Model]
-    seed: int = 0
-    evaluation: Evaluation = Evaluation()
-    primary_metric: str = "map"
-    split: SplitSettings = SplitSettings()
-    protocols: list = field(default_factory=lambda: ["heldout", "paper"])
-    comparison: str = "exclude"
-    influence: Influence = Influence()
-    estimators: dict[str, EstimatorSettings] = field(default_factory=lambda: {"exact": EstimatorSettings("exact")})
-    noise: Noise = Noise()
-    prune: Prune = Prune()
-    report: Report = Report()
+    seed: int
+    evaluation: Evaluation
+    primary_metric: str
+    split: SplitSettings
+    protocols: list
+    comparison: str
+    influence: Influence
+    estimators: dict[str, EstimatorSettings]
+    noise: Noise
+    prune: Prune
+    report: Report
 
     @classmethod
     def from_config(cls, config: dict, source: str = "config") -> "Settings":
-        """Validate ``config`` (left untouched) and read it; every problem is reported at once
-        in one :class:`InputError` whose lines name the key (``source`` names the file)."""
-        config = copy.deepcopy(config)
+        """Validate ``config`` and read it; every problem is reported at once in one
+        :class:`InputError` whose lines name the key (``source`` names the file). Keys left out
+        are filled into ``config`` with their defaults, as Snakemake's own ``validate`` does (the
+        report's captions describe the study from it)."""
         validate_config(config, SCHEMA, source)
         settings = cls(
             datasets={name: Dataset(name=name, **spec) for name, spec in config["datasets"].items()},

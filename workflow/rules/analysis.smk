@@ -1,37 +1,37 @@
 rule rank:
     input:
-        influence=INFLUENCE + "/influence.parquet",
-        by_seed=INFLUENCE + "/influence_by_seed.parquet",
-        per_user=INFLUENCE + "/per_user.parquet",
-        noise_floor=MODEL + "/noise_floor.csv",
+        influence="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence.parquet",
+        by_seed="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence_by_seed.parquet",
+        per_user="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/per_user.parquet",
+        noise_floor="results/{dataset}/{protocol}/{model}/noise_floor.csv",
         names=lambda wildcards: f"results/{wildcards.dataset}/data/{wildcards.kind}s.parquet",
         users="results/{dataset}/data/users.parquet",
     output:
-        csv=INFLUENCE + "/top_bottom.csv",
+        csv="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/top_bottom.csv",
         markdown=report(
-            INFLUENCE + "/top_bottom.md",
+            "results/{dataset}/{protocol}/{model}/{estimator}/{kind}/top_bottom.md",
             caption="../report/top_bottom.rst",
             category="Most and least influential",
             subcategory="{dataset} / {protocol} / {estimator}",
         ),
-        significance=INFLUENCE + "/significance.csv",
+        significance="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/significance.csv",
         significance_markdown=report(
-            INFLUENCE + "/significance.md",
+            "results/{dataset}/{protocol}/{model}/{estimator}/{kind}/significance.md",
             caption="../report/significance.rst",
             category="Baseline and noise floor",
             subcategory="{dataset} / {protocol} / {estimator}",
         ),
-        moved=INFLUENCE + "/moved_users.csv",
+        moved="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/moved_users.csv",
         moved_markdown=report(
-            INFLUENCE + "/moved_users.md",
+            "results/{dataset}/{protocol}/{model}/{estimator}/{kind}/moved_users.md",
             caption="../report/moved_users.rst",
             category="Whose recommendations moved",
             subcategory="{dataset} / {protocol} / {estimator}",
         ),
-        metric_agreement=INFLUENCE + "/metric_agreement.csv",
-        reproducibility=INFLUENCE + "/reproducibility.csv",
+        metric_agreement="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/metric_agreement.csv",
+        reproducibility="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/reproducibility.csv",
         metric_agreement_markdown=report(
-            INFLUENCE + "/metric_agreement.md",
+            "results/{dataset}/{protocol}/{model}/{estimator}/{kind}/metric_agreement.md",
             caption="../report/metric_agreement.rst",
             category="Metric sensitivity",
             subcategory="{dataset} / {protocol} / {estimator}",
@@ -52,13 +52,13 @@ rule rank:
 rule prune:
     input:
         data="results/{dataset}/data/interactions.parquet",
-        split=RUN + "/split.parquet",
-        influence=INFLUENCE + "/influence.parquet",
+        split="results/{dataset}/{protocol}/split.parquet",
+        influence="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence.parquet",
     output:
-        table=INFLUENCE + "/pruning.csv",
-        summary=INFLUENCE + "/pruning_summary.csv",
+        table="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/pruning.csv",
+        summary="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/pruning_summary.csv",
         markdown=report(
-            INFLUENCE + "/pruning_summary.md",
+            "results/{dataset}/{protocol}/{model}/{estimator}/{kind}/pruning_summary.md",
             caption="../report/pruning.rst",
             category="Prune and retrain",
             subcategory="{dataset} / {protocol} / {estimator}",
@@ -84,11 +84,11 @@ rule prune:
 
 rule agreement:
     input:
-        influence=expand(INFLUENCE + "/influence.parquet", model=MODELS, allow_missing=True),
+        influence=expand("results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence.parquet", model=MODELS, allow_missing=True),
     output:
-        table=RUN + "/agreement/{estimator}_{kind}.csv",
+        table="results/{dataset}/{protocol}/agreement/{estimator}_{kind}.csv",
         markdown=report(
-            RUN + "/agreement/{estimator}_{kind}.md",
+            "results/{dataset}/{protocol}/agreement/{estimator}_{kind}.md",
             caption="../report/agreement.rst",
             category="Model agreement",
             subcategory="{dataset} / {protocol} / {estimator}",

@@ -1,20 +1,20 @@
 rule baseline:
     input:
         data="results/{dataset}/data/interactions.parquet",
-        split=RUN + "/split.parquet",
+        split="results/{dataset}/{protocol}/split.parquet",
     output:
         metrics=report(
-            MODEL + "/baseline.csv",
+            "results/{dataset}/{protocol}/{model}/baseline.csv",
             caption="../report/baseline.rst",
             category="Baseline and noise floor",
             subcategory="{dataset} / {protocol}",
         ),
-        per_user=MODEL + "/baseline_per_user.parquet",
-        seeds=MODEL + "/noise_seeds.csv",
-        pairs=MODEL + "/noise_pairs.csv",
-        noise_floor=MODEL + "/noise_floor.csv",
+        per_user="results/{dataset}/{protocol}/{model}/baseline_per_user.parquet",
+        seeds="results/{dataset}/{protocol}/{model}/noise_seeds.csv",
+        pairs="results/{dataset}/{protocol}/{model}/noise_pairs.csv",
+        noise_floor="results/{dataset}/{protocol}/{model}/noise_floor.csv",
         markdown=report(
-            MODEL + "/noise_floor.md",
+            "results/{dataset}/{protocol}/{model}/noise_floor.md",
             caption="../report/noise_floor.rst",
             category="Baseline and noise floor",
             subcategory="{dataset} / {protocol}",

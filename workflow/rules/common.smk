@@ -1,4 +1,5 @@
-# Names, wildcard constraints, paths and the list of final outputs.
+# Names, wildcard constraints and the list of final outputs. Results live in
+# results/<dataset>/<protocol>/<model>/<estimator>/<kind>/ (see results/README.md).
 DATASETS = list(settings.datasets)
 MODELS = list(settings.models)
 ESTIMATORS = list(settings.estimators)
@@ -6,11 +7,6 @@ PROTOCOLS = settings.protocols
 KINDS = settings.influence.kinds
 SHARDS = range(settings.influence.shards)
 ENV = "../../envs/recinfluence.yaml"
-
-# One folder per (dataset, split protocol); below it one per model, then per estimator and kind.
-RUN = "results/{dataset}/{protocol}"
-MODEL = RUN + "/{model}"
-INFLUENCE = MODEL + "/{estimator}/{kind}"
 
 
 wildcard_constraints:

@@ -18,8 +18,8 @@ rule split:
     input:
         interactions="results/{dataset}/data/interactions.parquet",
     output:
-        split=RUN + "/split.parquet",
-        coverage=RUN + "/split.json",
+        split="results/{dataset}/{protocol}/split.parquet",
+        coverage="results/{dataset}/{protocol}/split.json",
     log:
         "logs/{dataset}/{protocol}/split.log",
     params:

@@ -3,11 +3,11 @@
 rule influence_shard:
     input:
         data="results/{dataset}/data/interactions.parquet",
-        split=RUN + "/split.parquet",
+        split="results/{dataset}/{protocol}/split.parquet",
     output:
-        rows=INFLUENCE + "/shards/{shard}.parquet",
-        per_user=INFLUENCE + "/shards/{shard}_per_user.parquet",
-        timing=INFLUENCE + "/shards/{shard}_timing.csv",
+        rows="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/shards/{shard}.parquet",
+        per_user="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/shards/{shard}_per_user.parquet",
+        timing="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/shards/{shard}_timing.csv",
     log:
         "logs/{dataset}/{protocol}/{model}/{estimator}/{kind}/shard_{shard}.log",
     params:
@@ -30,14 +30,14 @@ rule influence_shard:
 
 rule merge_influence:
     input:
-        rows=expand(INFLUENCE + "/shards/{shard}.parquet", shard=SHARDS, allow_missing=True),
-        per_user=expand(INFLUENCE + "/shards/{shard}_per_user.parquet", shard=SHARDS, allow_missing=True),
-        timing=expand(INFLUENCE + "/shards/{shard}_timing.csv", shard=SHARDS, allow_missing=True),
+        rows=expand("results/{dataset}/{protocol}/{model}/{estimator}/{kind}/shards/{shard}.parquet", shard=SHARDS, allow_missing=True),
+        per_user=expand("results/{dataset}/{protocol}/{model}/{estimator}/{kind}/shards/{shard}_per_user.parquet", shard=SHARDS, allow_missing=True),
+        timing=expand("results/{dataset}/{protocol}/{model}/{estimator}/{kind}/shards/{shard}_timing.csv", shard=SHARDS, allow_missing=True),
     output:
-        influence=INFLUENCE + "/influence.parquet",
-        per_user=INFLUENCE + "/per_user.parquet",
-        timing=INFLUENCE + "/timing.csv",
-        by_seed=INFLUENCE + "/influence_by_seed.parquet",
+        influence="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence.parquet",
+        per_user="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/per_user.parquet",
+        timing="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/timing.csv",
+        by_seed="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence_by_seed.parquet",
     log:
         "logs/{dataset}/{protocol}/{model}/{estimator}/{kind}/merge.log",
     params:

@@ -1,32 +1,32 @@
 rule plot_influence:
     input:
-        influence=INFLUENCE + "/influence.parquet",
-        ranked=INFLUENCE + "/top_bottom.csv",
-        moved=INFLUENCE + "/moved_users.csv",
-        metric_agreement=INFLUENCE + "/metric_agreement.csv",
-        noise_floor=MODEL + "/noise_floor.csv",
-        per_user=INFLUENCE + "/per_user.parquet",
+        influence="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence.parquet",
+        ranked="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/top_bottom.csv",
+        moved="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/moved_users.csv",
+        metric_agreement="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/metric_agreement.csv",
+        noise_floor="results/{dataset}/{protocol}/{model}/noise_floor.csv",
+        per_user="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/per_user.parquet",
     output:
         distribution=report(
-            figure(INFLUENCE + "/distribution"),
+            figure("results/{dataset}/{protocol}/{model}/{estimator}/{kind}/distribution"),
             caption="../report/distribution.rst",
             category="Influence distribution",
             subcategory="{dataset} / {protocol} / {estimator}",
         ),
         top_bottom=report(
-            figure(INFLUENCE + "/top_bottom"),
+            figure("results/{dataset}/{protocol}/{model}/{estimator}/{kind}/top_bottom"),
             caption="../report/top_bottom.rst",
             category="Most and least influential",
             subcategory="{dataset} / {protocol} / {estimator}",
         ),
         moved=report(
-            figure(INFLUENCE + "/moved_users"),
+            figure("results/{dataset}/{protocol}/{model}/{estimator}/{kind}/moved_users"),
             caption="../report/moved_users.rst",
             category="Whose recommendations moved",
             subcategory="{dataset} / {protocol} / {estimator}",
         ),
         metric_agreement=report(
-            figure(INFLUENCE + "/metric_agreement"),
+            figure("results/{dataset}/{protocol}/{model}/{estimator}/{kind}/metric_agreement"),
             caption="../report/metric_agreement.rst",
             category="Metric sensitivity",
             subcategory="{dataset} / {protocol} / {estimator}",
@@ -44,10 +44,10 @@ rule plot_influence:
 
 rule plot_pruning:
     input:
-        summary=INFLUENCE + "/pruning_summary.csv",
+        summary="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/pruning_summary.csv",
     output:
         figure=report(
-            figure(INFLUENCE + "/pruning"),
+            figure("results/{dataset}/{protocol}/{model}/{estimator}/{kind}/pruning"),
             caption="../report/pruning.rst",
             category="Prune and retrain",
             subcategory="{dataset} / {protocol} / {estimator}",
@@ -65,11 +65,11 @@ rule plot_pruning:
 
 rule plot_agreement:
     input:
-        influence=expand(INFLUENCE + "/influence.parquet", model=MODELS, allow_missing=True),
-        table=RUN + "/agreement/{estimator}_{kind}.csv",
+        influence=expand("results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence.parquet", model=MODELS, allow_missing=True),
+        table="results/{dataset}/{protocol}/agreement/{estimator}_{kind}.csv",
     output:
         figure=report(
-            figure(RUN + "/agreement/{estimator}_{kind}"),
+            figure("results/{dataset}/{protocol}/agreement/{estimator}_{kind}"),
             caption="../report/agreement.rst",
             category="Model agreement",
             subcategory="{dataset} / {protocol} / {estimator}",

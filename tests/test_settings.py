@@ -1,0 +1,105 @@
+"""The settings: defaults for every optional key, the schema against the code it describes, plain
+rule params, and what importing the analysis and parsing the Snakefile cost."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from recinfluence.estimators import ESTIMATORS
+from recinfluence.models import NCF, SVD
+from recinfluence.settings import SCHEMA, Settings
+
+from .studies import REPO, SMALL_CONFIG, snakemake_command, snakemake_env, write_config
+
+
+def optional_keys(config: dict, prefix=()) -> list[tuple]:
+    """Every key path of the small config but the two required sections and dataset/model entries."""
+    paths = []
+    for key, value in config.items():
+        path = (*prefix, key)
+        if path[0] in ("datasets", "models"):
+            continue
+        paths.append(path)
+        if isinstance(value, dict) and path[0] != "estimators":
+            paths += optional_keys(value, path)
+    return paths
+
+
+@pytest.mark.parametrize("path", optional_keys(yaml.safe_load(SMALL_CONFIG.read_text())), ids=".".join)
+def test_every_optional_key_can_be_left_out(path):
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    parent = config
+    for key in path[:-1]:
+        parent = parent[key]
+    del parent[path[-1]]
+    settings = Settings.from_config(config)
+    # every section a rule or script reads is complete
+    assert settings.metric == "map@10" and settings.report.top_n > 0 and settings.noise.seeds >= 2
+    assert settings.prune.sizes and settings.influence.shards >= 1 and settings.estimators
+
+
+def test_defaults_are_the_papers_setup():
+    settings = Settings.from_config({"datasets": {"d": {"loader": "movielens_100k"}}, "models": {"m": {"class": "svd"}}})
+    assert (settings.evaluation.k, settings.evaluation.relevance_threshold, settings.primary_metric) == (10, 4, "map")
+    assert settings.split.test_fraction == 0.25 and settings.protocols == ["heldout", "paper"] and settings.comparison == "exclude"
+    assert list(settings.estimators) == ["exact"] and settings.estimators["exact"].params == {"seeds": 1}
+    assert settings.models["m"].params == {} and settings.influence.variants_per_batch == 16
+
+
+def test_settings_travel_as_plain_values_and_come_back_equal():
+    settings = Settings.from_config(yaml.safe_load(SMALL_CONFIG.read_text()))
+    params = settings.to_params()
+    assert repr(params) == repr(yaml.safe_load(yaml.safe_dump(params, sort_keys=False)))  # only plain values: Snakemake can compare them
+    assert Settings.from_params(params) == settings
+
+
+def test_the_schema_names_every_estimator_and_the_built_in_models_parameters():
+    schema = yaml.safe_load(SCHEMA.read_text())
+    assert set(schema["properties"]["estimators"]["properties"]) == set(ESTIMATORS)
+    assert set(schema["properties"]["prune"]["properties"]["estimators"]["items"]["enum"]) == set(ESTIMATORS)
+    for name, cls in (("svd", SVD), ("ncf", NCF)):
+        declared = set(schema["definitions"][f"{name}_params"]["properties"])
+        assert declared == set(inspect.signature(cls).parameters), name
+
+
+def test_model_parameters_are_checked_with_the_config():
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    config["models"]["ncf"]["params"].update(epochs=0, layers=[15, 8], device="tpu")
+    config["models"]["svd"]["params"]["n_factor"] = 3
+    with pytest.raises(Exception) as error:
+        Settings.from_config(config, "study.yaml")
+    lines = str(error.value).splitlines()
+    assert lines[0] == "study.yaml: 4 problems"
+    assert "  models.ncf.params.epochs: 0 is less than the minimum of 1" in lines
+    assert "  models.ncf.params.device: 'tpu' is not one of ['auto', 'cpu', 'cuda']" in lines
+    assert "  models.ncf.params.layers.0: 15 is not a multiple of 2" in lines
+    assert any(line.startswith("  models.svd.params: Additional properties are not allowed ('n_factor'") for line in lines)
+
+
+ANALYSIS = ["recinfluence.analysis", "recinfluence.summary", "recinfluence.plots", "recinfluence.settings", "recinfluence.estimators.base"]
+
+
+def test_analysis_and_report_code_import_neither_torch_nor_numba():
+    code = f"import sys\nfor name in {ANALYSIS!r}: __import__(name)\nprint(sorted(m for m in ('torch', 'numba') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_planning_the_dag_imports_neither_torch_nor_numba_nor_scipy(tmp_path, movielens_dir):
+    """Modules that fail to import stand first on the path: a dry run that imported them would fail."""
+    blockers = tmp_path / "blockers"
+    for name in ("torch", "numba", "scipy"):
+        (blockers / name).mkdir(parents=True)
+        (blockers / name / "__init__.py").write_text(f"raise ImportError('{name} imported while planning the DAG')\n")
+    study = tmp_path / "study"
+    write_config(study, movielens_dir)
+    env = snakemake_env()
+    env["PYTHONPATH"] = f"{blockers}:{REPO / 'src'}"
+    result = subprocess.run(snakemake_command(study, "-n"), capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "influence_shard" in result.stdout
