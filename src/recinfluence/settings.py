@@ -201,8 +201,7 @@ class Settings:
                 model.factory()
             except InputError as error:
                 problems.append(str(error))
-        if problems:
-            raise InputError(f"{source}: " + problems[0] if len(problems) == 1 else f"{source}: {len(problems)} problems\n  " + "\n  ".join(problems))
+        raise_problems(source, problems)
 
     @property
     def metric(self) -> str:
@@ -280,11 +279,16 @@ def validate_config(config: dict, schema_file=SCHEMA, source: str = "config") ->
 
     validator = jsonschema.validators.extend(base, {"properties": fill_defaults})(schema)
     errors = sorted(validator.iter_errors(config), key=lambda error: [str(part) for part in error.absolute_path])
-    lines = sorted({f"{'.'.join(map(str, error.absolute_path)) or '(top level)'}: {error.message}" for error in errors})
-    if len(lines) == 1:
-        raise InputError(f"{source}: {lines[0]}")
-    if lines:
-        raise InputError(f"{source}: {len(lines)} problems\n  " + "\n  ".join(lines))
+    raise_problems(source, sorted({f"{'.'.join(map(str, error.absolute_path)) or '(top level)'}: {error.message}" for error in errors}))
+
+
+def raise_problems(source: str, problems: list[str]) -> None:
+    """One :class:`InputError` for every problem at once (nothing when there is none): one
+    line for one problem, else a count and one indented line each."""
+    if len(problems) == 1:
+        raise InputError(f"{source}: {problems[0]}")
+    if problems:
+        raise InputError(f"{source}: {len(problems)} problems\n  " + "\n  ".join(problems))
 
 
 def import_object(spec: str, key: str, what: str):

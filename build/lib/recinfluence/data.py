@@ -1,0 +1,408 @@
+"""Interaction data: loaders, validation and dense integer ids.
+
+Every loader returns an :class:`Interactions`: a table of (user, item, rating, timestamp) whose
+user and item ids are dense integers over the whole dataset, fixed before any split, plus the
+tables that map them back to raw ids (and item titles where the dataset has them). Models size
+their parameters by this global id space, and a deletion removes rows, never ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .io import write_parquet
+
+MOVIELENS_100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
+MOVIELENS_100K_SHA256 = {"u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"}
+AMAZON_ELECTRONICS_URL = (
+    "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles/ratings_Electronics.csv"
+)
+COLUMNS = ("user", "item", "rating", "timestamp")
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """Ratings with dense ids. ``frame`` has columns user, item (int64), rating (float64),
+    timestamp (int64); ``users`` and ``items`` are indexed by dense id and hold ``raw_id``
+    (and ``title`` for items where known)."""
+
+    frame: pd.DataFrame
+    users: pd.DataFrame
+    items: pd.DataFrame
+
+    @property
+    def n_users(self) -> int:
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        write_parquet(self.frame, folder / "interactions.parquet")
+        write_parquet(self.users, folder / "users.parquet")
+        write_parquet(self.items, folder / "items.parquet")
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "Interactions":
+        folder = Path(folder)
+        return cls(
+            frame=pd.read_parquet(folder / "interactions.parquet"),
+            users=pd.read_parquet(folder / "users.parquet"),
+            items=pd.read_parquet(folder / "items.parquet"),
+        )
+
+
+def from_raw(raw: pd.DataFrame, source: str, rating_scale=None, titles=None) -> Interactions:
+    """Validate a table with raw user/item ids and give it dense ids.
+
+    Raw ids are sorted before numbering, so the same data always gets the same ids.
+    Duplicate (user, item) rows are rejected: which rating is right is the data owner's call.
+    """
+    missing = [c for c in ("user", "item", "rating") if c not in raw.columns]
+    if missing:
+        raise InputError(f"{source}: missing column(s) {', '.join(missing)}")
+    if raw.empty:
+        raise InputError(f"{source}: no interactions (the file is empty)")
+    for column in ("user", "item"):
+        values = raw[column]
+        blank = values.isna() | (values.astype(str).str.strip() == "")
+        if blank.any():
+            row = int(np.flatnonzero(blank.to_numpy())[0])
+            raise InputError(f"{source}: {blank.sum()} blank {column} id(s), first at data row {row + 1}")
+    ratings = pd.to_numeric(raw["rating"], errors="coerce")
+    bad = ratings.isna() | ~np.isfinite(ratings)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(
+            f"{source}: non-numeric rating {raw['rating'].iloc[row]!r} at data row {row + 1}"
+        )
+    if rating_scale is not None:
+        low, high = rating_scale
+        out = (ratings < low) | (ratings > high)
+        if out.any():
+            row = int(np.flatnonzero(out.to_numpy())[0])
+            raise InputError(
+                f"{source}: rating {ratings.iloc[row]} at data row {row + 1} is outside "
+                f"the rating scale [{low}, {high}]"
+            )
+    duplicated = raw.duplicated(subset=["user", "item"], keep=False)
+    if duplicated.any():
+        first = raw.loc[duplicated].iloc[0]
+        raise InputError(
+            f"{source}: {int(duplicated.sum())} rows repeat a (user, item) pair, e.g. "
+            f"user {first['user']!r} item {first['item']!r}; keep one rating per pair"
+        )
+    if "timestamp" in raw.columns:
+        timestamps = pd.to_numeric(raw["timestamp"], errors="coerce")
+        if timestamps.isna().any():
+            raise InputError(f"{source}: non-numeric or missing timestamp values")
+        timestamps = timestamps.astype("int64")
+    else:
+        timestamps = pd.Series(0, index=raw.index, dtype="int64")
+
+    user_ids, user_raw = _dense_ids(raw["user"])
+    item_ids, item_raw = _dense_ids(raw["item"])
+    frame = pd.DataFrame(
+        {
+            "user": user_ids.astype("int64"),
+            "item": item_ids.astype("int64"),
+            "rating": ratings.to_numpy(dtype="float64"),
+            "timestamp": timestamps.to_numpy(),
+        }
+    )
+    users = pd.DataFrame({"raw_id": user_raw})
+    items = pd.DataFrame({"raw_id": item_raw})
+    if titles is not None:
+        items["title"] = items["raw_id"].map(titles).fillna("")
+    users.index.name = items.index.name = "id"
+    return Interactions(frame=frame, users=users, items=items)
+
+
+def _dense_ids(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Number raw ids 0..n-1 in sorted order (numeric order when every id is a plain integer)."""
+    values = values.astype(str).str.strip()
+    plain_integers = values.str.fullmatch(r"[1-9][0-9]*|0").all()
+    key = values.astype("int64") if plain_integers else values
+    codes, uniques = pd.factorize(key, sort=True)
+    return codes.astype("int64"), np.asarray(uniques).astype(str)
+
+
+def sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_sha256(path: Path, expected: str) -> None:
+    actual = sha256(path)
+    if actual != expected:
+        raise InputError(f"{path}: sha256 {actual} does not match the expected {expected}")
+
+
+def _require_file(path: Path) -> None:
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty")
+
+
+def download(url: str, dest: str | Path, expected_sha256: str | None = None) -> Path:
+    """Download ``url`` to ``dest`` through a temporary name, verifying the sha256 if given."""
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, suffix=".part") as tmp:
+        partial = Path(tmp.name)
+    try:
+        with urllib.request.urlopen(url) as response, open(partial, "wb") as out:
+            shutil.copyfileobj(response, out)
+        if expected_sha256:
+            actual = sha256(partial)
+            if actual != expected_sha256:
+                raise InputError(
+                    f"{url}: downloaded sha256 {actual} does not match the expected {expected_sha256}"
+                )
+        partial.replace(dest)
+    finally:
+        partial.unlink(missing_ok=True)
+    return dest
+
+
+def download_movielens_100k(folder: str | Path, url: str = MOVIELENS_100K_URL, archive_sha256: str | None = None) -> Path:
+    """Fetch the GroupLens archive into ``folder`` (checking the archive's sha256 if given) and
+    verify ``u.data`` against its published sha256."""
+    folder = Path(folder)
+    archive = download(url, folder / "ml-100k.zip", archive_sha256)
+    try:
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            try:
+                with zipfile.ZipFile(archive) as bundle:
+                    bundle.extractall(tmp)
+            except zipfile.BadZipFile as error:
+                raise InputError(f"{url}: not a valid zip archive ({error})") from None
+            extracted = Path(tmp) / "ml-100k"
+            for name, expected in MOVIELENS_100K_SHA256.items():
+                member = extracted / name
+                if not member.is_file() or member.stat().st_size == 0:
+                    raise InputError(f"{url}: the archive has no (or an empty) ml-100k/{name}")
+                actual = sha256(member)
+                if actual != expected:
+                    raise InputError(f"{url}: ml-100k/{name} in the archive has sha256 {actual}, not the published {expected}")
+            target = folder / "ml-100k"
+            shutil.rmtree(target, ignore_errors=True)
+            extracted.replace(target)
+    finally:
+        archive.unlink(missing_ok=True)  # kept neither on success (extracted) nor on failure
+    return target
+
+
+def load_movielens_100k(folder: str | Path) -> Interactions:
+    """MovieLens 100K from a GroupLens folder (``u.data``, ``u.item``); ``u.data`` is checked
+    against the published sha256 so that a truncated or edited copy is caught."""
+    folder = Path(folder)
+    ratings_file = folder / "u.data"
+    _require_file(ratings_file)
+    _check_sha256(ratings_file, MOVIELENS_100K_SHA256["u.data"])
+    raw = pd.read_csv(ratings_file, sep="\t", header=None, names=list(COLUMNS), dtype=str)
+    titles = None
+    item_file = folder / "u.item"
+    if item_file.is_file():
+        item_table = pd.read_csv(
+            item_file, sep="|", header=None, encoding="latin-1", usecols=[0, 1], dtype=str
+        )
+        titles = dict(zip(item_table[0], item_table[1]))
+    return from_raw(raw, str(ratings_file), rating_scale=(1, 5), titles=titles)
+
+
+def k_core(frame: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Keep the largest subset in which every user and every item has at least ``k`` rows.
+
+    A blank (NaN) id counts as one id of its own rather than vanishing here, so that
+    validation still sees and reports it."""
+    keep = _k_core_rows(_codes(frame["user"]), _codes(frame["item"]), k)
+    return frame if len(keep) == len(frame) else frame.iloc[keep]
+
+
+def _codes(values: pd.Series) -> np.ndarray:
+    """Integer codes 0..n-1 numbering the ids in sorted order, NaN included as an id."""
+    return pd.factorize(values, sort=True, use_na_sentinel=False)[0]
+
+
+def _k_core_rows(users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the rows in the k-core of the (user code, item code) pairs, ascending."""
+    rows = np.arange(len(users))
+    # Peel rounds on ever shorter arrays: each round costs two bincounts over the rows still in.
+    while True:
+        keep = (np.bincount(users)[users] >= k) & (np.bincount(items)[items] >= k)
+        if keep.all():
+            return rows
+        rows, users, items = rows[keep], users[keep], items[keep]
+
+
+def _sample_rows(users: np.ndarray, items: np.ndarray, k: int, sample_users: int, seed: int) -> tuple[np.ndarray, int, int]:
+    """Rows of the k-core of a seeded sample of users whose core keeps about ``sample_users``.
+
+    ``users`` and ``items`` are codes of rows that already form a k-core, users numbered in
+    raw-id order. Users join in a seeded random order; the k-core of a prefix of that order
+    only grows with the prefix (the core of a subset lies in the core of the superset), so a
+    binary search finds the shortest prefix whose core keeps at least ``sample_users`` users.
+    That prefix or the one a user shorter, whichever keeps a count closer to the target, is
+    the sample. Returns its rows and the user counts kept by those two prefixes."""
+    n_users = users.max() + 1
+    turn = np.random.default_rng(seed).permutation(n_users)[users]  # each row's user's turn to join
+
+    def core_of_prefix(length: int) -> tuple[np.ndarray, int]:
+        rows = np.flatnonzero(turn < length)
+        rows = rows[_k_core_rows(users[rows], items[rows], k)]
+        return rows, _distinct(users[rows])
+
+    shorter, longer = 0, n_users  # the core of all users is the input itself: it keeps them all
+    while longer - shorter > 1:
+        middle = (shorter + longer) // 2
+        if core_of_prefix(middle)[1] >= sample_users:
+            longer = middle
+        else:
+            shorter = middle
+    below_rows, below = core_of_prefix(longer - 1)
+    at_rows, at = core_of_prefix(longer)
+    rows = below_rows if sample_users - below < at - sample_users else at_rows
+    return rows, below, at
+
+
+def read_ratings_csv(path: str | Path, columns=COLUMNS) -> pd.DataFrame:
+    """A ratings CSV with or without a header line; ``columns`` names the fields in file order."""
+    path = Path(path)
+    _require_file(path)
+    columns = list(columns)
+    first = pd.read_csv(path, header=None, nrows=1, dtype=str)
+    if first.shape[1] != len(columns):
+        raise InputError(f"{path}: expected {len(columns)} columns ({', '.join(columns)}), found {first.shape[1]}")
+    # A header line is recognised by a rating field that is not a number.
+    has_header = pd.isna(pd.to_numeric(first.iloc[0, columns.index("rating")], errors="coerce"))
+    return pd.read_csv(
+        path, header=None, skiprows=1 if has_header else 0, names=columns, dtype={"user": str, "item": str, "rating": str}
+    )
+
+
+def _distinct(codes: np.ndarray) -> int:
+    return int(np.count_nonzero(np.bincount(codes)))
+
+
+def _progress(log: TextIO | None, source: str, step: str, users: np.ndarray, items: np.ndarray) -> None:
+    if log is not None:
+        print(f"{source}: {step}: {_distinct(users)} users, {_distinct(items)} items, {len(users)} ratings", file=log, flush=True)
+
+
+_STDERR = object()  # stands for sys.stderr as it is at call time: cli.log_to and pytest swap it
+
+
+def load_amazon_ratings(
+    path: str | Path,
+    columns=COLUMNS,
+    k: int = 5,
+    sample_users: int | None = None,
+    seed: int = 0,
+    log: TextIO | None = _STDERR,  # type: ignore[assignment]
+) -> Interactions:
+    """Amazon ratings-only CSV: k-core filter, then optionally a seeded sample of users.
+
+    The sample keeps the k-core property and ends within 10% of ``sample_users`` users (see
+    :func:`_sample_rows`); it is reproducible for a seed, and a larger ``sample_users`` with
+    the same seed gives a superset. Where no such sample exists (adding one user to the sample
+    pulls in so many others that the count jumps past the 10% band) an :class:`InputError`
+    says so. A k-core with no more than ``sample_users`` users has nothing to sample: all of
+    it is kept, with a note in the log, since a smaller dataset than asked is then the data's
+    size, not a broken promise.
+
+    ``log`` (default ``sys.stderr``; None for silence) gets one line per step with the
+    users, items and ratings left: as read, after the k-core, after the sample."""
+    log = sys.stderr if log is _STDERR else log
+    source = str(path)
+    if sample_users is not None and sample_users < 1:
+        raise InputError(f"{source}: sample_users must be at least 1, not {sample_users}")
+    raw = read_ratings_csv(path, columns)
+    if raw.empty:
+        raise InputError(f"{source}: no interactions (the file is empty)")
+    users, items = _codes(raw["user"]), _codes(raw["item"])
+    _progress(log, source, "read", users, items)
+    rows = _k_core_rows(users, items, k)
+    _progress(log, source, f"{k}-core", users[rows], items[rows])
+    if len(rows) == 0:
+        raise InputError(f"{source}: no interactions left after the {k}-core filter")
+    if sample_users is not None:
+        core_users = _distinct(users[rows])
+        if core_users <= sample_users:
+            note = f"no sample: sample_users={sample_users} is not below the {k}-core's {core_users} users, all kept"
+            _progress(log, source, note, users[rows], items[rows])
+        else:
+            # Renumber the core's users 0..n-1 (still in raw-id order) so the sample depends
+            # only on the core, not on the users the filter dropped.
+            core_user_codes = np.unique(users[rows], return_inverse=True)[1]
+            sampled, below, at = _sample_rows(core_user_codes, items[rows], k, sample_users, seed)
+            rows = rows[sampled]
+            kept = _distinct(users[rows])
+            if 10 * abs(kept - sample_users) > sample_users:
+                raise InputError(
+                    f"{source}: cannot sample sample_users={sample_users} within 10% from the {k}-core with "
+                    f"seed {seed}: one more user takes the re-cored sample from {below} to {at} users; "
+                    "try another sample_users or seed"
+                )
+            _progress(log, source, f"sample of {sample_users} users (seed {seed}) re-cored", users[rows], items[rows])
+    return from_raw(raw.iloc[rows].reset_index(drop=True), source, rating_scale=(1, 5))
+
+
+def load_table(path: str | Path, columns: dict, rating_scale=None, sep: str = ",") -> Interactions:
+    """Any CSV or Parquet file; ``columns`` maps user/item/rating[/timestamp] to the file's names."""
+    path = Path(path)
+    _require_file(path)
+    try:
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, sep=sep, dtype=str)
+    except (ValueError, OSError, pd.errors.ParserError) as error:
+        raise InputError(f"{path}: cannot be read ({error})") from None
+    wanted = {role: name for role, name in columns.items() if name}
+    missing = [name for name in wanted.values() if name not in table.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, table.columns))}")
+    raw = table[list(wanted.values())].rename(columns={name: role for role, name in wanted.items()})
+    return from_raw(raw, str(path), rating_scale=rating_scale)
+
+
+def load_dataset(spec, cache_dir: str | Path = "resources") -> Interactions:
+    """Load the dataset one entry of ``datasets`` describes (a
+    :class:`recinfluence.settings.Dataset`; a key left out is ``None``: the loader's default)."""
+    if spec.loader == "movielens_100k":
+        folder = spec.path or Path(cache_dir) / "ml-100k"
+        if not spec.path and not (Path(folder) / "u.data").is_file():
+            download_movielens_100k(cache_dir, spec.url or MOVIELENS_100K_URL, spec.sha256)
+        return load_movielens_100k(folder)
+    if spec.loader == "amazon_ratings":
+        path = spec.path
+        if not path:
+            path = Path(cache_dir) / "ratings_Electronics.csv"
+            if not path.is_file():
+                download(spec.url or AMAZON_ELECTRONICS_URL, path, spec.sha256)
+        return load_amazon_ratings(
+            path,
+            columns=spec.columns or COLUMNS,
+            k=spec.k_core or 5,
+            sample_users=spec.sample_users,
+            seed=spec.sample_seed or 0,
+        )
+    if spec.loader == "table":
+        return load_table(spec.path, spec.columns, spec.rating_scale, spec.sep or ",")
+    raise InputError(f"datasets.{spec.name}.loader: unknown loader {spec.loader!r} (movielens_100k, amazon_ratings, table)")

@@ -1,0 +1,41 @@
+"""Exact deletion: retrain without each entity, with R seeds (common random numbers), and
+average the paired differences with the baseline of the same seed.
+
+A work unit is one training pass of the model: a block of ``variants_per_batch`` entities for a
+model with a batched path (NCF), one entity otherwise. A model that derives its deletion
+variants without refitting (``deletion_variants``) is used through it (README "Your own model").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..metrics import lower_is_better
+from ..retrain import rows_per_entity
+from .base import Estimator, Partial, blocks
+
+
+class ExactDeletion(Estimator):
+    name = "exact"
+    value_columns = ("baseline", "without")  # the metric of the baseline and without the entity
+
+    def work_units(self, retrainer, entities) -> list[np.ndarray]:
+        return blocks(entities, retrainer.block)
+
+    def run(self, retrainer, kind: str, unit: np.ndarray, comparison: str = "exclude") -> Partial:
+        rows_of = rows_per_entity(retrainer.train, kind)
+        rows, per_user, timing = [], [], []
+        for seed in self.seeds:
+            comparisons = retrainer.deletions(kind, unit, seed, comparison)
+            for entity, (baseline, without, users, seconds) in zip(unit, comparisons):
+                for metric in baseline.index:
+                    sign = -1.0 if lower_is_better(metric) else 1.0
+                    influence = sign * (baseline[metric] - without[metric]) + 0.0  # + 0.0: no -0.0
+                    rows.append((kind, int(entity), int(rows_of[entity]), seed, metric, baseline[metric], without[metric], influence))
+                per_user.append(users.assign(entity=int(entity)))
+                timing.append((kind, int(entity), seconds))
+        rows = pd.DataFrame(rows, columns=["kind", "entity", "n_train_rows", "seed", "metric", "baseline", "without", "influence"])
+        per_user = pd.concat(per_user).groupby(["entity", "user"], sort=False).mean().reset_index()
+        timing = pd.DataFrame(timing, columns=["kind", "entity", "seconds"]).groupby(["kind", "entity"], sort=False)["seconds"].sum().reset_index()
+        return Partial(rows, per_user, timing)

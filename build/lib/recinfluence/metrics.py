@@ -1,0 +1,142 @@
+"""Top-K ranking metrics and rating errors, per user, from one vectorised pass.
+
+Protocol (README, "The protocol"):
+
+- candidates: for each user, every item of the catalog not in that user's training rows;
+- relevant: the user's evaluation interactions with rating >= ``relevance_threshold``;
+- AP@K = (1 / min(K, R)) * sum_{k <= K} precision@k * rel_k, with R = number of relevant items;
+- NDCG@K: binary gains, log2 discount, ideal DCG over min(K, R) hits;
+- precision@K = hits / K; recall@K = hits / R; hit_rate@K = 1 if any hit;
+- users with R = 0 get NaN ranking metrics and are left out of the means;
+- RMSE / MAE over all of a user's evaluation ratings, for models that predict ratings
+  (their scores clipped to the rating scale, as scikit-surprise does).
+
+Aggregates are means over users; RMSE and MAE aggregate over ratings (weighted by ``n_rated``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+from .settings import RATING_METRICS
+
+
+def ranking_metric_names(k: int) -> list[str]:
+    return [f"map@{k}", f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"hit_rate@{k}"]
+
+
+def lower_is_better(metric: str) -> bool:
+    return metric in RATING_METRICS
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Dense per-user views of one evaluation split: ``users`` (those with at least one
+    evaluation interaction), ``seen`` (training items, not candidates), ``rating`` (evaluation
+    ratings, NaN elsewhere) and ``relevant``."""
+
+    users: np.ndarray
+    seen: np.ndarray
+    rating: np.ndarray
+    relevant: np.ndarray
+
+    @cached_property
+    def rated_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(row, item, rating) of every evaluation rating, for errors computed pair by pair."""
+        rows, items = np.nonzero(~np.isnan(self.rating))
+        return rows, items, self.rating[rows, items]
+
+    @classmethod
+    def build(cls, frame: pd.DataFrame, train_rows, eval_rows, n_items: int, relevance_threshold: float = 4.0):
+        evaluation = frame.iloc[eval_rows]
+        users = np.unique(evaluation["user"].to_numpy())
+        position = np.full(frame["user"].max() + 1, -1)
+        position[users] = np.arange(len(users))
+        seen = np.zeros((len(users), n_items), dtype=bool)
+        train = frame.iloc[train_rows]
+        in_eval = position[train["user"].to_numpy()] >= 0
+        seen[position[train["user"].to_numpy()[in_eval]], train["item"].to_numpy()[in_eval]] = True
+        rating = np.full((len(users), n_items), np.nan)
+        rating[position[evaluation["user"].to_numpy()], evaluation["item"].to_numpy()] = evaluation["rating"].to_numpy()
+        return cls(users=users, seen=seen, rating=rating, relevant=rating >= relevance_threshold)
+
+
+def evaluate(
+    scores: np.ndarray,
+    evalset: EvalSet,
+    k: int = 10,
+    rating_scale=None,
+    excluded_items=(),
+) -> pd.DataFrame:
+    """Per-user metrics of a score matrix (rows aligned with ``evalset.users``).
+
+    ``excluded_items`` are taken out of the catalog: out of every candidate list, relevant set
+    and rating error (the item-deletion protocol)."""
+    relevant = evalset.relevant
+    excluded_items = np.asarray(excluded_items, dtype=np.int64)
+    masked = np.where(evalset.seen, -np.inf, scores)
+    if excluded_items.size:
+        relevant = relevant.copy()
+        relevant[:, excluded_items] = False
+        masked[:, excluded_items] = -np.inf
+    import torch  # here, not at the top: analysis code imports this module without torch
+
+    k_eff = min(k, masked.shape[1])
+    top_scores, top = (t.numpy() for t in torch.topk(torch.from_numpy(masked), k_eff, dim=1, sorted=True))
+    rows = np.arange(len(top))[:, None]
+    hits = (relevant[rows, top] & np.isfinite(top_scores)).astype(float)
+    n_relevant = relevant.sum(axis=1)
+    has_relevant = n_relevant > 0
+    ranks = np.arange(1, k_eff + 1)
+    n_hits = hits.sum(axis=1)
+    ideal = np.minimum(n_relevant, k)
+    discounts = 1.0 / np.log2(ranks + 1)
+    ideal_dcg = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(ideal, k_eff)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        metrics = {
+            f"map@{k}": ((np.cumsum(hits, axis=1) / ranks) * hits).sum(axis=1) / ideal,
+            f"ndcg@{k}": (hits * discounts).sum(axis=1) / ideal_dcg,
+            f"precision@{k}": n_hits / k,
+            f"recall@{k}": n_hits / n_relevant,
+            f"hit_rate@{k}": (n_hits > 0).astype(float),
+        }
+    table = pd.DataFrame({name: np.where(has_relevant, values, np.nan) for name, values in metrics.items()})
+    table.insert(0, "user", evalset.users)
+    table["n_relevant"] = n_relevant
+    if rating_scale is not None:
+        pair_rows, pair_items, ratings = evalset.rated_pairs
+        if excluded_items.size:
+            keep = ~np.isin(pair_items, excluded_items)
+            pair_rows, pair_items, ratings = pair_rows[keep], pair_items[keep], ratings[keep]
+        errors = np.clip(scores[pair_rows, pair_items], *rating_scale) - ratings
+        n_users = len(evalset.users)
+        n_rated = np.bincount(pair_rows, minlength=n_users)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table["rmse"] = np.sqrt(np.bincount(pair_rows, errors**2, minlength=n_users) / n_rated)
+            table["mae"] = np.bincount(pair_rows, np.abs(errors), minlength=n_users) / n_rated
+        table["n_rated"] = n_rated
+    return table
+
+
+def metric_columns(per_user: pd.DataFrame) -> list[str]:
+    return [c for c in per_user.columns if "@" in c or c in RATING_METRICS]
+
+
+def aggregate(per_user: pd.DataFrame) -> pd.Series:
+    """Means over users (ranking metrics skip users without relevant items); RMSE and MAE
+    over all evaluation ratings."""
+    result = {}
+    for name in metric_columns(per_user):
+        if name == "rmse":
+            weights = per_user["n_rated"]
+            result[name] = float(np.sqrt(np.nansum(per_user[name] ** 2 * weights) / weights.sum()))
+        elif name == "mae":
+            weights = per_user["n_rated"]
+            result[name] = float(np.nansum(per_user[name] * weights) / weights.sum())
+        else:
+            result[name] = float(np.nanmean(per_user[name])) if per_user[name].notna().any() else np.nan
+    return pd.Series(result)

@@ -1,0 +1,42 @@
+"""Built-in recommenders and the loader for any ``package.module:Class`` given in config.
+
+The built-ins are imported on first use (``recinfluence.models.SVD`` or :func:`model_factory`),
+so that importing this package does not import torch or numba."""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from ..settings import import_object
+from .base import ENTITY_KINDS, TrainSet
+
+BUILTIN = {"svd": "recinfluence.models.svd:SVD", "ncf": "recinfluence.models.ncf:NCF"}
+
+__all__ = ["BUILTIN", "ENTITY_KINDS", "NCF", "SVD", "TrainSet", "model_factory"]
+
+
+def __getattr__(name: str):
+    if name in ("SVD", "NCF"):
+        return import_object(BUILTIN[name.lower()], name, "model class")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def model_factory(name: str, params: dict | None = None, key: str = "models"):
+    """A zero-argument callable that builds a fresh, unfitted model.
+
+    ``name`` is a built-in (``svd``, ``ncf``) or ``package.module:Class``; ``params`` are passed
+    to the class. Errors name the config ``key`` they came from."""
+    params = dict(params or {})
+    if name in BUILTIN:
+        cls = import_object(BUILTIN[name], key, "model class")
+    elif ":" in name:
+        cls = import_object(name, key, "model class")
+    else:
+        raise InputError(f"{key}: unknown model {name!r} (built-ins: {', '.join(BUILTIN)}; or package.module:Class)")
+    try:
+        cls(**params)
+    except (TypeError, ValueError) as error:
+        raise InputError(f"{key}: bad parameters for {name!r} ({error})") from None
+    for method in ("fit", "score"):
+        if not callable(getattr(cls, method, None)):
+            raise InputError(f"{key}: model class {name!r} has no {method}() method")
+    return lambda: cls(**params)

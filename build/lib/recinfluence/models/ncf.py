@@ -1,0 +1,243 @@
+"""Neural Collaborative Filtering: NeuMF (GMF + MLP towers), implicit feedback, in PyTorch.
+
+Every training row is a positive; each is paired with ``n_negatives`` sampled items the user
+has not rated, and the model learns them with binary cross-entropy and Adam.
+
+One training routine trains V deletion variants at once, their parameters stacked along a
+leading dimension; a single model is the case V = 1, so batched and solo training are the same
+algorithm (equal up to float rounding). Common random numbers, so that a deletion changes
+nothing but the deleted rows:
+
+- initial parameters are drawn once from the seed over the global id space and copied to every
+  variant;
+- each epoch cuts a seeded permutation of the *full* training rows into fixed mini-batches; a
+  row deleted from a variant is masked out of its batch (the batch boundaries do not move), and
+  the batch loss is divided by the full batch size, so no other row gains weight;
+- each row's negatives come from candidates drawn for all full rows from a generator keyed by
+  (seed, epoch), indexed by the row's fixed position; a candidate is rejected if the user rated
+  it or if the variant's training catalog lacks it (``TrainSet.catalog``: items with a row in
+  the *full* training set, less deleted items), so a deleted item is never a negative,
+  deleting an item with no training row changes nothing, and deleting a user (even the only
+  one who rated some item) leaves every other row's negatives as they were;
+- embeddings are updated lazily (Adam on the rows a variant's batch touched, as SparseAdam
+  does), so an entity a variant never sees keeps its initial vectors; the dense layers use Adam.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .base import TrainSet
+
+EMBEDDINGS = ("gmf_user", "gmf_item", "mlp_user", "mlp_item")
+BETAS, EPS = (0.9, 0.999), 1e-8
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` takes CUDA when present, otherwise the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def initial_parameters(n_users, n_items, factors, layers, seed) -> dict[str, torch.Tensor]:
+    """One NeuMF's initial parameters, drawn table by table from the seed: embeddings
+    N(0, 0.01) over the global id space, dense weights Xavier-uniform (stored input x output)."""
+    generator = torch.Generator().manual_seed(seed)
+    half = layers[0] // 2
+    params = {
+        "gmf_user": torch.empty(n_users, factors),
+        "gmf_item": torch.empty(n_items, factors),
+        "mlp_user": torch.empty(n_users, half),
+        "mlp_item": torch.empty(n_items, half),
+    }
+    for name in EMBEDDINGS:
+        torch.nn.init.normal_(params[name], std=0.01, generator=generator)
+    widths = list(layers) + [None]
+    for index, (fan_in, fan_out) in enumerate(zip(widths[:-2], widths[1:-1])):
+        params[f"w{index}"] = torch.nn.init.xavier_uniform_(torch.empty(fan_out, fan_in), generator=generator).T.contiguous()
+        params[f"b{index}"] = torch.zeros(fan_out)
+    params["w_out"] = torch.nn.init.xavier_uniform_(torch.empty(1, factors + layers[-1]), generator=generator).T.contiguous()
+    params["b_out"] = torch.zeros(1)
+    return params
+
+
+def n_hidden(params) -> int:
+    return sum(1 for name in params if name.startswith("b") and name != "b_out")
+
+
+def forward(params, users: torch.Tensor, items: torch.Tensor, factors: int) -> torch.Tensor:
+    """Logits (V, B) of V stacked models from their gathered user and item rows (V, B, d):
+    the first ``factors`` columns feed GMF, the rest the MLP."""
+    gmf = users[..., :factors] * items[..., :factors]
+    hidden = torch.cat([users[..., factors:], items[..., factors:]], dim=-1)
+    for index in range(n_hidden(params)):
+        hidden = torch.relu(torch.baddbmm(params[f"b{index}"][:, None, :], hidden, params[f"w{index}"]))
+    return torch.baddbmm(params["b_out"][:, None, :], torch.cat([gmf, hidden], dim=-1), params["w_out"]).squeeze(-1)
+
+
+@torch.no_grad()
+def score_all(params, variant: int, users: torch.Tensor) -> torch.Tensor:
+    """Logits of one variant's ``users`` against every item. The first MLP layer is linear in
+    the concatenated embeddings, so its user and item halves are computed once each."""
+    p = {name: value[variant] for name, value in params.items()}
+    half = p["mlp_user"].shape[1]
+    hidden = torch.relu((p["mlp_user"][users] @ p["w0"][:half] + p["b0"])[:, None, :] + (p["mlp_item"] @ p["w0"][half:])[None, :, :])
+    for index in range(1, n_hidden(params)):
+        hidden = torch.relu(hidden @ p[f"w{index}"] + p[f"b{index}"])
+    gmf = p["gmf_user"][users][:, None, :] * p["gmf_item"][None, :, :]
+    return (torch.cat([gmf, hidden], dim=-1) @ p["w_out"] + p["b_out"]).squeeze(-1)
+
+
+def epoch_batches(seed: int, epoch: int, n_full_rows: int, rows_per_batch: int):
+    """The fixed mini-batches of one epoch: a permutation of all full training rows keyed by
+    (seed, epoch), cut every ``rows_per_batch`` rows."""
+    order = np.random.default_rng([seed, epoch, 0]).permutation(n_full_rows)
+    return [order[start : start + rows_per_batch] for start in range(0, n_full_rows, rows_per_batch)]
+
+
+def negative_candidates(seed: int, epoch: int, n_full_rows: int, n_items: int, n_negatives: int) -> np.ndarray:
+    """Candidate negatives for every full training row, keyed by (seed, epoch, row)."""
+    return np.random.default_rng([seed, epoch, 1]).integers(0, n_items, size=(n_full_rows, 4 * n_negatives + 4))
+
+
+def pick_negatives(candidates, users, rated, in_catalog, n_negatives) -> np.ndarray:
+    """(V, rows, n_negatives): per variant, the first ``n_negatives`` candidates that are in its
+    catalog and not rated by the row's user. A row with too few valid candidates (4n+4 draws:
+    a user who rated most of the catalog) maps its first draws onto its valid items instead,
+    so it stays keyed by its own draws; a user with no valid item left keeps the raw draws.
+    Variants with the same catalog (all user deletions) share one computation."""
+    catalogs, catalog_of = np.unique(in_catalog, axis=0, return_inverse=True)
+    valid = catalogs[:, candidates] & ~rated[users[:, None], candidates][None]
+    first_valid = np.argsort(~valid, axis=2, kind="stable")[:, :, :n_negatives]
+    picked = np.take_along_axis(np.broadcast_to(candidates, valid.shape), first_valid, axis=2).copy()
+    for catalog, row in zip(*np.nonzero(valid.sum(axis=2) < n_negatives)):
+        pool = np.flatnonzero(catalogs[catalog] & ~rated[users[row]])
+        if len(pool):
+            picked[catalog, row] = pool[candidates[row, :n_negatives] % len(pool)]
+    return picked[catalog_of.reshape(-1)]
+
+
+class _LazyAdam:
+    """Adam on the embedding rows each variant touched in this step (SparseAdam's update);
+    rows a variant did not touch keep their values and moment estimates. Tables are stored
+    flat, (V * n, d), so that variant v's row r is row v * n + r; both moments of a row sit
+    side by side in one (V * n, 2d) tensor so that one gather and one scatter move them."""
+
+    def __init__(self, tables: dict[str, torch.Tensor], lr: float):
+        self.lr, self.step_count = lr, 0
+        self.moments = {name: torch.zeros(t.shape[0], 2 * t.shape[1], device=t.device) for name, t in tables.items()}
+
+    @torch.no_grad()
+    def step(self, tables, rows: dict[str, torch.Tensor], grads: dict[str, torch.Tensor]):
+        self.step_count += 1
+        (beta1, beta2), t = BETAS, self.step_count
+        step_size = self.lr * math.sqrt(1 - beta2**t) / (1 - beta1**t)
+        for name, table in tables.items():
+            index, grad = rows[name], grads[name]
+            moments = self.moments[name].index_select(0, index)
+            m, v = moments.chunk(2, dim=1)
+            m.mul_(beta1).add_(grad, alpha=1 - beta1)
+            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            self.moments[name].index_copy_(0, index, moments)
+            table.index_copy_(0, index, table.index_select(0, index) - step_size * m / (v.sqrt() + EPS))
+
+
+class NCF:
+    """NeuMF with negative sampling; hyperparameters as in He et al. (2017) at small scale.
+
+    ``fit_many`` trains several deletion variants of the same training data at once (the
+    influence engine uses it when present); ``fit`` is the same routine with one variant."""
+
+    rating_scale = None
+
+    def __init__(self, factors=8, layers=(64, 32, 16, 8), epochs=10, batch_size=1024, n_negatives=4, lr=0.001, device="cpu"):
+        self.factors, self.layers = factors, tuple(layers)
+        self.epochs, self.batch_size, self.n_negatives, self.lr = epochs, batch_size, n_negatives, lr
+        self.device = resolve_device(device)
+
+    def fit(self, train: TrainSet, seed: int) -> "NCF":
+        self.params = self.fit_many([train], seed)[0].params
+        return self
+
+    def fit_many(self, variants: list[TrainSet], seed: int) -> list["NCF"]:
+        """Train one model per TrainSet; all must be deletion variants of the same full training
+        rows (same ``n_full_rows``, rows identified by ``TrainSet.rows``)."""
+        first = variants[0]
+        n_variants, n_full, device = len(variants), first.n_full_rows, self.device
+        present = np.zeros((n_variants, n_full), dtype=bool)
+        users_of = np.zeros(n_full, dtype=np.int64)
+        items_of = np.zeros(n_full, dtype=np.int64)
+        in_catalog = np.zeros((n_variants, first.n_items), dtype=bool)
+        for index, variant in enumerate(variants):
+            present[index, variant.rows] = True
+            users_of[variant.rows], items_of[variant.rows] = variant.users, variant.items
+            in_catalog[index] = variant.item_catalog
+        used = present.any(axis=0)
+        rated = np.zeros((first.n_users, first.n_items), dtype=bool)
+        rated[users_of[used], items_of[used]] = True
+
+        initial = initial_parameters(first.n_users, first.n_items, self.factors, self.layers, seed)
+        params = {name: value.to(device).expand(n_variants, *value.shape).clone() for name, value in initial.items() if name not in EMBEDDINGS}
+        # One flat table per kind, GMF columns then MLP columns: one gather and one update each.
+        tables = {
+            kind: torch.cat([initial[f"gmf_{kind}"], initial[f"mlp_{kind}"]], dim=1).to(device).repeat(n_variants, 1)
+            for kind in ("user", "item")
+        }
+        dense = torch.optim.Adam([p.requires_grad_() for p in params.values()], lr=self.lr, betas=BETAS, eps=EPS)
+        lazy = _LazyAdam(tables, self.lr)
+
+        group = 1 + self.n_negatives
+        rows_per_batch = max(1, self.batch_size // group)
+        labels = torch.zeros(group, device=device)
+        labels[0] = 1.0
+        offsets = {kind: torch.arange(n_variants, device=device)[:, None] * n for kind, n in (("user", first.n_users), ("item", first.n_items))}
+        for epoch in range(self.epochs):
+            candidates = negative_candidates(seed, epoch, n_full, first.n_items, self.n_negatives)
+            for batch in epoch_batches(seed, epoch, n_full, rows_per_batch):
+                # The loss is a sum over the batch's present samples divided by the size of the
+                # full batch, so a deleted row only takes its own term out: the weight of every
+                # other row stays what it is in the baseline.
+                full_batch_samples = len(batch) * group
+                batch = batch[used[batch]]  # rows no variant has change nothing for anyone
+                if len(batch) == 0:
+                    continue
+                users = users_of[batch]
+                negatives = pick_negatives(candidates[batch], users, rated, in_catalog, self.n_negatives)
+                items = np.concatenate([np.broadcast_to(items_of[batch], (n_variants, len(batch)))[:, :, None], negatives], axis=2)
+                mask = torch.as_tensor(np.repeat(present[:, batch], group, axis=1), device=device).reshape(-1)
+                flat = {
+                    "user": (torch.as_tensor(np.repeat(users, group), device=device)[None, :] + offsets["user"]).reshape(-1),
+                    "item": (torch.as_tensor(items.reshape(n_variants, -1), device=device) + offsets["item"]).reshape(-1),
+                }
+                embedded = {kind: tables[kind].index_select(0, flat[kind]).requires_grad_() for kind in tables}
+                logits = forward(params, *(embedded[kind].view(n_variants, -1, embedded[kind].shape[1]) for kind in ("user", "item")), self.factors)
+                losses = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.repeat(len(batch)).expand(n_variants, -1), reduction="none")
+                (losses * mask.view(n_variants, -1)).sum().div(full_batch_samples).backward()
+                dense.step()
+                dense.zero_grad(set_to_none=True)
+                # Sum each touched row's gradient over its samples; rows seen only in masked-out
+                # samples are not touched.
+                rows, grads = {}, {}
+                for kind in tables:
+                    rows[kind], inverse = torch.unique(flat[kind][mask], return_inverse=True)
+                    grad = embedded[kind].grad[mask]
+                    grads[kind] = torch.zeros(len(rows[kind]), grad.shape[1], device=device).index_add_(0, inverse, grad)
+                lazy.step(tables, rows, grads)
+        for kind, n in (("user", first.n_users), ("item", first.n_items)):
+            table = tables[kind].view(n_variants, n, -1)
+            params[f"gmf_{kind}"], params[f"mlp_{kind}"] = table[..., : self.factors], table[..., self.factors :]
+        fitted = []
+        for index in range(n_variants):
+            model = NCF.__new__(NCF)
+            model.__dict__.update(self.__dict__)
+            model.params = {name: value.detach()[index : index + 1].clone() for name, value in params.items()}
+            fitted.append(model)
+        return fitted
+
+    def score(self, users: np.ndarray, chunk: int = 256) -> np.ndarray:
+        users = torch.as_tensor(users, device=self.device)
+        return torch.cat([score_all(self.params, 0, users[s : s + chunk]) for s in range(0, len(users), chunk)]).double().cpu().numpy()

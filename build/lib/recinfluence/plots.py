@@ -1,0 +1,151 @@
+"""Figures (PNG + PDF) whose titles and axes say what they show."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from .analysis import wide  # noqa: E402
+from .io import atomic_path  # noqa: E402
+
+SELECTION_COLOURS = {"least influential": "tab:green", "most influential": "tab:red", "random": "tab:gray"}
+
+
+def save(fig, paths) -> None:
+    """Write the figure to every path given (one per format, e.g. .png and .pdf)."""
+    for path in paths:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=Path(path).suffix.lstrip("."), dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def influence_distribution(influence: pd.DataFrame, metric: str, title: str, paths, noise_floor: float | None = None) -> None:
+    """Histogram of the entities' influence on ``metric``, with the noise floor (the seed-to-seed
+    spread of the baseline) as dashed lines at +/- ``noise_floor``."""
+    values = influence.loc[influence["metric"] == metric, "influence"].to_numpy()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.hist(values, bins=min(50, max(10, len(values) // 5)), color="tab:blue", alpha=0.8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    if noise_floor is not None and np.isfinite(noise_floor):
+        above = int((np.abs(values) > noise_floor).sum())
+        for x in (-noise_floor, noise_floor):
+            ax.axvline(x, color="tab:red", linestyle="--", linewidth=1)
+        ax.plot([], [], color="tab:red", linestyle="--", label=f"noise floor +/-{noise_floor:.2g}: {above} of {len(values)} above")
+        ax.legend(fontsize=8, loc="best")
+    ax.set_xlabel(f"influence on {metric} (full model minus model without the entity)")
+    ax.set_ylabel("number of entities")
+    ax.set_title(title)
+    save(fig, paths)
+
+
+def top_bottom(ranked: pd.DataFrame, title: str, paths) -> None:
+    """Horizontal bars of the most (top) and least (bottom) influential entities."""
+    label_column = "title" if "title" in ranked.columns else "raw_id"
+    most = ranked[ranked["group"] == "most"]
+    least = ranked[ranked["group"] == "least"].iloc[::-1]
+    rows = pd.concat([least, most.iloc[::-1]])
+    labels = [f"{label} ({n} rows)" for label, n in zip(rows[label_column].astype(str).str.slice(0, 40), rows["n_train_rows"])]
+    fig, ax = plt.subplots(figsize=(7, 0.3 * len(rows) + 1.5))
+    colours = ["tab:green" if g == "most" else "tab:red" for g in rows["group"]]
+    ax.barh(np.arange(len(rows)), rows["influence"], color=colours)
+    ax.set_yticks(np.arange(len(rows)), labels, fontsize=7)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"influence on {ranked['metric'].iloc[0]}")
+    ax.set_title(title)
+    save(fig, paths)
+
+
+def pruning(summary: pd.DataFrame, metric: str, title: str, paths) -> None:
+    """Relative change of ``metric`` after removing a number of entities, per selection: mean
+    over seeds (and, for random, draws) with its 95% confidence interval."""
+    table = summary[summary["metric"] == metric]
+    sizes = sorted(table["size"].unique())
+    selections = [s for s in SELECTION_COLOURS if s in set(table["selection"])]
+    width = 0.8 / max(1, len(selections))
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for index, selection in enumerate(selections):
+        rows = table[table["selection"] == selection].set_index("size").reindex(sizes)
+        error = np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]])
+        ax.bar(
+            np.arange(len(sizes)) + index * width, rows["mean"], width, yerr=np.nan_to_num(error),
+            color=SELECTION_COLOURS[selection], label=selection, capsize=3,
+        )
+    ax.set_xticks(np.arange(len(sizes)) + width * (len(selections) - 1) / 2, [str(size) for size in sizes])
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xlabel("number of entities removed")
+    ax.set_ylabel(f"relative change in {metric} (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    save(fig, paths)
+
+
+def agreement(influences: dict[str, pd.DataFrame], pairs: pd.DataFrame, metric: str, title: str, paths) -> None:
+    """One scatter panel per pair of models in ``pairs`` (a :func:`analysis.model_agreement`
+    table): each model's influence on the same entities, with their Spearman correlation."""
+    fig, axes = plt.subplots(1, len(pairs), figsize=(4.5 * len(pairs), 4.5), squeeze=False)
+    for ax, pair in zip(axes[0], pairs.itertuples()):
+        a, b = pair.model_a, pair.model_b
+        joined = pd.concat([wide(influences[a])[metric].rename(a), wide(influences[b])[metric].rename(b)], axis=1, join="inner")
+        ax.scatter(joined[a], joined[b], s=10, alpha=0.6)
+        ax.axhline(0, color="gray", linewidth=0.6)
+        ax.axvline(0, color="gray", linewidth=0.6)
+        ax.set_xlabel(f"{a} influence on {metric}")
+        ax.set_ylabel(f"{b} influence on {metric}")
+        ax.set_title(f"Spearman rho = {pair.spearman:.2f} over {pair.entities} entities", fontsize=9)
+    fig.suptitle(title)
+    save(fig, paths)
+
+
+def moved_users(per_user: pd.DataFrame, ranked: pd.DataFrame, moved: pd.DataFrame, metric: str, title: str, paths) -> None:
+    """One row per most (top) and least (bottom) influential entity: every evaluation user's
+    change of ``metric`` when the entity was removed (grey dots; positive: the user's metric was
+    higher with the entity), the users listed in ``moved`` in colour, and the number of users
+    whose metric changed at all."""
+    rows = pd.concat([ranked[ranked["group"] == "least"].iloc[::-1], ranked[ranked["group"] == "most"].iloc[::-1]])
+    label_column = "title" if "title" in rows.columns else "raw_id"
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.5))
+    jitter = np.random.default_rng(0)
+    for y, entity in enumerate(rows.itertuples()):
+        changes = per_user.loc[per_user["entity"] == entity.entity, metric].dropna() if metric in per_user.columns else pd.Series(dtype=float)
+        changes = changes[changes != 0]
+        ax.scatter(changes, y + jitter.uniform(-0.2, 0.2, len(changes)), s=4, color="lightgray")
+        listed = moved[moved["entity"] == entity.entity]
+        colour = "tab:green" if entity.group == "most" else "tab:red"
+        ax.scatter(listed["change"], np.full(len(listed), y), s=14, color=colour)
+        ax.annotate(f"{len(changes)} users moved", (1.01, y), xycoords=("axes fraction", "data"), fontsize=6, va="center")
+    labels = [f"{str(label)[:30]} ({influence:+.2g})" for label, influence in zip(rows[label_column], rows["influence"])]
+    ax.set_yticks(np.arange(len(rows)), labels, fontsize=7)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_xlabel(f"change of a user's {metric} when the entity is removed (with minus without)")
+    ax.set_title(title)
+    save(fig, paths)
+
+
+def metric_agreement(agreement: pd.DataFrame, title: str, paths) -> None:
+    """Heatmap of the Spearman correlation between the influence rankings under every pair of
+    metrics (a :func:`analysis.metric_agreement` table), with the top-N overlap in brackets."""
+    metrics = list(dict.fromkeys([*agreement["metric_a"], *agreement["metric_b"]]))
+    index = {metric: i for i, metric in enumerate(metrics)}
+    matrix = np.eye(len(metrics))
+    overlap = np.ones((len(metrics), len(metrics)))
+    for row in agreement.itertuples():
+        i, j = index[row.metric_a], index[row.metric_b]
+        matrix[i, j] = matrix[j, i] = row.spearman
+        overlap[i, j] = overlap[j, i] = row.top_overlap
+    fig, ax = plt.subplots(figsize=(1.0 * len(metrics) + 2.5, 0.9 * len(metrics) + 1.5))
+    image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu")
+    for i in range(len(metrics)):
+        for j in range(len(metrics)):
+            colour = "white" if abs(matrix[i, j]) > 0.6 else "black"
+            ax.text(j, i, f"{matrix[i, j]:.2f}\n({overlap[i, j]:.0%})", ha="center", va="center", fontsize=7, color=colour)
+    ax.set_xticks(range(len(metrics)), metrics, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(metrics)), metrics, fontsize=8)
+    fig.colorbar(image, ax=ax, label="Spearman correlation of influence")
+    ax.set_title(title)
+    save(fig, paths)

@@ -1,0 +1,209 @@
+"""The one place where a model is fitted on a training set, scored and evaluated.
+
+Baselines, the noise-floor seeds, every estimator and pruning go through :class:`Retrainer`,
+so they fit, score and compare in the same way. A deletion is compared with the baseline of the
+same seed (common random numbers, README "The protocol"), signed so that positive = helped:
+
+    influence = metric(trained on all of train) - metric(trained without the deleted rows)
+
+(for RMSE and MAE, where lower is better, the sign is flipped). Comparison ``exclude`` (the
+default): deleting user u compares both models on every evaluation user except u; deleting item
+i compares both on the catalog without i. ``naive`` compares both on the full evaluation set.
+
+How the deletion variants are trained depends on what the model offers, best first:
+
+1. ``deletion_variants(train, kind, deletions)`` on the *fitted* baseline: the variants derived
+   without refitting (a closed form; see README "Your own model");
+2. ``fit_many(trains, seed)``: ``variants_per_batch`` deletions trained in one pass, with the
+   baseline as the first variant of every batch, so that it shares every floating-point
+   operation with the variants it is compared with;
+3. a loop of ``fit(train, seed)``, against the baseline fitted once per seed (and kept).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from .data import Interactions
+from .metrics import EvalSet, aggregate, evaluate, lower_is_better, metric_columns
+from .models.base import ENTITY_KINDS, TrainSet
+from .progress import Progress
+from .split import Split
+
+COMPARISONS = ("exclude", "naive")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """What every fit and evaluation of one study shares: the training rows and one evaluation
+    split (the one influence is measured on, or the test split for pruning)."""
+
+    train: TrainSet
+    evalset: EvalSet
+    k: int = 10
+
+    @classmethod
+    def build(cls, data: Interactions, split: Split, part: str = "evaluation", k: int = 10, relevance_threshold: float = 4.0):
+        """``part`` is ``evaluation`` (where influence is measured) or ``test``. Rating
+        predictions are clipped to the dataset's observed rating range."""
+        eval_rows = split.evaluation if part == "evaluation" else getattr(split, part)
+        rating_scale = (float(data.frame["rating"].min()), float(data.frame["rating"].max()))
+        train = TrainSet.from_frame(data.frame.iloc[split.train], data.n_users, data.n_items, rating_scale)
+        evalset = EvalSet.build(data.frame, split.train, eval_rows, data.n_items, relevance_threshold)
+        return cls(train=train, evalset=evalset, k=k)
+
+    @classmethod
+    def load(cls, data_folder, split_file, protocol: str, evaluation, part: str = "evaluation") -> "Experiment":
+        """The experiment of one workflow step, from the files the data and split rules wrote;
+        ``evaluation`` is a :class:`recinfluence.settings.Evaluation`."""
+        data = Interactions.load(data_folder)
+        split = Split.from_frame(pd.read_parquet(split_file), protocol)
+        return cls.build(data, split, part, evaluation.k, evaluation.relevance_threshold)
+
+    def score(self, model) -> np.ndarray:
+        return model.score(self.evalset.users)
+
+    def evaluate(self, model, scores=None, excluded_items=()) -> pd.DataFrame:
+        """Per-user metrics of a fitted ``model`` (from ``scores`` when already computed)."""
+        scores = self.score(model) if scores is None else scores
+        return evaluate(scores, self.evalset, self.k, getattr(model, "rating_scale", None), excluded_items)
+
+
+class Comparison(NamedTuple):
+    """One deletion against its baseline, on the same users and catalog."""
+
+    baseline: pd.Series  # aggregate metrics of the baseline
+    without: pd.Series  # aggregate metrics of the model trained without the deleted rows
+    per_user: pd.DataFrame  # per evaluation user: the influence on each metric
+    seconds: float  # wall time of the retrain plus its evaluation
+
+
+def compare(baseline: pd.DataFrame, variant: pd.DataFrame, excluded_users=()) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+    """Aggregate both per-user tables over the same users; return (baseline aggregate,
+    variant aggregate, per-user influence), signed so that positive = helped."""
+    keep = ~baseline["user"].isin(np.atleast_1d(excluded_users)).to_numpy()
+    baseline, variant = baseline.loc[keep], variant.loc[keep]
+    metrics = metric_columns(baseline)
+    sign = np.array([-1.0 if lower_is_better(m) else 1.0 for m in metrics])
+    per_user = (baseline[metrics].to_numpy() - variant[metrics].to_numpy()) * sign + 0.0  # + 0.0: no -0.0
+    per_user = pd.DataFrame(per_user, columns=metrics)
+    per_user.insert(0, "user", baseline["user"].to_numpy())
+    return aggregate(baseline), aggregate(variant), per_user
+
+
+class _Baseline(NamedTuple):
+    model: object
+    scores: np.ndarray
+    per_user: pd.DataFrame
+
+
+class Retrainer:
+    """Fits, scores and evaluates one model (``make_model`` builds a fresh one) on one
+    :class:`Experiment`. The baseline of each seed is fitted once and kept, except for a
+    batched model, whose baseline trains inside every batch (see the module docstring)."""
+
+    def __init__(self, make_model: Callable, experiment: Experiment, variants_per_batch: int = 16, log=sys.stderr):
+        self.make_model, self.experiment, self.log = make_model, experiment, log
+        model = make_model()
+        self.derives = callable(getattr(model, "deletion_variants", None))
+        self.batched = not self.derives and callable(getattr(model, "fit_many", None))
+        # How many deletions one training pass covers: the unit of work of exact deletion.
+        self.block = variants_per_batch if self.batched else 1
+        self._baselines: dict[int, _Baseline] = {}
+
+    @property
+    def train(self) -> TrainSet:
+        return self.experiment.train
+
+    def fit(self, seed: int, train: TrainSet | None = None):
+        """A model fitted on ``train`` (default: the whole training set) with ``seed``."""
+        return self.make_model().fit(self.train if train is None else train, seed)
+
+    def baseline(self, seed: int) -> _Baseline:
+        """The model fitted on the whole training set with ``seed``, its scores and its per-user
+        metrics (fitted on first use, then kept)."""
+        if seed not in self._baselines:
+            model = self.fit(seed)
+            scores = self.experiment.score(model)
+            self._baselines[seed] = _Baseline(model, scores, self.experiment.evaluate(model, scores))
+        return self._baselines[seed]
+
+    def deletions(self, kind: str, deletions, seed: int, comparison: str = "exclude") -> list[Comparison]:
+        """Retrain without each deletion (one id, or an array of ids, of ``kind``) and compare
+        with the baseline of the same ``seed``. Batches of a batched model are consecutive
+        blocks of ``deletions``, so pass whole blocks (work units) to keep numbers independent
+        of how the work is cut."""
+        if kind not in ENTITY_KINDS:
+            raise ValueError(f"entity kind must be one of {ENTITY_KINDS}, not {kind!r}")
+        if comparison not in COMPARISONS:
+            raise ValueError(f"comparison must be one of {COMPARISONS}, not {comparison!r}")
+        deletions = [np.atleast_1d(np.asarray(ids, dtype=np.int64)) for ids in deletions]
+        results, progress = [], Progress(len(deletions), f"{kind} deletions retrained (seed {seed})", self.log)
+        block = self.block if self.batched else max(len(deletions), 1)
+        for first in range(0, len(deletions), block):
+            chunk = deletions[first : first + block]
+            chunk_started = time.perf_counter()
+            baseline, variants = self._variants(kind, chunk, seed)
+            chunk_results = []
+            for ids in chunk:
+                retrain_started = time.perf_counter()
+                model = next(variants)
+                excluded_items = ids if kind == "item" and comparison == "exclude" else []
+                excluded_users = ids if kind == "user" and comparison == "exclude" else []
+                base = self.experiment.evaluate(baseline.model, baseline.scores, excluded_items) if len(excluded_items) else baseline.per_user
+                variant = self.experiment.evaluate(model, excluded_items=excluded_items)
+                chunk_results.append(Comparison(*compare(base, variant, excluded_users), time.perf_counter() - retrain_started))
+                progress.step()
+            if self.batched:  # a batch's training time is shared by its variants
+                shared = (time.perf_counter() - chunk_started - sum(r.seconds for r in chunk_results)) / len(chunk)
+                chunk_results = [r._replace(seconds=r.seconds + shared) for r in chunk_results]
+            results += chunk_results
+        return results
+
+    def _variants(self, kind: str, chunk: list[np.ndarray], seed: int):
+        """(baseline, an iterator of the fitted variants of ``chunk``, in order)."""
+        if self.batched:
+            baseline_model, *models = self.make_model().fit_many([self.train] + [self.train.without(kind, ids) for ids in chunk], seed)
+            scores = self.experiment.score(baseline_model)
+            return _Baseline(baseline_model, scores, self.experiment.evaluate(baseline_model, scores)), iter(models)
+        baseline = self.baseline(seed)
+        if self.derives:
+            return baseline, iter(baseline.model.deletion_variants(self.train, kind, chunk))
+        return baseline, (self.fit(seed, self.train.without(kind, ids)) for ids in chunk)
+
+
+def seed_baselines(make_model: Callable, experiments: dict[str, Experiment], seeds) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fit the full model once per seed and evaluate it on every experiment's split (all must
+    share the training rows). Returns the aggregates (part, seed, metric, value) and the
+    per-user metrics (part, seed, user, ...)."""
+    first = next(iter(experiments.values()))
+    for experiment in experiments.values():
+        if not (np.array_equal(experiment.train.users, first.train.users) and np.array_equal(experiment.train.items, first.train.items)):
+            raise ValueError("every experiment must share the training rows")
+    retrainer = Retrainer(make_model, first, log=None)
+    values, per_user = [], []
+    for seed in np.atleast_1d(seeds):
+        seed = int(seed)
+        model = retrainer.fit(seed)
+        for part, experiment in experiments.items():
+            table = experiment.evaluate(model)
+            values += [(part, seed, metric, value) for metric, value in aggregate(table).items()]
+            per_user.append(table.assign(part=part, seed=seed)[["part", "seed", *table.columns]])
+    return pd.DataFrame(values, columns=["part", "seed", "metric", "value"]), pd.concat(per_user, ignore_index=True)
+
+
+def entity_list(train: TrainSet, kind: str, limit: int | None = None) -> np.ndarray:
+    """Entities of ``kind`` to delete: every id of the global id space, or the first ``limit``."""
+    n = train.n_users if kind == "user" else train.n_items
+    return np.arange(n if limit is None else min(limit, n), dtype=np.int64)
+
+
+def rows_per_entity(train: TrainSet, kind: str) -> np.ndarray:
+    """Training rows of every user (or item), indexed by global id."""
+    return np.bincount(train.users if kind == "user" else train.items, minlength=train.n_users if kind == "user" else train.n_items)

@@ -1,0 +1,296 @@
+"""A study's settings: the config dict, validated against ``config.schema.yaml`` and read into
+frozen, typed sections. This is the only module that reads the raw config.
+
+Every section turns into plain Python values with :meth:`Section.to_params` and back with
+:meth:`Section.from_params`. The workflow hands each rule only the sections it reads, as plain
+values, because Snakemake reruns a job when its ``params`` change (it compares their ``repr``
+and ignores objects it cannot represent): a config edit then reruns exactly the jobs that read
+the edited key.
+
+Importing this module is cheap (no torch, numba, scipy or pandas): the Snakefile imports it to
+plan the DAG, and every Slurm job parses the Snakefile again.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from .errors import InputError
+
+SCHEMA = Path(__file__).with_name("config.schema.yaml")
+RATING_METRICS = ("rmse", "mae")
+BUILTIN_MODELS = ("svd", "ncf")
+
+
+@dataclass(frozen=True)
+class Section:
+    def to_params(self) -> dict:
+        """The section as plain values (dicts, lists, numbers, strings), as a rule's params."""
+        return asdict(self)
+
+    @classmethod
+    def from_params(cls, params: dict):
+        return cls(**params)
+
+
+@dataclass(frozen=True)
+class Evaluation(Section):
+    """How every model is evaluated: the top-K cut-off and the relevance threshold."""
+
+    k: int
+    relevance_threshold: float
+
+
+@dataclass(frozen=True)
+class SplitSettings(Section):
+    seed: int
+    test_fraction: float
+    valid_fraction: float
+
+
+@dataclass(frozen=True)
+class Dataset(Section):
+    """One entry of ``datasets``; keys left out are ``None`` (the loader's default)."""
+
+    name: str
+    loader: str
+    path: str | None = None
+    url: str | None = None
+    sha256: str | None = None
+    columns: list | dict | None = None
+    k_core: int | None = None
+    sample_users: int | None = None
+    sample_seed: int | None = None
+    rating_scale: list | None = None
+    sep: str | None = None
+
+
+@dataclass(frozen=True)
+class Model(Section):
+    """One entry of ``models``: a built-in (``svd``, ``ncf``) or ``package.module:Class``."""
+
+    name: str
+    class_name: str
+    params: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"models.{self.name}"
+
+    def factory(self):
+        """A zero-argument callable that builds a fresh, unfitted model (imports the model's
+        module, hence torch or numba for the built-ins)."""
+        from .models import model_factory
+
+        return model_factory(self.class_name, self.params, key=f"{self.key}.class")
+
+
+@dataclass(frozen=True)
+class Influence(Section):
+    """Which entities are deleted and how the work is cut into jobs."""
+
+    kinds: list
+    limit: dict
+    shards: int
+    threads: int
+    variants_per_batch: int
+
+
+@dataclass(frozen=True)
+class EstimatorSettings(Section):
+    """One entry of ``estimators``: its name and its own settings."""
+
+    name: str
+    params: dict = field(default_factory=dict)
+
+    def build(self, seed: int = 0):
+        """The estimator object (:mod:`recinfluence.estimators`), starting from the study's ``seed``."""
+        from .estimators import build_estimator
+
+        return build_estimator(self.name, self.params, seed)
+
+
+@dataclass(frozen=True)
+class Noise(Section):
+    seeds: int
+    quantile: float
+
+
+@dataclass(frozen=True)
+class Prune(Section):
+    kinds: list
+    sizes: list
+    random_draws: int
+    estimators: list | None
+
+
+@dataclass(frozen=True)
+class Report(Section):
+    top_n: int
+    moved_users: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole study. Build it with :meth:`from_config` (or :meth:`from_file`): the defaults
+    of every key live in the schema, nowhere else."""
+
+    datasets: dict[str, Dataset]
+    models: dict[str, Model]
+    seed: int
+    evaluation: Evaluation
+    primary_metric: str
+    split: SplitSettings
+    protocols: list
+    comparison: str
+    influence: Influence
+    estimators: dict[str, EstimatorSettings]
+    noise: Noise
+    prune: Prune
+    report: Report
+
+    @classmethod
+    def from_config(cls, config: dict, source: str = "config") -> "Settings":
+        """Validate ``config`` and read it; every problem is reported at once in one
+        :class:`InputError` whose lines name the key (``source`` names the file). Keys left out
+        are filled into ``config`` with their defaults, as Snakemake's own ``validate`` does (the
+        report's captions describe the study from it)."""
+        validate_config(config, SCHEMA, source)
+        settings = cls(
+            datasets={name: Dataset(name=name, **spec) for name, spec in config["datasets"].items()},
+            models={name: Model(name=name, class_name=spec["class"], params=spec["params"]) for name, spec in config["models"].items()},
+            seed=config["seed"],
+            evaluation=Evaluation(k=config["k"], relevance_threshold=config["relevance_threshold"]),
+            primary_metric=config["primary_metric"],
+            split=SplitSettings(seed=config["seed"], **config["split"]),
+            protocols=config["protocols"],
+            comparison=config["comparison"],
+            influence=Influence(**config["influence"]),
+            estimators={name: EstimatorSettings(name, params) for name, params in config["estimators"].items()},
+            noise=Noise(**config["noise"]),
+            prune=Prune(**config["prune"]),
+            report=Report(**config["report"]),
+        )
+        settings.check_plugin_models(source)
+        return settings
+
+    @classmethod
+    def from_file(cls, path) -> "Settings":
+        import yaml
+
+        path = Path(path)
+        try:
+            config = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as error:
+            raise InputError(f"{path}: cannot be read as YAML ({error})") from None
+        if not isinstance(config, dict):
+            raise InputError(f"{path}: not a mapping of config keys")
+        return cls.from_config(config, str(path))
+
+    def check_plugin_models(self, source: str = "config") -> None:
+        """Import every ``package.module:Class`` model and check it can be built (built-ins are
+        checked by the schema without importing torch). Every bad model is reported at once."""
+        problems = []
+        for model in self.models.values():
+            if model.class_name in BUILTIN_MODELS:
+                continue
+            try:
+                model.factory()
+            except InputError as error:
+                problems.append(str(error))
+        if problems:
+            raise InputError(f"{source}: " + problems[0] if len(problems) == 1 else f"{source}: {len(problems)} problems\n  " + "\n  ".join(problems))
+
+    @property
+    def metric(self) -> str:
+        """Column name of the influence metric used for ranking and pruning, e.g. ``map@10``."""
+        return metric_column(self.primary_metric, self.evaluation.k)
+
+    def noise_seeds(self) -> list[int]:
+        """The seeds of the noise floor (and of pruning): ``seed``, ``seed`` + 1, ..."""
+        return [self.seed + offset for offset in range(self.noise.seeds)]
+
+    def limit(self, kind: str) -> int | None:
+        return self.influence.limit.get(kind)
+
+    def pruned_estimators(self) -> list[str]:
+        """The estimators whose rankings are pruned and retrained."""
+        chosen = self.prune.estimators
+        return [name for name in self.estimators if chosen is None or name in chosen]
+
+    def pruned_kinds(self) -> list[str]:
+        return [kind for kind in self.prune.kinds if kind in self.influence.kinds]
+
+    def to_params(self) -> dict:
+        """Every setting as plain values (for the summary, which describes the whole study)."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_params(cls, params: dict) -> "Settings":
+        """The inverse of :meth:`to_params` (no validation: the values came from a valid config)."""
+        values = {}
+        for name, value in params.items():
+            if name in _SECTIONS:
+                values[name] = _SECTIONS[name].from_params(value)
+            elif name in _ENTRIES:
+                values[name] = {key: _ENTRIES[name].from_params(entry) for key, entry in value.items()}
+            else:
+                values[name] = value
+        return cls(**values)
+
+
+_SECTIONS = {"evaluation": Evaluation, "split": SplitSettings, "influence": Influence, "noise": Noise, "prune": Prune, "report": Report}
+_ENTRIES = {"datasets": Dataset, "models": Model, "estimators": EstimatorSettings}
+
+
+def _plain(value):
+    if isinstance(value, Section):
+        return value.to_params()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def metric_column(name: str, k: int) -> str:
+    """``map`` at K = 10 is ``map@10``; rating errors have no cut-off."""
+    return name if name in RATING_METRICS else f"{name}@{k}"
+
+
+def validate_config(config: dict, schema_file=SCHEMA, source: str = "config") -> None:
+    """Check ``config`` against the JSON schema in ``schema_file``; on failure raise one
+    :class:`InputError` listing every problem as ``key.path: what is wrong`` (``source`` names
+    the config file in the first line). Keys left out are filled in, in place, with the schema's
+    ``default`` (as Snakemake's own ``validate`` does)."""
+    import jsonschema
+    import yaml
+
+    with open(schema_file) as handle:
+        schema = yaml.safe_load(handle)
+    base = jsonschema.validators.validator_for(schema)
+
+    def fill_defaults(validator, properties, instance, subschema):
+        if isinstance(instance, dict):
+            for name, spec in properties.items():
+                if "default" in spec:
+                    instance.setdefault(name, copy.deepcopy(spec["default"]))
+        yield from base.VALIDATORS["properties"](validator, properties, instance, subschema)
+
+    validator = jsonschema.validators.extend(base, {"properties": fill_defaults})(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda error: [str(part) for part in error.absolute_path])
+    lines = sorted({f"{'.'.join(map(str, error.absolute_path)) or '(top level)'}: {error.message}" for error in errors})
+    if len(lines) == 1:
+        raise InputError(f"{source}: {lines[0]}")
+    if lines:
+        raise InputError(f"{source}: {len(lines)} problems\n  " + "\n  ".join(lines))
+
+
+def import_object(spec: str, key: str, what: str):
+    """``package.module:Name`` -> the object; an :class:`InputError` naming ``key`` otherwise."""
+    module_name, _, name = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError) as error:
+        raise InputError(f"{key}: cannot load {what} {spec!r} ({error})") from None

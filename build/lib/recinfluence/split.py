@@ -1,0 +1,90 @@
+"""Seeded train / validation / test split of interactions.
+
+The split assigns each interaction row to one part. Ids are not touched: a user whose rows all
+land in the evaluation parts keeps its id (and its model parameters) with no training data, and
+is reported in :func:`coverage`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+PROTOCOLS = ("paper", "heldout")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row indices of the interaction frame for each part (``valid`` is empty under the paper
+    protocol). ``evaluation`` is the part on which influence is measured; pruning is always
+    judged on ``test``."""
+
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+    protocol: str
+
+    @property
+    def evaluation(self) -> np.ndarray:
+        return self.valid if self.protocol == "heldout" else self.test
+
+    def to_frame(self) -> pd.DataFrame:
+        parts = [("train", self.train), ("valid", self.valid), ("test", self.test)]
+        frame = pd.DataFrame(
+            {
+                "row": np.concatenate([rows for _, rows in parts]),
+                "part": np.concatenate([[name] * len(rows) for name, rows in parts]),
+            }
+        )
+        return frame.sort_values("row", ignore_index=True)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, protocol: str) -> "Split":
+        rows = {name: np.sort(frame.loc[frame["part"] == name, "row"].to_numpy()) for name in ("train", "valid", "test")}
+        return cls(protocol=protocol, **rows)
+
+
+def split_interactions(
+    n_rows: int, test_fraction: float = 0.25, seed: int = 0, protocol: str = "paper", valid_fraction: float = 0.1
+) -> Split:
+    """Random split of ``n_rows`` interactions. ``test_fraction`` of all rows go to test; under
+    the held-out protocol ``valid_fraction`` of the remaining rows go to validation."""
+    if protocol not in PROTOCOLS:
+        raise InputError(f"split.protocol: unknown protocol {protocol!r} (one of {', '.join(PROTOCOLS)})")
+    for key, value in (("split.test_fraction", test_fraction), ("split.valid_fraction", valid_fraction)):
+        if not 0 < value < 1:
+            raise InputError(f"{key}: {value} is not in (0, 1)")
+    n_test = int(round(test_fraction * n_rows))
+    n_valid = int(round(valid_fraction * (n_rows - n_test))) if protocol == "heldout" else 0
+    if n_test == 0 or n_rows - n_test - n_valid == 0:
+        raise InputError(f"split: {n_rows} interactions are too few for a test fraction of {test_fraction}")
+    if protocol == "heldout" and n_valid == 0:
+        raise InputError(
+            f"split: {n_rows} interactions are too few for a validation fraction of {valid_fraction} (heldout protocol)"
+        )
+    order = np.random.default_rng(seed).permutation(n_rows)
+    return Split(
+        test=np.sort(order[:n_test]),
+        valid=np.sort(order[n_test : n_test + n_valid]),
+        train=np.sort(order[n_test + n_valid :]),
+        protocol=protocol,
+    )
+
+
+def coverage(frame: pd.DataFrame, split: Split) -> dict:
+    """Users and items with no training interaction: they keep their ids but the model knows
+    nothing of them, so their recommendations come from initial parameters alone."""
+    train = frame.iloc[split.train]
+    users_without = np.setdiff1d(frame["user"].unique(), train["user"].unique())
+    items_without = np.setdiff1d(frame["item"].unique(), train["item"].unique())
+    return {
+        "train_rows": int(len(split.train)),
+        "valid_rows": int(len(split.valid)),
+        "test_rows": int(len(split.test)),
+        "users_without_training": users_without.tolist(),
+        "items_without_training": items_without.tolist(),
+    }

@@ -1,0 +1,274 @@
+"""``results/summary.md``: each claim of the paper beside our number on the same data, under
+every protocol, with the noise floor and the random control next to it, then the tables behind
+it (noise floor and significance, pruning, metric and model agreement, seed reproducibility).
+
+:func:`study_summary` takes the tables the workflow writes, each with the (dataset, protocol,
+model, kind) it belongs to as columns, and returns Markdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .settings import Settings
+
+PAPER = "Arévalo & Salmeron, Model-agnostic post-hoc explainability for recommender systems (ESWA 2025, arXiv 2509.10245)"
+
+
+@dataclass(frozen=True)
+class PaperClaim:
+    """A number the paper reports for pruning: removing the ``k`` least influential entities of
+    ``kind`` (ranked by ``metric``) changed ``metric`` by ``change_pct`` percent."""
+
+    loader: str
+    model_class: str
+    kind: str
+    k: int
+    metric: str
+    change_pct: float
+    text: str
+
+
+# The metrics the summary's tables show (every metric is in the CSVs behind them).
+SHOWN_METRICS = ("map", "ndcg", "precision", "recall", "rmse")
+
+PAPER_CLAIMS = (
+    PaperClaim("movielens_100k", "ncf", "user", 10, "map", 18.49, "removing the 10 least influential users raised MAP@K by 18.49%"),
+)
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None or not np.isfinite(value) else f"{value:+.2f}%"
+
+
+def _with_ci(row) -> str:
+    if row is None:
+        return "n/a"
+    ci = f" [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]" if np.isfinite(row["ci_low"]) else ""
+    return f"{_pct(row['mean'])}{ci} (n={int(row['runs'])})"
+
+
+def _table(frame: pd.DataFrame, floatfmt=".4f") -> str:
+    return frame.to_markdown(index=False, floatfmt=floatfmt) if len(frame) else "(none: not part of this study's config)"
+
+
+def _compare(least, random) -> str:
+    """Whether the least-influential removal beats the random control: their 95% confidence
+    intervals do not overlap."""
+    if least is None or random is None or not (np.isfinite(least["ci_low"]) and np.isfinite(random["ci_high"])):
+        return "n/a"
+    if least["ci_low"] > random["ci_high"]:
+        return "above random"
+    if least["ci_high"] < random["ci_low"]:
+        return "below random"
+    return "not distinguishable (CIs overlap)"
+
+
+def _pruning_row(pruning: pd.DataFrame, selection: str):
+    rows = pruning[pruning["selection"] == selection]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _shown(metrics: pd.Series) -> pd.Series:
+    return metrics.str.split("@").str[0].isin(SHOWN_METRICS)
+
+
+def _summary_size(sizes) -> int:
+    """The pruning size of the claims table: the paper's 10 when the grid has it, else the closest."""
+    return min(sizes, key=lambda size: (abs(size - 10), size))
+
+
+def _estimators_text(settings: Settings) -> str:
+    texts = []
+    for name, estimator in settings.estimators.items():
+        seeds = [settings.seed + offset for offset in range(estimator.params.get("seeds", 1))]
+        if name == "exact":
+            texts.append(
+                f"`exact`: exact deletion with R = {len(seeds)} seed(s) per deletion ({', '.join(map(str, seeds))}), each deletion "
+                "compared with the baseline of the same seed, averaged" + (" with a 95% t confidence interval" if len(seeds) > 1 else "")
+            )
+        elif name == "random":
+            texts.append(
+                f"`random`: the **negative control**, {len(seeds)} draw(s) per entity from a normal distribution with sd "
+                f"{estimator.params.get('scale')}, no retraining: what pure chance looks like in every table below; an estimator "
+                "that does no better than it carries no information"
+            )
+        else:
+            texts.append(f"`{name}` ({estimator.params or 'default settings'})")
+    return "; ".join(texts)
+
+
+def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
+    """Markdown of ``results/summary.md``. ``tables``: ``noise_floor`` (dataset, protocol,
+    model), ``significance``, ``metric_agreement`` and ``reproducibility`` (dataset, protocol,
+    model, estimator, kind), ``pruning`` (pruning summaries; dataset, protocol, model, estimator)
+    and ``model_agreement`` (dataset, protocol, estimator, kind), each possibly empty."""
+    metric = settings.metric
+    noise_seeds = settings.noise_seeds()
+    size = _summary_size(settings.prune.sizes)
+    top_n = settings.report.top_n
+    entities = ", ".join(
+        f"{kind}s: {'all' if settings.limit(kind) is None else f'the first {settings.limit(kind)} ids'}" for kind in settings.influence.kinds
+    )
+    models = "; ".join(f"{name} ({model.class_name}, params {model.params or 'default'})" for name, model in settings.models.items())
+    lines = [
+        "# Deletion diagnostics: the paper's claims beside our measurements",
+        "",
+        f"Paper: {PAPER}.",
+        "",
+        f"Study: datasets {', '.join(settings.datasets)}; models {models}; protocols {', '.join(settings.protocols)}; "
+        f"influence of {entities}; K = {settings.evaluation.k}, influence metric {metric}, relevant = held-out rating >= "
+        f"{settings.evaluation.relevance_threshold}, comparison {settings.comparison}, split seed {settings.seed}.",
+        "",
+        f"- Protocols: `paper` measures influence and judges pruning on the same test split ({settings.split.test_fraction:.0%} "
+        f"of the data, the paper's setup, selection on the test set); `heldout` measures influence on a validation split "
+        f"({settings.split.valid_fraction:.0%} of the training part) and judges pruning on the untouched test split.",
+        f"- Noise floor: the full model is retrained with S = {len(noise_seeds)} seeds ({', '.join(map(str, noise_seeds))}). For each "
+        f"metric the noise floor is the {settings.noise.quantile:.0%} quantile of |metric(seed a) - metric(seed b)| over the "
+        f"{len(noise_seeds) * (len(noise_seeds) - 1) // 2} seed pairs (the smallest pair difference at or above that quantile: "
+        "with fewer than 21 pairs, the largest). An entity's influence is **significant** when its absolute value exceeds the "
+        "noise floor of the split influence is measured on.",
+        f"- Estimators: {_estimators_text(settings)}.",
+        f"- Pruning: remove the k least / most influential by {metric}, or k random entities ({settings.prune.random_draws} draws), "
+        f"retrain with each of the S seeds and compare every test metric with the baseline of the same seed on the same users and "
+        "catalog. Mean relative change over seeds (random: draws x seeds), 95% t confidence interval, n runs. \"At the selection "
+        "seed\": the mean over the seed(s) influence was measured with; the gain that carries over to fresh seeds is usually smaller.",
+        "",
+        f"- Tables below show {', '.join(SHOWN_METRICS)} (every metric is in the CSVs under `results/<dataset>/<protocol>/`).",
+        "",
+        f"## 1. The paper's claims beside ours (k = {size})",
+        "",
+    ]
+    lines += [_table(_claims(settings, tables, metric, size), floatfmt=".3f"), ""]
+    lines += [
+        f"Noise floor (test): the test {metric} noise floor as a percentage of the test baseline mean, i.e. how far one retrain with "
+        "another seed moves the metric with nothing removed. \"Least vs random\": whether the 95% confidence intervals of the "
+        "least-influential removal and of the random control are disjoint.",
+        "",
+        f"## 2. Noise floor and the share of entities above it (split influence is measured on; {len(noise_seeds)} seeds)",
+        "",
+        _table(_noise(tables, settings.influence.kinds), floatfmt=".5f"),
+        "",
+        f"## 3. Pruning at k = {size}, test {metric}",
+        "",
+        _table(_pruning(tables, metric, size)),
+        "",
+        f"## 4. Metric sensitivity: agreement of the influence rankings under {metric} and every other metric",
+        "",
+        f"Spearman and Kendall correlation over the entities; overlap of the top-{top_n} (most influential) and bottom-{top_n} (least "
+        "influential) sets as a share of N, beside the overlap expected by chance (N / entities). All pairs of metrics are in "
+        "`<model>/<estimator>/<kind>/metric_agreement.csv`.",
+        "",
+        _table(_agreement(tables.get("metric_agreement"), ["dataset", "protocol", "model", "estimator", "kind"], metric), floatfmt=".3f"),
+        "",
+        "## 5. Model agreement: the same entities' influence under each pair of models",
+        "",
+        _table(_agreement(tables.get("model_agreement"), ["dataset", "protocol", "estimator", "kind"], None), floatfmt=".3f"),
+        "",
+        "## 6. Seed-to-seed reproducibility of single-entity influence",
+        "",
+    ]
+    reproducibility = _reproducibility(tables)
+    measured = reproducibility[reproducibility["seeds"] > 1] if len(reproducibility) else reproducibility
+    lines += [_table(measured, floatfmt=".5f"), ""]
+    single = sorted(set(reproducibility["estimator"]) - set(measured["estimator"])) if len(reproducibility) else []
+    if single:
+        lines += [f"Not measured for {', '.join(single)}: one seed per entity. Set `estimators.<name>.seeds` to 2 or more.", ""]
+    return "\n".join(lines)
+
+
+def _claims(settings: Settings, tables: dict[str, pd.DataFrame], metric: str, size: int) -> pd.DataFrame:
+    """One row per (dataset, model, protocol, estimator) with user pruning at ``size``: the
+    paper's number where it reports one, our least / random / most removals and the test noise
+    floor."""
+    pruning, floor = tables.get("pruning", pd.DataFrame()), tables.get("noise_floor", pd.DataFrame())
+    rows = []
+    if pruning.empty:
+        return pd.DataFrame()
+    for dataset, spec in settings.datasets.items():
+        for model, model_spec in settings.models.items():
+            claims = [c for c in PAPER_CLAIMS if c.loader == spec.loader and c.model_class == model_spec.class_name and c.k == size]
+            claim = next((c for c in claims if c.kind == "user" and metric == f"{c.metric}@{settings.evaluation.k}"), None)
+            for protocol in settings.protocols:
+                test = floor[(floor["dataset"] == dataset) & (floor["model"] == model) & (floor["protocol"] == protocol)]
+                test = test[(test["part"] == "test") & (test["metric"] == metric)]
+                relative_floor = 100 * test["noise_floor"].iloc[0] / test["mean"].iloc[0] if len(test) else np.nan
+                for estimator in settings.pruned_estimators():
+                    mine = pruning[
+                        (pruning["dataset"] == dataset) & (pruning["model"] == model) & (pruning["protocol"] == protocol)
+                        & (pruning["estimator"] == estimator) & (pruning["kind"] == "user") & (pruning["size"] == size)
+                        & (pruning["metric"] == metric)
+                    ]
+                    if mine.empty:
+                        continue
+                    least, random, most = (_pruning_row(mine, s) for s in ("least influential", "random", "most influential"))
+                    rows.append({
+                        "claim (paper)": claim.text if claim else f"(no number in the paper) removing the {size} least influential users",
+                        "paper": _pct(claim.change_pct) if claim else "n/a",
+                        "dataset": dataset,
+                        "model": model,
+                        "protocol": protocol,
+                        "estimator": estimator,
+                        f"ours: {size} least influential removed": _with_ci(least),
+                        "at the selection seed": _pct(least["same_seed_mean"]) if least is not None else "n/a",
+                        f"random control ({size} users)": _with_ci(random),
+                        f"{size} most influential removed": _with_ci(most),
+                        "noise floor (test)": f"+/-{relative_floor:.2f}%" if np.isfinite(relative_floor) else "n/a",
+                        "least vs random": _compare(least, random),
+                    })
+    return pd.DataFrame(rows)
+
+
+def _noise(tables: dict[str, pd.DataFrame], kinds) -> pd.DataFrame:
+    """Per (dataset, protocol, model, estimator, metric): the baseline across seeds, the noise
+    floor and how many entities of each kind stand above it."""
+    floor, significance = tables.get("noise_floor", pd.DataFrame()), tables.get("significance", pd.DataFrame())
+    if floor.empty or significance.empty:
+        return pd.DataFrame()
+    table = floor[(floor["part"] == "evaluation") & _shown(floor["metric"])]
+    table = table.assign(baseline=[f"{m:.5f} +/- {s:.5f}" for m, s in zip(table["mean"], table["sd"])])
+    table = table[["dataset", "protocol", "model", "metric", "baseline", "noise_floor"]].rename(
+        columns={"baseline": "baseline mean +/- sd over seeds", "noise_floor": "noise floor"}
+    )
+    keys = ["dataset", "protocol", "model", "estimator", "metric"]
+    shares = significance.assign(above=[f"{int(s)} of {int(e)} ({s / e:.0%})" for s, e in zip(significance["significant"], significance["entities"])])
+    shares = shares.pivot_table(index=keys, columns="kind", values="above", aggfunc="first")
+    shares = shares[[kind for kind in kinds if kind in shares.columns]].rename(columns=lambda kind: f"{kind}s above the floor").reset_index()
+    table = table.merge(shares, on=["dataset", "protocol", "model", "metric"], how="inner")
+    return table[keys + [column for column in table.columns if column not in keys]]
+
+
+def _pruning(tables: dict[str, pd.DataFrame], metric: str, size: int) -> pd.DataFrame:
+    pruning = tables.get("pruning", pd.DataFrame())
+    if pruning.empty:
+        return pd.DataFrame()
+    table = pruning[(pruning["size"] == size) & (pruning["metric"] == metric)]
+    columns = ["dataset", "protocol", "model", "estimator", "kind", "selection", "mean", "ci_low", "ci_high", "runs", "same_seed_mean", "fresh_seed_mean"]
+    return table[columns].rename(columns={"mean": "mean change %", "same_seed_mean": "at the selection seed %", "fresh_seed_mean": "fresh seeds %"})
+
+
+def _agreement(table: pd.DataFrame | None, keys: list[str], metric: str | None) -> pd.DataFrame:
+    """Model agreement as is; metric agreement restricted to the pairs with ``metric``."""
+    if table is None or table.empty:
+        return pd.DataFrame()
+    if metric is not None:
+        table = table[((table["metric_a"] == metric) | (table["metric_b"] == metric)) & _shown(table["metric_a"]) & _shown(table["metric_b"])]
+        other = np.where(table["metric_a"] == metric, table["metric_b"], table["metric_a"])
+        table = table.assign(metric=metric, other=other)
+        keys = [*keys, "metric", "other"]
+    else:
+        table = table[_shown(table["metric"])]
+        keys = [*keys, "metric", "model_a", "model_b"]
+    return table[[*keys, "entities", "spearman", "kendall", "n", "top_overlap", "bottom_overlap", "chance_overlap"]]
+
+
+def _reproducibility(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    table = tables.get("reproducibility", pd.DataFrame())
+    if table.empty:
+        return table
+    table = table[_shown(table["metric"])]
+    columns = ["dataset", "protocol", "model", "estimator", "kind", "metric", "entities", "seeds", "mean_abs_influence",
+               "per_entity_sd_across_seeds", "spearman_mean", "spearman_min", "spearman_max"]
+    return table[columns]
