@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recinfluence.estimators.base import Partial, shard_units
+from recinfluence.estimators.base import shard_units
 from recinfluence.estimators.exact import ExactDeletion
 from recinfluence.metrics import EvalSet, evaluate
 from recinfluence.models import model_factory
