@@ -12,13 +12,14 @@ import yaml
 from scipy import stats
 
 from recinfluence.analysis import (
-    flag_significant,
+    flag_significance,
     metric_agreement,
     model_agreement,
     moved_users,
     noise_floor,
     ranking_agreement,
     significance_summary,
+    split_half_reliability,
     summarise_pruning,
 )
 from recinfluence.estimators.exact import ExactDeletion
@@ -27,7 +28,7 @@ from recinfluence.models import TrainSet
 from recinfluence.pruning import prune_and_retrain
 from recinfluence.retrain import Experiment, Retrainer, seed_baselines
 from recinfluence.settings import Settings
-from recinfluence.stats import mean_confidence_interval
+from recinfluence.stats import benjamini_hochberg, mean_confidence_interval, mean_p_value, samples_for_reliability, spearman_brown
 from recinfluence.summary import study_summary
 
 from .studies import SMALL_CONFIG
@@ -107,30 +108,77 @@ def test_noise_floor_is_per_part_and_metric():
     assert floors[("evaluation", "rmse")] == pytest.approx(0.04)
 
 
-def influence_table(values: dict[str, list[float]]) -> pd.DataFrame:
-    """A tidy influence table: entity e has influence values[metric][e]."""
+def influence_table(values: dict[str, list[float]], p_values=None) -> pd.DataFrame:
+    """A tidy influence table: entity e has influence values[metric][e] (and p-value p_values[metric][e])."""
+    p_values = p_values or {m: [np.nan] * len(vs) for m, vs in values.items()}
     return pd.DataFrame(
-        [("user", e, 10, m, 0.0, 0.0, v) for m, vs in values.items() for e, v in enumerate(vs)],
-        columns=["kind", "entity", "n_train_rows", "metric", "baseline", "without", "influence"],
+        [("user", e, 10, m, 0.0, 0.0, v, p_values[m][e]) for m, vs in values.items() for e, v in enumerate(vs)],
+        columns=["kind", "entity", "n_train_rows", "metric", "baseline", "without", "influence", "p_value"],
     )
 
 
-def test_an_entity_is_significant_only_above_the_noise_floor_of_the_evaluation_split():
+def test_above_the_noise_means_above_the_noise_floor_of_the_evaluation_split():
     influence = influence_table({"map@10": [0.5, -2.0, 1.0, -1.5, 0.0], "rmse": [0.01, 0.03, -0.05, 0.0, 0.02]})
     floor = pd.DataFrame({
         "part": ["evaluation", "evaluation", "test"], "metric": ["map@10", "rmse", "map@10"], "noise_floor": [1.0, 0.02, 100.0],
     })
-    flagged = flag_significant(influence, floor)
-    by_metric = {m: group.set_index("entity")["significant"].tolist() for m, group in flagged.groupby("metric")}
+    flagged = flag_significance(influence, floor)
+    by_metric = {m: group.set_index("entity")["above_noise"].tolist() for m, group in flagged.groupby("metric")}
     assert by_metric["map@10"] == [False, True, False, True, False]  # |1.0| is not above a floor of 1.0
     assert by_metric["rmse"] == [False, True, True, False, False]
+    assert not flagged["detectable"].any()  # one sample: no p-value, nothing detectable
     summary = significance_summary(flagged).set_index("metric")
-    assert summary.loc["map@10", "significant"] == 2 and summary.loc["map@10", "share_significant"] == pytest.approx(0.4)
+    assert summary.loc["map@10", "above_noise"] == 2 and summary.loc["map@10", "share_above_noise"] == pytest.approx(0.4)
     assert summary.loc["map@10", "mean_abs_influence"] == pytest.approx(1.0)
     assert summary.loc["rmse", "noise_floor"] == 0.02
     assert summary["ci_excludes_zero"].isna().all()  # one seed: no interval
     with_ci = flagged.assign(ci_low=flagged["influence"] - 0.6, ci_high=flagged["influence"] + 0.6)
     assert significance_summary(with_ci).set_index("metric").loc["map@10", "ci_excludes_zero"] == 3  # -2.0, 1.0, -1.5
+
+
+def test_detectable_controls_the_false_discovery_rate_per_metric():
+    p = {"map@10": [0.001, 0.04, 0.03, 0.2, 0.5], "rmse": [0.01, 0.011, 0.012, 0.9, np.nan]}
+    influence = influence_table({m: [0.1] * 5 for m in p}, p)
+    floor = pd.DataFrame({"part": "evaluation", "metric": ["map@10", "rmse"], "noise_floor": [1.0, 1.0]})
+    flagged = flag_significance(influence, floor, fdr=0.05)
+    detectable = {m: group["detectable"].tolist() for m, group in flagged.groupby("metric")}
+    # map@10: sorted 0.001 <= 0.01, 0.03 > 0.02, 0.04 > 0.03: only the first (0.03 alone would pass unadjusted)
+    assert detectable["map@10"] == [True, False, False, False, False]
+    # rmse, 4 tests (NaN is none): 0.012 <= 0.0375: the three smallest
+    assert detectable["rmse"] == [True, True, True, False, False]
+    summary = significance_summary(flagged).set_index("metric")
+    assert summary.loc["rmse", "detectable"] == 3 and summary.loc["rmse", "share_detectable"] == pytest.approx(0.6)
+
+
+def test_benjamini_hochberg_matches_scipy():
+    rng = np.random.default_rng(0)
+    p = np.concatenate([rng.uniform(size=80), rng.uniform(0, 0.002, size=20)])
+    adjusted = stats.false_discovery_control(p, method="bh")
+    np.testing.assert_array_equal(benjamini_hochberg(p, 0.05), adjusted <= 0.05)
+
+
+def test_p_value_is_the_one_sample_t_test():
+    values = np.array([0.3, -0.1, 0.4, 0.2])
+    expected = stats.ttest_1samp(values, 0.0).pvalue
+    assert mean_p_value(values.mean(), values.std(ddof=1), 4) == pytest.approx(expected)
+    assert np.isnan(mean_p_value(0.3, np.nan, 1))
+    assert mean_p_value(0.0, 0.0, 3) == 1.0 and mean_p_value(0.2, 0.0, 3) == 0.0
+
+
+def test_split_half_reliability_recovers_a_known_reliability():
+    """Entities with true values of sd 1 and replicates with noise of sd 2: one replicate has
+    reliability 1 / (1 + 4) = 0.2; 16 replicates 16 * 0.2 / (1 + 15 * 0.2) = 0.8."""
+    rng = np.random.default_rng(3)
+    truth = rng.normal(size=2000)
+    replicates = truth[:, None] + rng.normal(scale=2.0, size=(2000, 16))
+    by_seed = pd.DataFrame([(e, s, "map@10", replicates[e, s]) for e in range(2000) for s in range(16)], columns=["entity", "seed", "metric", "influence"])
+    result = split_half_reliability(by_seed, "map@10", samples=16, bootstrap=200)
+    assert result["replicates"] == 16
+    assert result["reliability"] == pytest.approx(0.8, abs=0.04)  # Spearman on normal data: close to Pearson
+    assert result["reliability_low"] < result["reliability"] < result["reliability_high"]
+    assert result["samples_to_target"] == pytest.approx(16, rel=0.3)
+    assert spearman_brown(0.1, 16) == pytest.approx(0.64, abs=0.01) and spearman_brown(0.1, 36) == pytest.approx(0.8)
+    assert samples_for_reliability(0.1) == pytest.approx(36) and samples_for_reliability(-0.2) == np.inf
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,7 +380,7 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
         "part": ["evaluation", "test"], "metric": "map@10", "seeds": 5, "mean": [0.04, 0.05], "sd": 0.002, "pairs": 10,
         "max_difference": 0.006, "noise_floor": [0.004, 0.005],
     }).assign(dataset="ml-100k", protocol="heldout", model="ncf")
-    significance = pd.DataFrame({"metric": ["map@10"], "entities": [40], "noise_floor": [0.004], "significant": [3]})
+    significance = pd.DataFrame({"metric": ["map@10"], "entities": [40], "noise_floor": [0.004], "above_noise": [3], "detectable": [1]})
     significance = significance.assign(dataset="ml-100k", protocol="heldout", model="ncf", estimator="exact", kind="user")
     text = study_summary(settings, {"pruning": pruning, "noise_floor": floor, "significance": significance})
     claim = next(line for line in text.splitlines() if "18.49%" in line and "| ncf" in line)
@@ -342,7 +390,7 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
     assert cells[8] == "+0.10% [-0.50, +0.70] (n=25)" and cells[9].startswith("-9.00%")
     assert cells[10] == "+/-10.00%"  # test noise floor 0.005 of a test mean of 0.05
     assert cells[11] == "above random"
-    assert "3 of 40 (8%)" in text
-    assert "is **significant** when its absolute value exceeds the noise floor" in text
+    assert "3 of 40 (8%)" in text and "1 of 40 (2%)" in text
+    assert "**above the noise** when its absolute value exceeds the noise floor" in text and "**detectable**" in text
     assert "negative control" in text  # the small config has the random estimator
     assert "Not measured for" not in text  # and two seeds for each estimator

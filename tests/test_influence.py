@@ -249,3 +249,16 @@ def test_random_control_has_the_influence_schema_and_no_information(experiment):
     # the draws do not depend on how the entities are cut into units and shards
     again = estimator.reduce("user", [estimator.run(retrainer, "user", np.arange(7)), estimator.run(retrainer, "user", np.arange(7, 300))])
     pd.testing.assert_frame_equal(again.influence, result.influence)
+
+
+def test_the_heldout_test_ranking_masks_every_interaction_outside_the_test_split(movielens):
+    split = split_interactions(len(movielens.frame), 0.25, seed=0, protocol="heldout", valid_fraction=0.1)
+    frame = movielens.frame
+    for part, evaluated, other in (("test", split.test, split.valid), ("evaluation", split.valid, split.test)):
+        evalset = Experiment.build(movielens, split, part=part).evalset
+        position = {user: row for row, user in enumerate(evalset.users)}
+        outside = frame.iloc[np.concatenate([split.train, other])]
+        outside = outside[outside["user"].isin(position)]
+        assert evalset.seen[outside["user"].map(position).to_numpy(), outside["item"].to_numpy()].all()
+        held = frame.iloc[evaluated]
+        assert not evalset.seen[held["user"].map(position).to_numpy(), held["item"].to_numpy()].any()  # still candidates

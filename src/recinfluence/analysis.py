@@ -3,12 +3,16 @@ entities stand above it, rankings, the summary of prune-and-retrain against a ra
 agreement between metrics and between models, and whose metrics moved when an entity was removed.
 Pure table work on what the estimators and retrains wrote (no torch, no numba).
 
-Noise floor (README "Trustworthy influence"): the baseline is retrained with S seeds; for every metric the
-noise floor is the ``quantile`` (0.95) of |metric(seed a) - metric(seed b)| over the S(S-1)/2
-seed pairs, taken as the smallest pair difference at or above that quantile (numpy's
-``higher`` method: with fewer than 21 pairs, the largest difference). An entity's influence on
-a metric is significant when its absolute value exceeds the noise floor of that metric on the
-split influence is measured on."""
+Two rules say which entities matter (README "Trustworthy influence"), named apart because they
+answer different questions:
+
+- **detectable**: the estimator's p-value of "the influence is 0" (with common random numbers a
+  paired difference across seeds) survives Benjamini-Hochberg control of the false discovery
+  rate across the entities of one table: the effect of the deletion is real;
+- **above the noise**: |influence| exceeds the noise floor, the ``quantile`` (0.95) of
+  |metric(seed a) - metric(seed b)| over the S(S-1)/2 pairs of baseline seeds (numpy's
+  ``higher`` method: with fewer than 21 pairs, the largest): the effect is larger than what a
+  change of seed does to the deployed model."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .stats import mean_confidence_interval
+from .stats import benjamini_hochberg, mean_confidence_interval, samples_for_reliability, spearman_brown
 
 
 def wide(influence: pd.DataFrame) -> pd.DataFrame:
@@ -27,8 +31,8 @@ def wide(influence: pd.DataFrame) -> pd.DataFrame:
 def rank_entities(influence: pd.DataFrame, names: pd.DataFrame, metric: str, n: int = 10) -> pd.DataFrame:
     """The ``n`` most and ``n`` least influential entities by ``metric``, with their raw ids
     (and titles where known) and number of training rows; with the confidence interval and the
-    ``significant`` flag (:func:`flag_significant`) where the influence table has them."""
-    extra = [c for c in ("ci_low", "ci_high", "significant") if c in influence.columns and influence[c].notna().any()]
+    ``detectable`` and ``above_noise`` flags (:func:`flag_significance`) where the table has them."""
+    extra = [c for c in ("ci_low", "ci_high", "detectable", "above_noise") if c in influence.columns and influence[c].notna().any()]
     table = influence.loc[influence["metric"] == metric, ["entity", "n_train_rows", "influence", *extra]]
     table = table.sort_values(["influence", "entity"], ascending=[False, True], ignore_index=True)
     parts = []
@@ -124,27 +128,33 @@ def noise_floor(values: pd.DataFrame, quantile: float = 0.95) -> tuple[pd.DataFr
     return summary, pd.DataFrame(pairs, columns=["part", "metric", "seed_a", "seed_b", "difference"])
 
 
-def flag_significant(influence: pd.DataFrame, floor: pd.DataFrame, part: str = "evaluation") -> pd.DataFrame:
-    """The influence table with the ``noise_floor`` of each metric on ``part`` (a
-    :func:`noise_floor` summary) and ``significant``: |influence| > noise floor."""
+def flag_significance(influence: pd.DataFrame, floor: pd.DataFrame, part: str = "evaluation", fdr: float = 0.05) -> pd.DataFrame:
+    """The influence table with ``detectable`` (its ``p_value`` rejected by Benjamini-Hochberg at
+    false discovery rate ``fdr`` among the entities of each metric), the ``noise_floor`` of each
+    metric on ``part`` (a :func:`noise_floor` summary) and ``above_noise``: |influence| > it."""
     floors = floor.loc[floor["part"] == part].set_index("metric")["noise_floor"]
     flagged = influence.assign(noise_floor=influence["metric"].map(floors))
-    flagged["significant"] = flagged["influence"].abs() > flagged["noise_floor"]
+    flagged["above_noise"] = flagged["influence"].abs() > flagged["noise_floor"]
+    flagged["detectable"] = False
+    for _, rows in flagged.groupby("metric", sort=False):
+        flagged.loc[rows.index, "detectable"] = benjamini_hochberg(rows["p_value"].to_numpy(), fdr)
     return flagged
 
 
 def significance_summary(flagged: pd.DataFrame) -> pd.DataFrame:
-    """Per metric: entities, noise floor, how many (and what share) of the entities have an
-    influence above it, the mean |influence|, and, with several seeds per deletion, how many
-    have a 95% confidence interval that excludes zero (NaN with one seed)."""
+    """Per metric: entities, how many are detectable (FDR-controlled) and their share, the noise
+    floor and how many are above it and their share, the mean |influence|, and how many have a
+    95% confidence interval that excludes zero before any correction (NaN with one sample)."""
     grouped = flagged.groupby("metric", sort=False)
     summary = grouped.agg(
         entities=("entity", "nunique"),
+        detectable=("detectable", "sum"),
         noise_floor=("noise_floor", "first"),
-        significant=("significant", "sum"),
+        above_noise=("above_noise", "sum"),
         mean_abs_influence=("influence", lambda values: values.abs().mean()),
     )
-    summary["share_significant"] = summary["significant"] / summary["entities"]
+    summary.insert(2, "share_detectable", summary["detectable"] / summary["entities"])
+    summary["share_above_noise"] = summary["above_noise"] / summary["entities"]
     if "ci_low" in flagged.columns and flagged["ci_low"].notna().any():
         excludes = (flagged["ci_low"] > 0) | (flagged["ci_high"] < 0)
         summary["ci_excludes_zero"] = excludes.groupby(flagged["metric"], sort=False).sum()
@@ -202,3 +212,34 @@ def seed_reproducibility(influences: dict[int, pd.DataFrame], metric: str) -> tu
         }
     )
     return summary, pairs
+
+
+def split_half_reliability(by_seed: pd.DataFrame, metric: str, samples: int, target: float = 0.8, bootstrap: int = 500, seed: int = 0) -> pd.Series:
+    """How reliable the ranking by ``metric`` is, from the replicates of ``by_seed`` (entity,
+    seed, metric, influence; ``samples`` underlying samples in all, e.g. seeds, or subsets split
+    into replicates): the replicates are split into a first and a second half (the middle one
+    left out when their count is odd), ``split_half`` is the Spearman correlation of the two
+    halves' mean influence over the entities, ``reliability`` its Spearman-Brown correction to
+    the full count, with a 95% percentile interval from ``bootstrap`` resamples of the entities,
+    and ``samples_to_target`` the samples an average needs to reach ``target`` (inf when the
+    halves do not agree at all)."""
+    table = by_seed[by_seed["metric"] == metric].pivot_table(index="entity", columns="seed", values="influence").dropna()
+    replicates = list(table.columns)
+    half = len(replicates) // 2
+    result = {"metric": metric, "replicates": len(replicates), "samples": samples}
+    if half == 0 or len(table) < 3:
+        return pd.Series({**result, "split_half": np.nan, "reliability": np.nan, "reliability_low": np.nan, "reliability_high": np.nan, "samples_to_target": np.nan})
+    first = table[replicates[:half]].mean(axis=1).to_numpy()
+    second = table[replicates[-half:]].mean(axis=1).to_numpy()
+    r_half = stats.spearmanr(first, second).statistic
+    rng = np.random.default_rng(seed)
+    resampled = rng.integers(0, len(table), size=(bootstrap, len(table)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boot = np.array([stats.spearmanr(first[rows], second[rows]).statistic for rows in resampled])
+    low, high = np.nanquantile(spearman_brown(boot, 2), [0.025, 0.975]) if np.isfinite(boot).any() else (np.nan, np.nan)
+    r_one = r_half / (half - (half - 1) * r_half)  # Spearman-Brown back to one replicate
+    per_replicate = samples / len(replicates)
+    return pd.Series({
+        **result, "split_half": r_half, "reliability": float(spearman_brown(r_half, 2)), "reliability_low": low,
+        "reliability_high": high, "samples_to_target": float(samples_for_reliability(r_one, target)) * per_replicate,
+    })

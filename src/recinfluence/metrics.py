@@ -2,7 +2,8 @@
 
 Protocol (README, "The protocol"):
 
-- candidates: for each user, every item of the catalog not in that user's training rows;
+- candidates: for each user, every item of the catalog the user has no interaction with outside
+  the evaluated split (training rows and, under the heldout protocol, the other held-out part);
 - relevant: the user's evaluation interactions with rating >= ``relevance_threshold``;
 - AP@K = (1 / min(K, R)) * sum_{k <= K} precision@k * rel_k, with R = number of relevant items;
 - NDCG@K: binary gains, log2 discount, ideal DCG over min(K, R) hits;
@@ -36,8 +37,8 @@ def lower_is_better(metric: str) -> bool:
 @dataclass(frozen=True)
 class EvalSet:
     """Dense per-user views of one evaluation split: ``users`` (those with at least one
-    evaluation interaction), ``seen`` (training items, not candidates), ``rating`` (evaluation
-    ratings, NaN elsewhere) and ``relevant``."""
+    evaluation interaction), ``seen`` (items the user interacted with outside this split: not
+    candidates), ``rating`` (evaluation ratings, NaN elsewhere) and ``relevant``."""
 
     users: np.ndarray
     seen: np.ndarray
@@ -51,15 +52,18 @@ class EvalSet:
         return rows, items, self.rating[rows, items]
 
     @classmethod
-    def build(cls, frame: pd.DataFrame, train_rows, eval_rows, n_items: int, relevance_threshold: float = 4.0):
+    def build(cls, frame: pd.DataFrame, seen_rows, eval_rows, n_items: int, relevance_threshold: float = 4.0):
+        """``seen_rows``: the rows whose items are not candidates (every row outside the
+        evaluated split: the training rows, and under the heldout protocol the other held-out
+        part, so that a user's validation items are not counted as misses on test)."""
         evaluation = frame.iloc[eval_rows]
         users = np.unique(evaluation["user"].to_numpy())
         position = np.full(frame["user"].max() + 1, -1)
         position[users] = np.arange(len(users))
         seen = np.zeros((len(users), n_items), dtype=bool)
-        train = frame.iloc[train_rows]
-        in_eval = position[train["user"].to_numpy()] >= 0
-        seen[position[train["user"].to_numpy()[in_eval]], train["item"].to_numpy()[in_eval]] = True
+        outside = frame.iloc[seen_rows]
+        in_eval = position[outside["user"].to_numpy()] >= 0
+        seen[position[outside["user"].to_numpy()[in_eval]], outside["item"].to_numpy()[in_eval]] = True
         rating = np.full((len(users), n_items), np.nan)
         rating[position[evaluation["user"].to_numpy()], evaluation["item"].to_numpy()] = evaluation["rating"].to_numpy()
         return cls(users=users, seen=seen, rating=rating, relevant=rating >= relevance_threshold)

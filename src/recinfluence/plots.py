@@ -149,3 +149,32 @@ def metric_agreement(agreement: pd.DataFrame, title: str, paths) -> None:
     fig.colorbar(image, ax=ax, label="Spearman correlation of influence")
     ax.set_title(title)
     save(fig, paths)
+
+
+def reliability(rows: pd.DataFrame, metric: str, title: str, paths, target: float = 0.8) -> None:
+    """Reliability of the ranking by ``metric`` against the CPU time it cost, one line per
+    estimator. ``rows``: one row per estimator (``estimator``, ``cpu_seconds``, ``samples``,
+    ``reliability``, ``reliability_low``, ``reliability_high``). The point is what was measured
+    (with its 95% interval); the dashed line projects more samples by Spearman-Brown."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for row in rows.itertuples():
+        seconds = max(float(row.cpu_seconds), 1e-3)
+        colour = ax.errorbar(
+            [seconds], [row.reliability], yerr=[[row.reliability - row.reliability_low], [row.reliability_high - row.reliability]],
+            fmt="o", capsize=3, label=f"{row.estimator} ({int(row.samples)} samples)",
+        )[0].get_color()
+        n = float(row.samples)
+        if n >= 2 and np.isfinite(row.reliability):
+            one = row.reliability / (n - (n - 1) * row.reliability)  # one sample's reliability
+            factors = np.geomspace(1 / n, 64, 100)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                projected = factors * n * one / (1 + (factors * n - 1) * one)
+            ax.plot(seconds * factors, projected, linestyle="--", color=colour, linewidth=1)
+    ax.axhline(target, color="gray", linewidth=0.8, linestyle=":")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.2, 1.0)
+    ax.set_xlabel("CPU seconds spent on the estimate (log scale)")
+    ax.set_ylabel(f"split-half reliability of the {metric} ranking")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+    save(fig, paths)

@@ -55,7 +55,8 @@ class Experiment:
         eval_rows = split.evaluation if part == "evaluation" else getattr(split, part)
         rating_scale = (float(data.frame["rating"].min()), float(data.frame["rating"].max()))
         train = TrainSet.from_frame(data.frame.iloc[split.train], data.n_users, data.n_items, rating_scale)
-        evalset = EvalSet.build(data.frame, split.train, eval_rows, data.n_items, relevance_threshold)
+        seen_rows = np.setdiff1d(np.arange(len(data.frame)), eval_rows)  # every interaction outside the evaluated split
+        evalset = EvalSet.build(data.frame, seen_rows, eval_rows, data.n_items, relevance_threshold)
         return cls(train=train, evalset=evalset, k=k)
 
     @classmethod

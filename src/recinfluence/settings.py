@@ -131,6 +131,7 @@ class Prune(Section):
 class Report(Section):
     top_n: int
     moved_users: int
+    fdr: float
 
 
 @dataclass(frozen=True)

@@ -128,8 +128,11 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         f"- Noise floor: the full model is retrained with S = {len(noise_seeds)} seeds ({', '.join(map(str, noise_seeds))}). For each "
         f"metric the noise floor is the {settings.noise.quantile:.0%} quantile of |metric(seed a) - metric(seed b)| over the "
         f"{len(noise_seeds) * (len(noise_seeds) - 1) // 2} seed pairs (the smallest pair difference at or above that quantile: "
-        "with fewer than 21 pairs, the largest). An entity's influence is **significant** when its absolute value exceeds the "
-        "noise floor of the split influence is measured on.",
+        "with fewer than 21 pairs, the largest). Two rules, named apart: an entity's influence is **detectable** when the "
+        "estimator's p-value of \"it is 0\" survives Benjamini-Hochberg control of the false discovery rate "
+        f"(q = {settings.report.fdr}) across the entities of its table (the effect of the deletion is real), and **above the "
+        "noise** when its absolute value exceeds the noise floor of the split influence is measured on (it is larger than what "
+        "a change of seed does to the whole model).",
         f"- Estimators: {_estimators_text(settings)}.",
         f"- Pruning: remove the k least / most influential by {metric}, or k random entities ({settings.prune.random_draws} draws), "
         f"retrain with each of the S seeds and compare every test metric with the baseline of the same seed on the same users and "
@@ -147,7 +150,7 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         "another seed moves the metric with nothing removed. \"Least vs random\": whether the 95% confidence intervals of the "
         "least-influential removal and of the random control are disjoint.",
         "",
-        f"## 2. Noise floor and the share of entities above it (split influence is measured on; {len(noise_seeds)} seeds)",
+        f"## 2. Detectable entities, and those above the noise floor (split influence is measured on; {len(noise_seeds)} seeds)",
         "",
         _table(_noise(tables, settings.influence.kinds), floatfmt=".5f"),
         "",
@@ -167,12 +170,21 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         "",
         _table(_agreement(tables.get("model_agreement"), ["dataset", "protocol", "estimator", "kind"], None), floatfmt=".3f"),
         "",
-        "## 6. Seed-to-seed reproducibility of single-entity influence",
+        "## 6. Reliability of the influence rankings",
         "",
     ]
     reproducibility = _reproducibility(tables)
-    measured = reproducibility[reproducibility["seeds"] > 1] if len(reproducibility) else reproducibility
-    lines += [_table(measured, floatfmt=".5f"), ""]
+    measured = reproducibility[reproducibility["samples"] > 1] if len(reproducibility) else reproducibility
+    lines += [
+        "Split-half reliability of each ranking: the samples (seeds, draws) split in two halves, the Spearman correlation "
+        "of the halves' mean influence corrected by Spearman-Brown to the full count (95% bootstrap interval over the "
+        "entities), and `samples_to_target`, the samples per entity an average would need to reach a reliability of 0.8 "
+        "(inf: the halves do not agree at all). A ranking below about 0.5 is mostly noise; `spearman_mean` is the "
+        "correlation between single seeds.",
+        "",
+        _table(measured, floatfmt=".4f"),
+        "",
+    ]
     single = sorted(set(reproducibility["estimator"]) - set(measured["estimator"])) if len(reproducibility) else []
     if single:
         lines += [f"Not measured for {', '.join(single)}: one seed per entity. Set `estimators.<name>.seeds` to 2 or more.", ""]
@@ -233,10 +245,11 @@ def _noise(tables: dict[str, pd.DataFrame], kinds) -> pd.DataFrame:
         columns={"baseline": "baseline mean +/- sd over seeds", "noise_floor": "noise floor"}
     )
     keys = ["dataset", "protocol", "model", "estimator", "metric"]
-    shares = significance.assign(above=[f"{int(s)} of {int(e)} ({s / e:.0%})" for s, e in zip(significance["significant"], significance["entities"])])
-    shares = shares.pivot_table(index=keys, columns="kind", values="above", aggfunc="first")
-    shares = shares[[kind for kind in kinds if kind in shares.columns]].rename(columns=lambda kind: f"{kind}s above the floor").reset_index()
-    table = table.merge(shares, on=["dataset", "protocol", "model", "metric"], how="inner")
+    for rule, label in (("detectable", "detectable"), ("above_noise", "above the floor")):
+        counts = significance.assign(text=[f"{int(s)} of {int(e)} ({s / e:.0%})" for s, e in zip(significance[rule], significance["entities"])])
+        counts = counts.pivot_table(index=keys, columns="kind", values="text", aggfunc="first")
+        counts = counts[[kind for kind in kinds if kind in counts.columns]].rename(columns=lambda kind: f"{kind}s {label}").reset_index()
+        table = table.merge(counts, on=[key for key in keys if key in table.columns], how="inner")
     return table[keys + [column for column in table.columns if column not in keys]]
 
 
@@ -269,6 +282,6 @@ def _reproducibility(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     if table.empty:
         return table
     table = table[_shown(table["metric"])]
-    columns = ["dataset", "protocol", "model", "estimator", "kind", "metric", "entities", "seeds", "mean_abs_influence",
-               "per_entity_sd_across_seeds", "spearman_mean", "spearman_min", "spearman_max"]
+    columns = ["dataset", "protocol", "model", "estimator", "kind", "metric", "entities", "samples", "mean_abs_influence",
+               "per_entity_sd_across_seeds", "spearman_mean", "reliability", "reliability_low", "reliability_high", "samples_to_target"]
     return table[columns]

@@ -42,6 +42,7 @@ rule rank:
         metric=settings.metric,
         top_n=settings.report.top_n,
         moved_users=settings.report.moved_users,
+        fdr=settings.report.fdr,
     localrule: True
     conda:
         ENV

@@ -42,6 +42,8 @@ def study_outputs():
                     for kind in settings.pruned_kinds():
                         base = f"{run}/{model}/{estimator}/{kind}"
                         outputs += [f"{base}/pruning_summary.md"] + figure(f"{base}/pruning")
+                for kind in KINDS:
+                    outputs += figure(f"{run}/{model}/reliability_{kind}")
             if len(MODELS) >= 2:
                 for estimator in ESTIMATORS:
                     for kind in KINDS:

@@ -84,3 +84,26 @@ rule plot_agreement:
         ENV
     script:
         "../scripts/plot_agreement.py"
+
+
+rule plot_reliability:
+    input:
+        reproducibility=expand("results/{{dataset}}/{{protocol}}/{{model}}/{estimator}/{{kind}}/reproducibility.csv", estimator=ESTIMATORS),
+        timing=expand("results/{{dataset}}/{{protocol}}/{{model}}/{estimator}/{{kind}}/timing.csv", estimator=ESTIMATORS),
+    output:
+        figure=report(
+            figure("results/{dataset}/{protocol}/{model}/reliability_{kind}"),
+            caption="../report/reliability.rst",
+            category="Reliability",
+            subcategory="{dataset} / {protocol}",
+        ),
+    log:
+        "logs/{dataset}/{protocol}/{model}/reliability_{kind}.log",
+    params:
+        estimators=ESTIMATORS,
+        metric=settings.metric,
+    localrule: True
+    conda:
+        ENV
+    script:
+        "../scripts/plot_reliability.py"

@@ -4,7 +4,9 @@ log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one l
 
 import pandas as pd
 
-from recinfluence.analysis import flag_significant, metric_agreement, moved_users, rank_entities, seed_reproducibility, significance_summary
+from recinfluence.analysis import (
+    flag_significance, metric_agreement, moved_users, rank_entities, seed_reproducibility, significance_summary, split_half_reliability,
+)
 from recinfluence.io import write_csv, write_text
 
 metric = snakemake.params.metric
@@ -18,8 +20,10 @@ def write(table, csv, markdown=None, floatfmt=".6f", heading=""):
         write_text(heading + table.to_markdown(index=False, floatfmt=floatfmt) + "\n", markdown)
 
 
-# Who is influential, and who stands above the noise floor measured on the split influence is measured on.
-flagged = flag_significant(pd.read_parquet(snakemake.input.influence), pd.read_csv(snakemake.input.noise_floor), part="evaluation")
+# Who is influential, whose influence is detectable (FDR-controlled), and who stands above the
+# noise floor measured on the split influence is measured on.
+influence = pd.read_parquet(snakemake.input.influence)
+flagged = flag_significance(influence, pd.read_csv(snakemake.input.noise_floor), "evaluation", snakemake.params.fdr)
 ranked = rank_entities(flagged, pd.read_parquet(snakemake.input.names), metric, top_n)
 write(ranked, out.csv, out.markdown)
 write(significance_summary(flagged), out.significance, out.significance_markdown)
@@ -28,14 +32,19 @@ write(significance_summary(flagged), out.significance, out.significance_markdown
 moved = moved_users(pd.read_parquet(snakemake.input.per_user), ranked, metric, snakemake.params.moved_users, pd.read_parquet(snakemake.input.users))
 write(moved, out.moved, out.moved_markdown, ".4f")
 
-# Does the choice of metric change who counts as influential, and how reproducible is each metric across seeds?
+# Does the choice of metric change who counts as influential, and how reliable is each metric's ranking?
 agreement = metric_agreement(flagged, top_n)
-runs = dict(iter(pd.read_parquet(snakemake.input.by_seed).groupby("seed")))
-reproducibility = pd.DataFrame([seed_reproducibility(runs, name)[0] for name in flagged["metric"].unique()])
+by_seed = pd.read_parquet(snakemake.input.by_seed)
+runs = dict(iter(by_seed.groupby("seed")))
+samples = int(influence["samples"].max()) if len(influence) else 0
+reproducibility = pd.DataFrame([
+    pd.concat([seed_reproducibility(runs, name)[0], split_half_reliability(by_seed, name, samples).drop("metric")])
+    for name in flagged["metric"].unique()
+])
 write(reproducibility, out.reproducibility)
 write(
     agreement, out.metric_agreement, out.metric_agreement_markdown, ".3f",
-    f"Seed-to-seed reproducibility of each metric's influence ({len(runs)} seed(s) per deletion):\n\n"
+    f"Seed-to-seed reproducibility and split-half reliability of each metric's influence ({len(runs)} replicate(s) per entity):\n\n"
     + reproducibility.to_markdown(index=False, floatfmt=".5f")
     + "\n\nAgreement between the influence rankings under every pair of metrics:\n\n",
 )

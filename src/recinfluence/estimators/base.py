@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 
 from ..progress import Progress
-from ..stats import mean_confidence_interval
+from ..stats import mean_confidence_interval, mean_p_value
 
 # entity and metric; the influence (mean over samples, positive = the entity helped), how many
-# independent samples it averages (seeds, draws), their standard deviation and the 95% t
-# confidence interval of the mean (NaN with one sample).
-INFLUENCE_COLUMNS = ["kind", "entity", "n_train_rows", "metric", "influence", "samples", "influence_sd", "ci_low", "ci_high"]
+# independent samples it averages (seeds, draws), their standard deviation, the 95% confidence
+# interval of the mean and the p-value of "the influence is 0" (NaN with one sample). Each
+# estimator computes the interval and the p-value from its own model of uncertainty.
+INFLUENCE_COLUMNS = ["kind", "entity", "n_train_rows", "metric", "influence", "samples", "influence_sd", "ci_low", "ci_high", "p_value"]
 BY_SEED_COLUMNS = ["kind", "entity", "seed", "metric", "influence"]
 TIMING_COLUMNS = ["kind", "entity", "seconds"]
 
@@ -107,6 +108,7 @@ class Estimator:
         influence["samples"] = grouped.size().to_numpy()
         influence["influence_sd"] = grouped["influence"].std(ddof=1).to_numpy()
         influence["ci_low"], influence["ci_high"] = mean_confidence_interval(influence["influence"], influence["influence_sd"], influence["samples"])
+        influence["p_value"] = mean_p_value(influence["influence"], influence["influence_sd"], influence["samples"])
         influence = influence[[*INFLUENCE_COLUMNS, *self.value_columns]]
         return InfluenceResult(influence, rows[BY_SEED_COLUMNS].reset_index(drop=True), per_user, whole.timing)
 
