@@ -11,6 +11,7 @@ from ..settings import import_object
 ESTIMATORS = {
     "exact": "recinfluence.estimators.exact:ExactDeletion",
     "random": "recinfluence.estimators.random_control:RandomControl",
+    "banzhaf": "recinfluence.estimators.banzhaf:DataBanzhaf",
 }
 
 
