@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -14,6 +15,7 @@ from recinfluence.metrics import EvalSet, aggregate, evaluate
 from recinfluence.models import NCF, SVD, TrainSet, model_factory
 from recinfluence.models import ncf as ncf_module
 from recinfluence.models.ncf import epoch_batches, negative_candidates, pick_negatives
+from recinfluence.retrain import Experiment, Retrainer
 from recinfluence.split import coverage
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -391,6 +393,67 @@ def test_ncf_deleting_an_item_without_training_rows_changes_nothing(movielens, m
     baseline = _ncf(1).fit(movielens_train, seed=3).score(users)
     deleted = _ncf(1).fit(movielens_train.without("item", item), seed=3).score(users)
     np.testing.assert_array_equal(deleted, baseline)
+
+
+# 3000 samples a step, not a multiple of the SIMD width: a variant's position in a stack would
+# show in its floats if it mattered.
+POSITION_NCF = {"factors": 4, "layers": (8, 4), "epochs": 1, "batch_size": 3000, "n_negatives": 1}
+
+
+def _assert_same_parameters(got: NCF, want: NCF, where: str):
+    assert got.params.keys() == want.params.keys()
+    for name, value in want.params.items():
+        assert torch.equal(got.params[name], value), f"{where}: {name}"
+
+
+def test_ncf_variant_floats_do_not_depend_on_position_or_batch_size(movielens_train):
+    """The same data at every position of batches of several sizes train bit for bit the model
+    trained alone."""
+    alone = NCF(**POSITION_NCF).fit(movielens_train, seed=0)
+    for n_variants in (1, 2, 5, 17):
+        for position, model in enumerate(NCF(**POSITION_NCF).fit_many([movielens_train] * n_variants, seed=0)):
+            _assert_same_parameters(model, alone, f"position {position} of {n_variants}")
+
+
+def test_ncf_deletion_floats_do_not_depend_on_the_other_variants_of_its_batch(movielens_train):
+    """A deletion trained beside the baseline alone, or among other deletions at another
+    position, is the same model bit for bit."""
+    train = movielens_train
+    deletion = train.without("item", _busy_item(train))
+    others = [train.without("user", _busy_user(train)), train.without("item", 7)]
+    pair = NCF(**POSITION_NCF).fit_many([train, deletion], seed=0)
+    crowd = NCF(**POSITION_NCF).fit_many([train, *others, deletion], seed=0)
+    _assert_same_parameters(crowd[0], pair[0], "baseline")
+    _assert_same_parameters(crowd[3], pair[1], "deletion")
+    assert not torch.equal(pair[1].params["w0"], pair[0].params["w0"])  # the deletion did change the model
+
+
+def test_ncf_deleting_items_without_training_rows_gives_exactly_zero_at_every_batch_position(movielens, movielens_split, monkeypatch):
+    """Through the retrain utility: each batch is [baseline, deletion 1, ...]; deleting an item
+    with no training row trains the baseline again, whatever its position."""
+    experiment = Experiment.build(movielens, movielens_split, k=10)
+    rowless = coverage(movielens.frame, movielens_split)["items_without_training"][:6]
+    assert len(rowless) == 6
+    assert not np.isin(rowless, experiment.train.items).any()
+    batches, fit_many = [], NCF.fit_many
+
+    def recording_fit_many(self, variants, seed):
+        batches.append(fit_many(self, variants, seed))
+        return batches[-1]
+
+    monkeypatch.setattr(NCF, "fit_many", recording_fit_many)
+    retrainer = Retrainer(model_factory("ncf", POSITION_NCF), experiment, variants_per_batch=4, log=None)
+    comparisons = retrainer.deletions("item", [[item] for item in rowless], seed=0, comparison="naive")
+    # the metrics alone could hide float differences that move no top-10 list
+    assert [len(batch) for batch in batches] == [5, 3]
+    for batch in batches:
+        for position, model in enumerate(batch):
+            _assert_same_parameters(model, batch[0], f"position {position} of {len(batch)}")
+    assert len(comparisons) == 6
+    for item, comparison in zip(rowless, comparisons):
+        pd.testing.assert_series_equal(comparison.without, comparison.baseline, check_exact=True, obj=f"item {item}")
+        influence = comparison.per_user.drop(columns="user").to_numpy()
+        assert (influence[~np.isnan(influence)] == 0.0).all(), item  # NaN: a metric undefined for a user
 
 
 # ---------------------------------------------------------------------------------------------

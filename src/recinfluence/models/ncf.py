@@ -3,9 +3,14 @@
 Every training row is a positive; each is paired with ``n_negatives`` sampled items the user
 has not rated, and the model learns them with binary cross-entropy and Adam.
 
-One training routine trains V deletion variants at once, their parameters stacked along a
-leading dimension; a single model is the case V = 1, so batched and solo training are the same
-algorithm (equal up to float rounding). Common random numbers, so that a deletion changes
+One training routine trains V deletion variants at once; a single model is the case V = 1.
+Every variant's floats are exactly those of a solo fit on the same data, wherever it sits in a
+batch of any size: the dense network (matmuls, their reductions, the sigmoid) runs variant by
+variant on tensors of the variant's own shape, since CPU kernels round a slice of a stack
+differently by the stack's size, the slice's position (SIMD body or scalar tail) and the split
+between threads. What runs over the whole stack is gathers, scatters, sums in sample order
+(``index_add_``) and single correctly rounded elementwise operations, whose result for an
+element does not depend on where it sits. Common random numbers, so that a deletion changes
 nothing but the deleted rows:
 
 - initial parameters are drawn once from the seed over the global id space and copied to every
@@ -20,7 +25,8 @@ nothing but the deleted rows:
   deleting an item with no training row changes nothing, and deleting a user (even the only
   one who rated some item) leaves every other row's negatives as they were;
 - embeddings are updated lazily (Adam on the rows a variant's batch touched, as SparseAdam
-  does), so an entity a variant never sees keeps its initial vectors; the dense layers use Adam.
+  does), so an entity a variant never sees keeps its initial vectors; the dense layers use Adam,
+  each variant's tensors their own.
 """
 
 from __future__ import annotations
@@ -69,14 +75,12 @@ def n_hidden(params) -> int:
     return sum(1 for name in params if name.startswith("b") and name != "b_out")
 
 
-def forward(params, users: torch.Tensor, items: torch.Tensor, factors: int) -> torch.Tensor:
-    """Logits (V, B) of V stacked models from their gathered user and item rows (V, B, d):
-    the first ``factors`` columns feed GMF, the rest the MLP."""
-    gmf = users[..., :factors] * items[..., :factors]
-    hidden = torch.cat([users[..., factors:], items[..., factors:]], dim=-1)
+def forward(params, gmf: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    """Logits (B,) of one model from its GMF products (B, factors) and MLP inputs (B, layers[0]),
+    the user's and the item's halves of the MLP embeddings side by side."""
     for index in range(n_hidden(params)):
-        hidden = torch.relu(torch.baddbmm(params[f"b{index}"][:, None, :], hidden, params[f"w{index}"]))
-    return torch.baddbmm(params["b_out"][:, None, :], torch.cat([gmf, hidden], dim=-1), params["w_out"]).squeeze(-1)
+        hidden = torch.relu(torch.addmm(params[f"b{index}"], hidden, params[f"w{index}"]))
+    return torch.addmm(params["b_out"], torch.cat([gmf, hidden], dim=1), params["w_out"]).squeeze(1)
 
 
 @torch.no_grad()
@@ -125,7 +129,10 @@ class _LazyAdam:
     """Adam on the embedding rows each variant touched in this step (SparseAdam's update);
     rows a variant did not touch keep their values and moment estimates. Tables are stored
     flat, (V * n, d), so that variant v's row r is row v * n + r; both moments of a row sit
-    side by side in one (V * n, 2d) tensor so that one gather and one scatter move them."""
+    side by side in one (V * n, 2d) tensor so that one gather and one scatter move them.
+    Only single correctly rounded operations touch the values (no fused multiply-add such as
+    ``add_(alpha=)`` or ``addcmul_``, which SIMD and scalar code may round differently), so a
+    row's update does not depend on where it sits among the V * n."""
 
     def __init__(self, tables: dict[str, torch.Tensor], lr: float):
         self.lr, self.step_count = lr, 0
@@ -140,10 +147,10 @@ class _LazyAdam:
             index, grad = rows[name], grads[name]
             moments = self.moments[name].index_select(0, index)
             m, v = moments.chunk(2, dim=1)
-            m.mul_(beta1).add_(grad, alpha=1 - beta1)
-            v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            m.mul_(beta1).add_(grad * (1 - beta1))
+            v.mul_(beta2).add_(grad.square().mul_(1 - beta2))
             self.moments[name].index_copy_(0, index, moments)
-            table.index_copy_(0, index, table.index_select(0, index) - step_size * m / (v.sqrt() + EPS))
+            table.index_copy_(0, index, table.index_select(0, index).sub_(m.div(v.sqrt().add_(EPS)).mul_(step_size)))
 
 
 class NCF:
@@ -181,15 +188,17 @@ class NCF:
         rated[users_of[used], items_of[used]] = True
 
         initial = initial_parameters(first.n_users, first.n_items, self.factors, self.layers, seed)
-        params = {name: value.to(device).expand(n_variants, *value.shape).clone() for name, value in initial.items() if name not in EMBEDDINGS}
+        dense = [{name: value.to(device).clone().requires_grad_() for name, value in initial.items() if name not in EMBEDDINGS} for _ in range(n_variants)]
         # One flat table per kind, GMF columns then MLP columns: one gather and one update each.
         tables = {
             kind: torch.cat([initial[f"gmf_{kind}"], initial[f"mlp_{kind}"]], dim=1).to(device).repeat(n_variants, 1)
             for kind in ("user", "item")
         }
-        dense = torch.optim.Adam([p.requires_grad_() for p in params.values()], lr=self.lr, betas=BETAS, eps=EPS)
+        # fused: one call for all variants' tensors, each updated by itself
+        optimizer = torch.optim.Adam([p for layers in dense for p in layers.values()], lr=self.lr, betas=BETAS, eps=EPS, fused=True)
         lazy = _LazyAdam(tables, self.lr)
 
+        factors, half = self.factors, self.layers[0] // 2
         group = 1 + self.n_negatives
         rows_per_batch = max(1, self.batch_size // group)
         labels = torch.zeros(group, device=device)
@@ -213,28 +222,39 @@ class NCF:
                     "user": (torch.as_tensor(np.repeat(users, group), device=device)[None, :] + offsets["user"]).reshape(-1),
                     "item": (torch.as_tensor(items.reshape(n_variants, -1), device=device) + offsets["item"]).reshape(-1),
                 }
-                embedded = {kind: tables[kind].index_select(0, flat[kind]).requires_grad_() for kind in tables}
-                logits = forward(params, *(embedded[kind].view(n_variants, -1, embedded[kind].shape[1]) for kind in ("user", "item")), self.factors)
-                losses = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.repeat(len(batch)).expand(n_variants, -1), reduction="none")
-                (losses * mask.view(n_variants, -1)).sum().div(full_batch_samples).backward()
-                dense.step()
-                dense.zero_grad(set_to_none=True)
+                user_rows, item_rows = (tables[kind].index_select(0, flat[kind]).view(n_variants, -1, tables[kind].shape[1]) for kind in ("user", "item"))
+                # The GMF product and the MLP input are elementwise, so computed for the whole
+                # stack; the networks run variant by variant.
+                gmf = (user_rows[..., :factors] * item_rows[..., :factors]).requires_grad_()
+                mlp = torch.cat([user_rows[..., factors:], item_rows[..., factors:]], dim=-1).requires_grad_()
+                logits = torch.stack([forward(*inputs) for inputs in zip(dense, gmf.unbind(), mlp.unbind())])
+                # The gradient of the weighted binary cross-entropy with respect to a logit is
+                # (sigmoid - label) * weight, a weight 1 / full_batch_samples or 0 if masked out.
+                # The sigmoid too goes row by row: its SIMD body and scalar tail round differently.
+                probs = torch.stack([torch.sigmoid(row) for row in logits.detach().unbind()])
+                logits.backward((probs - labels.repeat(len(batch))) * (mask.view(n_variants, -1) / full_batch_samples))
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                embedded_grads = {
+                    "user": torch.cat([gmf.grad * item_rows[..., :factors], mlp.grad[..., :half]], dim=-1),
+                    "item": torch.cat([gmf.grad * user_rows[..., :factors], mlp.grad[..., half:]], dim=-1),
+                }
                 # Sum each touched row's gradient over its samples; rows seen only in masked-out
                 # samples are not touched.
                 rows, grads = {}, {}
                 for kind in tables:
                     rows[kind], inverse = torch.unique(flat[kind][mask], return_inverse=True)
-                    grad = embedded[kind].grad[mask]
+                    grad = embedded_grads[kind].view(-1, tables[kind].shape[1])[mask]
                     grads[kind] = torch.zeros(len(rows[kind]), grad.shape[1], device=device).index_add_(0, inverse, grad)
                 lazy.step(tables, rows, grads)
-        for kind, n in (("user", first.n_users), ("item", first.n_items)):
-            table = tables[kind].view(n_variants, n, -1)
-            params[f"gmf_{kind}"], params[f"mlp_{kind}"] = table[..., : self.factors], table[..., self.factors :]
         fitted = []
-        for index in range(n_variants):
+        for index, layers in enumerate(dense):
             model = NCF.__new__(NCF)
             model.__dict__.update(self.__dict__)
-            model.params = {name: value.detach()[index : index + 1].clone() for name, value in params.items()}
+            model.params = {name: value.detach()[None].clone() for name, value in layers.items()}
+            for kind, n in (("user", first.n_users), ("item", first.n_items)):
+                table = tables[kind][index * n : (index + 1) * n]
+                model.params[f"gmf_{kind}"], model.params[f"mlp_{kind}"] = table[None, :, : self.factors].clone(), table[None, :, self.factors :].clone()
             fitted.append(model)
         return fitted
 
