@@ -179,6 +179,9 @@ def test_split_half_reliability_recovers_a_known_reliability():
     assert result["samples_to_target"] == pytest.approx(16, rel=0.3)
     assert spearman_brown(0.1, 16) == pytest.approx(0.64, abs=0.01) and spearman_brown(0.1, 36) == pytest.approx(0.8)
     assert samples_for_reliability(0.1) == pytest.approx(36) and samples_for_reliability(-0.2) == np.inf
+    disagreeing = by_seed.assign(influence=np.where(by_seed["seed"] < 8, 1, -1) * by_seed["influence"])
+    worst = split_half_reliability(disagreeing, "map@10", samples=16, bootstrap=50)
+    assert worst["split_half"] < -0.5 and worst["reliability"] == 0.0 and worst["samples_to_target"] == np.inf
 
 
 # ---------------------------------------------------------------------------------------------

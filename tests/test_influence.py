@@ -160,7 +160,8 @@ def test_batched_variant_equals_the_same_variant_trained_alone(experiment):
     for variant, in_batch in zip(variants[1:], batched[1:]):
         alone = make().fit(variant, seed=0)
         for name, value in alone.params.items():
-            np.testing.assert_allclose(in_batch.params[name].numpy(), value.numpy(), atol=1e-5, err_msg=name)
+            # not bitwise: alone, the deleted rows leave their mini-batches; in a batch they are masked
+            np.testing.assert_allclose(in_batch.params[name].numpy(), value.numpy(), atol=1e-6, err_msg=name)
         got = evaluate(in_batch.score(experiment.evalset.users), experiment.evalset, 10)
         want = evaluate(alone.score(experiment.evalset.users), experiment.evalset, 10)
         np.testing.assert_allclose(got["map@10"].mean(), want["map@10"].mean(), rtol=1e-3)

@@ -220,7 +220,8 @@ def split_half_reliability(by_seed: pd.DataFrame, metric: str, samples: int, tar
     into replicates): the replicates are split into a first and a second half (the middle one
     left out when their count is odd), ``split_half`` is the Spearman correlation of the two
     halves' mean influence over the entities, ``reliability`` its Spearman-Brown correction to
-    the full count, with a 95% percentile interval from ``bootstrap`` resamples of the entities,
+    the full count (0 when the halves disagree: Spearman-Brown means nothing for a negative
+    correlation), with a 95% percentile interval from ``bootstrap`` resamples of the entities,
     and ``samples_to_target`` the samples an average needs to reach ``target`` (inf when the
     halves do not agree at all)."""
     table = by_seed[by_seed["metric"] == metric].pivot_table(index="entity", columns="seed", values="influence").dropna()
@@ -236,10 +237,10 @@ def split_half_reliability(by_seed: pd.DataFrame, metric: str, samples: int, tar
     resampled = rng.integers(0, len(table), size=(bootstrap, len(table)))
     with np.errstate(invalid="ignore", divide="ignore"):
         boot = np.array([stats.spearmanr(first[rows], second[rows]).statistic for rows in resampled])
-    low, high = np.nanquantile(spearman_brown(boot, 2), [0.025, 0.975]) if np.isfinite(boot).any() else (np.nan, np.nan)
+    low, high = np.nanquantile(spearman_brown(np.clip(boot, 0, None), 2), [0.025, 0.975]) if np.isfinite(boot).any() else (np.nan, np.nan)
     r_one = r_half / (half - (half - 1) * r_half)  # Spearman-Brown back to one replicate
     per_replicate = samples / len(replicates)
     return pd.Series({
-        **result, "split_half": r_half, "reliability": float(spearman_brown(r_half, 2)), "reliability_low": low,
+        **result, "split_half": r_half, "reliability": float(spearman_brown(max(r_half, 0.0), 2)), "reliability_low": low,
         "reliability_high": high, "samples_to_target": float(samples_for_reliability(r_one, target)) * per_replicate,
     })
