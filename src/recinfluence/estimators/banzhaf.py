@@ -65,7 +65,6 @@ among the reported entities (its sum is the compute spent).
 
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
@@ -74,7 +73,6 @@ from scipy import stats
 
 from ..metrics import EvalSet, evaluate, lower_is_better, metric_columns
 from ..models.base import ENTITY_KINDS, TrainSet
-from ..progress import Progress
 from ..retrain import COMPARISONS, entity_list, rows_per_entity
 from ..settings import RATING_METRICS
 from .base import (
@@ -128,13 +126,8 @@ class DataBanzhaf(Estimator):
         self._entities = np.asarray(entities, dtype=np.int64)
         return blocks(np.arange(self.subsets), BLOCK)
 
-    def run_units(self, retrainer, kind: str, units: list[np.ndarray], comparison: str = "exclude", log=sys.stderr) -> Partial:
-        progress = Progress(sum(map(len, units)), f"{kind} subsets done ({self.name})", log)
-        partials = []
-        for unit in units:
-            partials.append(self.run(retrainer, kind, unit, comparison))
-            progress.step(len(unit))
-        return Partial.concat(partials)
+    def unit_items(self, kind: str) -> str:
+        return f"{kind} subsets"
 
     def run(self, retrainer, kind: str, unit: np.ndarray, comparison: str = "exclude") -> Partial:
         if kind not in ENTITY_KINDS:

@@ -84,9 +84,13 @@ class Estimator:
     def run(self, retrainer, kind: str, unit: np.ndarray, comparison: str = "exclude") -> Partial:
         raise NotImplementedError
 
+    def unit_items(self, kind: str) -> str:
+        """What the elements of a work unit are, for progress lines (entities, by default)."""
+        return f"{kind}s"
+
     def run_units(self, retrainer, kind: str, units: list[np.ndarray], comparison: str = "exclude", log=sys.stderr) -> Partial:
         """Several work units (one shard's) into one partial, with progress on ``log``."""
-        progress = Progress(sum(map(len, units)), f"{kind}s done ({self.name})", log)
+        progress = Progress(sum(map(len, units)), f"{self.unit_items(kind)} done ({self.name})", log)
         partials = []
         for unit in units:
             partials.append(self.run(retrainer, kind, unit, comparison))
