@@ -397,3 +397,15 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
     assert "**above the noise** when its absolute value exceeds the noise floor" in text and "**detectable**" in text
     assert "negative control" in text  # the small config has the random estimator
     assert "Not measured for" not in text  # and two seeds for each estimator
+
+
+def test_the_reliability_figure_says_when_there_is_nothing_to_measure(tmp_path):
+    from recinfluence import plots
+
+    rows = pd.DataFrame({
+        "estimator": ["exact", "random"], "cpu_seconds": [500.0, 0.0], "samples": [1, 4],
+        "reliability": [np.nan, 0.1], "reliability_low": [np.nan, -0.2], "reliability_high": [np.nan, 0.4],
+    })
+    for chosen in (rows, rows.iloc[:1]):  # one estimator measured, and none
+        plots.reliability(chosen, "map@10", "title", [tmp_path / "figure.png"])
+        assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"

@@ -157,7 +157,11 @@ def reliability(rows: pd.DataFrame, metric: str, title: str, paths, target: floa
     ``reliability``, ``reliability_low``, ``reliability_high``). The point is what was measured
     (with its 95% interval); the dashed line projects more samples by Spearman-Brown."""
     fig, ax = plt.subplots(figsize=(6, 4))
-    for row in rows.itertuples():
+    measured = rows[np.isfinite(rows["reliability"].astype(float))]
+    unmeasured = rows.loc[~rows.index.isin(measured.index), "estimator"]
+    if len(unmeasured):  # one sample per entity: nothing to split in halves
+        ax.text(0.02, 0.02, f"not measured (one sample per entity): {', '.join(unmeasured)}", transform=ax.transAxes, fontsize=8)
+    for row in measured.itertuples():
         seconds = max(float(row.cpu_seconds), 1e-3)
         colour = ax.errorbar(
             [seconds], [row.reliability], yerr=[[row.reliability - row.reliability_low], [row.reliability_high - row.reliability]],
@@ -171,10 +175,11 @@ def reliability(rows: pd.DataFrame, metric: str, title: str, paths, target: floa
                 projected = factors * n * one / (1 + (factors * n - 1) * one)
             ax.plot(seconds * factors, projected, linestyle="--", color=colour, linewidth=1)
     ax.axhline(target, color="gray", linewidth=0.8, linestyle=":")
-    ax.set_xscale("log")
+    if len(measured):
+        ax.set_xscale("log")
+        ax.legend(fontsize=8, loc="best")
     ax.set_ylim(-0.2, 1.0)
     ax.set_xlabel("CPU seconds spent on the estimate (log scale)")
     ax.set_ylabel(f"split-half reliability of the {metric} ranking")
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="best")
     save(fig, paths)
