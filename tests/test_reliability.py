@@ -263,7 +263,7 @@ def test_shipped_configs_are_valid(path):
         (lambda c: c["models"]["svd"].update(params=[]), "models.svd.params: [] is not of type 'object'"),
         (lambda c: c["models"]["svd"]["params"].update(n_factorz=3), "models.svd.params: Additional properties are not allowed ('n_factorz' was unexpected)"),
         (lambda c: c["models"]["ncf"]["params"].update(lr=0), "models.ncf.params.lr: 0 is less than or equal to the minimum of 0"),
-        (lambda c: c.update(estimators={"banzhaf": {}}), "estimators: Additional properties are not allowed ('banzhaf' was unexpected)"),
+        (lambda c: c.update(estimators={"influence_functions": {}}), "estimators: Additional properties are not allowed ('influence_functions' was unexpected)"),
         (lambda c: c["estimators"]["exact"].update(seeds=0), "estimators.exact.seeds: 0 is less than the minimum of 1"),
         (lambda c: c["prune"].update(k=[2]), "prune: Additional properties are not allowed ('k' was unexpected)"),
     ],
