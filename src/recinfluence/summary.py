@@ -83,7 +83,7 @@ def _summary_size(sizes) -> int:
 def _estimators_text(settings: Settings) -> str:
     texts = []
     for name, estimator in settings.estimators.items():
-        seeds = [settings.seed + offset for offset in range(estimator.params.get("seeds", 1))]
+        seeds = estimator.build(settings.seed).seeds  # as the estimator itself derives them
         if name == "exact":
             texts.append(
                 f"`exact`: exact deletion with R = {len(seeds)} seed(s) per deletion ({', '.join(map(str, seeds))}), each deletion "
