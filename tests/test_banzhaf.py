@@ -136,7 +136,7 @@ def test_with_every_coalition_once_the_estimate_is_the_exact_banzhaf_value(game,
     estimator = Enumerated(seed=0, subsets=2**n)
     result = estimator.estimate(Retrainer(MeanRating, game, log=None), kind, np.arange(n), comparison, log=None)
     joined = result.influence.merge(exact_banzhaf(game, kind, comparison), on=["entity", "metric"], validate="1:1")
-    assert len(joined) == n * 7 and joined["samples"].eq(2**n).all()
+    assert len(joined) == n * 8 and joined["samples"].eq(2**n).all()
     assert joined["subsets_in"].eq(2 ** (n - 1)).all() and joined["subsets_out"].eq(2 ** (n - 1)).all()
     np.testing.assert_allclose(joined["influence"], joined["exact"], rtol=0, atol=1e-12)
     assert (joined["exact"].abs() > 1e-3).sum() > n  # a game where players matter, under several metrics
@@ -288,8 +288,8 @@ def test_the_influence_table_has_the_influence_schema_and_the_estimator_is_confi
     assert list(result.per_user.columns) == ["entity", "user"] and result.per_user.empty
     assert result.timing["entity"].tolist() == list(range(N_ITEMS)) and (result.timing["seconds"] > 0).all()
     table = result.influence
-    assert len(table) == N_ITEMS * 7 and table["samples"].eq(12).all()
-    np.testing.assert_array_equal(table["n_train_rows"], np.repeat(np.bincount(game.train.items, minlength=N_ITEMS), 7))
+    assert len(table) == N_ITEMS * 8 and table["samples"].eq(12).all()
+    np.testing.assert_array_equal(table["n_train_rows"], np.repeat(np.bincount(game.train.items, minlength=N_ITEMS), 8))
     np.testing.assert_allclose(table["influence"], table["utility_in"] - table["utility_out"], atol=1e-15)
     ok = table["ci_low"].notna()
     assert ((table.loc[ok, "ci_low"] <= table.loc[ok, "influence"]) & (table.loc[ok, "influence"] <= table.loc[ok, "ci_high"])).all()

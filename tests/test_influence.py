@@ -118,7 +118,7 @@ def test_influence_sign_and_values(experiment):
     lower = table["metric"].isin(["rmse", "mae"])
     np.testing.assert_allclose(table.loc[~lower, "influence"], table.loc[~lower, "baseline"] - table.loc[~lower, "without"])
     np.testing.assert_allclose(table.loc[lower, "influence"], table.loc[lower, "without"] - table.loc[lower, "baseline"])
-    assert set(table["metric"]) == {"map@10", "ndcg@10", "precision@10", "recall@10", "hit_rate@10", "rmse", "mae"}
+    assert set(table["metric"]) == {"map@10", "ndcg@10", "precision@10", "recall@10", "hit_rate@10", "auc", "rmse", "mae"}
     assert (table.loc[table["metric"] == "map@10", "influence"] != 0).all()
 
 

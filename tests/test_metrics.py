@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from recinfluence.metrics import EvalSet, aggregate, evaluate, ranking_metric_names
 
@@ -197,6 +198,29 @@ def test_metrics_match_ranx_and_reference(seed, k):
         assert means[name] == pytest.approx(np.mean([reference[name][u] for u in users]))
     ranx_map = np.mean([reference[f"map@{k}"][u] * n_relevant[u] / min(k, n_relevant[u]) for u in users])
     assert means[f"map@{k}"] == pytest.approx(ranx_map)
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_auc_matches_the_mann_whitney_statistic(seed):
+    """AUC per user against scipy's Mann-Whitney U (relevant vs non-relevant candidates), on
+    continuous scores and on scores rounded to force ties, with an excluded item."""
+    evalset, scores = _random_case(seed, 10)
+    for case in (scores, np.round(scores)):
+        excluded = [7]
+        table = evaluate(case, evalset, k=10, excluded_items=excluded)
+        checked = 0
+        for u in range(len(evalset.users)):
+            candidate = ~evalset.seen[u]
+            candidate[excluded] = False
+            relevant = evalset.relevant[u] & candidate
+            others = candidate & ~relevant
+            if not relevant.any() or not others.any():
+                assert np.isnan(table["auc"].iloc[u])
+                continue
+            u_statistic = stats.mannwhitneyu(case[u, relevant], case[u, others]).statistic
+            assert table["auc"].iloc[u] == pytest.approx(u_statistic / (relevant.sum() * others.sum()), abs=1e-12)
+            checked += 1
+        assert checked > 50
 
 
 def test_ranx_map_convention_differs_from_design():

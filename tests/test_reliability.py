@@ -250,7 +250,7 @@ def test_shipped_configs_are_valid(path):
         (lambda c: c["influence"]["limit"].update(user=0), "influence.limit.user: 0 is less than the minimum of 1"),
         (lambda c: c.update(k=-3), "k: -3 is less than the minimum of 1"),
         (lambda c: c.update(seed=1.5), "seed: 1.5 is not of type 'integer'"),
-        (lambda c: c.update(primary_metric="auc"), "primary_metric: 'auc' is not one of"),
+        (lambda c: c.update(primary_metric="mrr"), "primary_metric: 'mrr' is not one of"),
         (lambda c: c.update(protocols=["kfold"]), "protocols.0: 'kfold' is not one of ['paper', 'heldout']"),
         (lambda c: c.update(sead=1), "(top level): Additional properties are not allowed ('sead' was unexpected)"),
         (lambda c: c["datasets"]["ml-100k"].update(loader="csv"), "datasets.ml-100k.loader: 'csv' is not one of"),

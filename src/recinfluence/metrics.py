@@ -8,6 +8,9 @@ Protocol (README, "The protocol"):
 - AP@K = (1 / min(K, R)) * sum_{k <= K} precision@k * rel_k, with R = number of relevant items;
 - NDCG@K: binary gains, log2 discount, ideal DCG over min(K, R) hits;
 - precision@K = hits / K; recall@K = hits / R; hit_rate@K = 1 if any hit;
+- AUC (no cut-off: it does not jump when one item crosses the K-th rank): the share of
+  (relevant, non-relevant candidate) pairs the scores order correctly, ties counting one half
+  (the Mann-Whitney U statistic over R * N); NaN without a non-relevant candidate;
 - users with R = 0 get NaN ranking metrics and are left out of the means;
 - RMSE / MAE over all of a user's evaluation ratings, for models that predict ratings
   (their scores clipped to the rating scale, as scikit-surprise does).
@@ -23,11 +26,12 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from .settings import RATING_METRICS
+from .settings import RATING_METRICS, SCORE_METRICS
 
 
 def ranking_metric_names(k: int) -> list[str]:
-    return [f"map@{k}", f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"hit_rate@{k}"]
+    """Every ranking metric: the top-``k`` ones, then AUC (no cut-off)."""
+    return [f"map@{k}", f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"hit_rate@{k}", *SCORE_METRICS]
 
 
 def lower_is_better(metric: str) -> bool:
@@ -107,6 +111,7 @@ def evaluate(
             f"precision@{k}": n_hits / k,
             f"recall@{k}": n_hits / n_relevant,
             f"hit_rate@{k}": (n_hits > 0).astype(float),
+            "auc": auc(masked, relevant),
         }
     table = pd.DataFrame({name: np.where(has_relevant, values, np.nan) for name, values in metrics.items()})
     table.insert(0, "user", evalset.users)
@@ -126,8 +131,29 @@ def evaluate(
     return table
 
 
+def auc(masked: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+    """Per row: the AUC of the relevant candidates against the non-relevant ones (candidates:
+    finite ``masked`` scores); NaN without a relevant or a non-relevant candidate."""
+    candidate = np.isfinite(masked)
+    relevant = relevant & candidate
+    n_relevant, n_other = relevant.sum(axis=1), (candidate & ~relevant).sum(axis=1)
+    values = np.full(len(masked), np.nan)
+    for row in np.flatnonzero((n_relevant > 0) & (n_other > 0)):
+        values[row] = pairs_below(masked[row], relevant[row]).sum() / (n_relevant[row] * n_other[row])
+    return values
+
+
+def pairs_below(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
+    """For each relevant candidate of one row (in item order): the non-relevant candidates
+    scored below it, ties counting one half."""
+    others = np.sort(scores[~relevant & np.isfinite(scores)])
+    mine = scores[relevant]
+    below, not_above = np.searchsorted(others, mine, "left"), np.searchsorted(others, mine, "right")
+    return (below + not_above) / 2.0
+
+
 def metric_columns(per_user: pd.DataFrame) -> list[str]:
-    return [c for c in per_user.columns if "@" in c or c in RATING_METRICS]
+    return [c for c in per_user.columns if "@" in c or c in RATING_METRICS or c in SCORE_METRICS]
 
 
 def aggregate(per_user: pd.DataFrame) -> pd.Series:

@@ -22,6 +22,7 @@ from .errors import InputError
 
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
 RATING_METRICS = ("rmse", "mae")
+SCORE_METRICS = ("auc",)  # ranking metrics without a cut-off
 BUILTIN_MODELS = ("svd", "ncf")
 
 
@@ -255,8 +256,8 @@ def _plain(value):
 
 
 def metric_column(name: str, k: int) -> str:
-    """``map`` at K = 10 is ``map@10``; rating errors have no cut-off."""
-    return name if name in RATING_METRICS else f"{name}@{k}"
+    """``map`` at K = 10 is ``map@10``; rating errors and AUC have no cut-off."""
+    return name if name in RATING_METRICS or name in SCORE_METRICS else f"{name}@{k}"
 
 
 def validate_config(config: dict, schema_file=SCHEMA, source: str = "config") -> None:

@@ -71,10 +71,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..metrics import EvalSet, evaluate, lower_is_better, metric_columns
+from ..metrics import EvalSet, pairs_below, evaluate, lower_is_better, metric_columns
 from ..models.base import ENTITY_KINDS, TrainSet
 from ..retrain import COMPARISONS, entity_list, rows_per_entity
-from ..settings import RATING_METRICS
+from ..settings import RATING_METRICS, SCORE_METRICS
 from .base import (
     BY_SEED_COLUMNS,
     INFLUENCE_COLUMNS,
@@ -287,7 +287,12 @@ def _item_exclusion(experiment, model, scores, table, metrics, numerator, denomi
     evalset, k = experiment.evalset, experiment.k
     n_items = evalset.seen.shape[1]
     delta_numerator, delta_denominator = np.zeros((n_items, len(metrics))), np.zeros((n_items, len(metrics)))
-    ranking = [column for column, metric in enumerate(metrics) if metric not in RATING_METRICS]
+    ranking = [column for column, metric in enumerate(metrics) if metric not in RATING_METRICS and metric not in SCORE_METRICS]
+    if "auc" in metrics and n_items > k:
+        column = metrics.index("auc")
+        delta_numerator[:, column], delta_denominator[:, column] = _auc_exclusion(evalset, scores, table["auc"].to_numpy(dtype=float))
+    else:  # a catalog no longer than the list: every metric is evaluated item by item below
+        ranking = [column for column, metric in enumerate(metrics) if metric not in RATING_METRICS]
     if ranking and n_items <= k:  # a catalog no longer than the list: evaluate item by item
         names = [metrics[column] for column in ranking]
         for item in range(n_items):
@@ -311,6 +316,34 @@ def _item_exclusion(experiment, model, scores, table, metrics, numerator, denomi
                 terms = errors**2 if metric == "rmse" else np.abs(errors)
                 delta_numerator[:, column] = -np.bincount(items, terms, minlength=n_items)
                 delta_denominator[:, column] = -np.bincount(items, minlength=n_items)
+    return delta_numerator, delta_denominator
+
+
+def _auc_exclusion(evalset: EvalSet, scores: np.ndarray, auc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(n_items,) changes of the AUC aggregate's numerator and denominator when each item leaves
+    the catalog. For a user with R relevant and N other candidates, U = AUC * R * N correctly
+    ordered pairs: a non-relevant candidate j takes away the relevant items above it (U - above(j),
+    N - 1), a relevant one the candidates below it (U - below(r), R - 1); a user left without
+    either drops out of the mean (numerator - AUC, denominator - 1); other items change nothing."""
+    masked = np.where(evalset.seen, -np.inf, scores)
+    candidate = np.isfinite(masked)
+    relevant = evalset.relevant & candidate
+    n_items = masked.shape[1]
+    delta_numerator, delta_denominator = np.zeros(n_items), np.zeros(n_items)
+    for row in np.flatnonzero(np.isfinite(auc)):
+        mine, others = relevant[row], candidate[row] & ~relevant[row]
+        n_relevant, n_other = int(mine.sum()), int(others.sum())
+        pairs = auc[row] * n_relevant * n_other
+        own = np.sort(masked[row, mine])
+        other_scores = masked[row, others]
+        above = n_relevant - (np.searchsorted(own, other_scores, "left") + np.searchsorted(own, other_scores, "right")) / 2.0
+        below = pairs_below(masked[row], mine)
+        for items, remaining, shrunk in ((np.flatnonzero(others), pairs - above, (n_relevant, n_other - 1)), (np.flatnonzero(mine), pairs - below, (n_relevant - 1, n_other))):
+            if shrunk[0] * shrunk[1] == 0:
+                delta_numerator[items] -= auc[row]
+                delta_denominator[items] -= 1.0
+            else:
+                delta_numerator[items] += remaining / (shrunk[0] * shrunk[1]) - auc[row]
     return delta_numerator, delta_denominator
 
 

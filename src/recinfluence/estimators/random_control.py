@@ -11,7 +11,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from ..metrics import RATING_METRICS, ranking_metric_names
+from ..metrics import ranking_metric_names
+from ..settings import RATING_METRICS
 from ..models.base import ENTITY_KINDS
 from ..retrain import rows_per_entity
 from .base import Estimator, Partial, blocks
