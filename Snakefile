@@ -5,6 +5,7 @@ import os
 from snakemake.utils import min_version
 
 from recinfluence.errors import InputError
+from recinfluence.estimators import controlled_by_random_rows
 from recinfluence.settings import Settings
 
 min_version("9.0")

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from recinfluence.analysis import versus_control
+
 from .studies import run_snakemake as snakemake
 from .studies import write_config
 
@@ -34,13 +36,15 @@ def test_every_table_and_figure_is_produced(small_study):
             for name in ("baseline.csv", "noise_seeds.csv", "noise_pairs.csv", "noise_floor.csv", "noise_floor.md"):
                 assert (run / model / name).stat().st_size > 0, name
             for estimator, kind in ((e, k) for e in config["estimators"] for k in ("user", "item")):
+                pruned = estimator in config["prune"]["estimators"]
                 for name in (
                     "influence.parquet", "influence_by_seed.parquet", "per_user.parquet", "timing.csv", "top_bottom.csv", "top_bottom.md",
                     "significance.csv", "significance.md", "moved_users.csv", "moved_users.md", "metric_agreement.csv",
-                    "metric_agreement.md", "reproducibility.csv", "pruning_summary.md",
+                    "metric_agreement.md", "reproducibility.csv", *(["pruning_summary.md"] if pruned else []),
                 ):
                     assert (run / model / estimator / kind / name).stat().st_size > 0, name
-                for stem in ("distribution", "top_bottom", "moved_users", "metric_agreement", "pruning"):
+                assert (run / model / estimator / kind / "pruning_summary.md").exists() == pruned
+                for stem in ("distribution", "top_bottom", "moved_users", "metric_agreement", *(["pruning"] if pruned else [])):
                     assert (run / model / estimator / kind / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
                     assert (run / model / estimator / kind / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
         for model, kind in ((m, k) for m in config["models"] for k in ("user", "item")):
@@ -151,6 +155,25 @@ def test_pruning_retrains_with_every_noise_seed_against_a_random_control(small_s
             assert (summary["ci_low"] <= summary["mean"]).all() and (summary["mean"] <= summary["ci_high"]).all()
             # the selection seed (0, 1: estimators.exact.seeds = 2) covers every pruning seed: nothing fresh
             assert summary["fresh_seed_mean"].isna().all()
+
+
+def test_exact_deletion_is_tested_against_the_size_matched_random_rows_control(small_study):
+    workdir, config = small_study
+    fdr = 0.05
+    for model, kind in (("svd", "user"), ("ncf", "item")):
+        folder = workdir / "results" / "ml-100k" / "heldout" / model
+        control = pd.read_parquet(folder / "random_rows" / kind / "influence_by_seed.parquet")
+        exact = pd.read_parquet(folder / "exact" / kind / "influence_by_seed.parquet")
+        assert sorted(control["seed"].unique()) == sorted(exact["seed"].unique()) == [0, 1]
+        expected = versus_control(exact, control, fdr).groupby("metric")["differs"].sum()
+        significance = pd.read_csv(folder / "exact" / kind / "significance.csv").set_index("metric")
+        assert (significance["differs_from_random_rows"] == expected.reindex(significance.index)).all()
+        ranked = pd.read_csv(folder / "exact" / kind / "top_bottom.csv")
+        assert {"random_rows_influence", "differs_from_random_rows"} <= set(ranked.columns)
+        # the estimators that are not paired deletions have nothing to compare
+        assert pd.read_csv(folder / "random" / kind / "significance.csv")["differs_from_random_rows"].isna().all()
+        assert pd.read_csv(folder / "random_rows" / kind / "significance.csv")["differs_from_random_rows"].isna().all()
+    assert "differ from random rows" in (workdir / "results" / "summary.md").read_text()
 
 
 def test_moved_users_are_read_from_the_per_user_influence(small_study):

@@ -12,7 +12,13 @@ answer different questions:
 - **above the noise**: |influence| exceeds the noise floor, the ``quantile`` (0.95) of
   |metric(seed a) - metric(seed b)| over the S(S-1)/2 pairs of baseline seeds (numpy's
   ``higher`` method: with fewer than 21 pairs, the largest): the effect is larger than what a
-  change of seed does to the deployed model."""
+  change of seed does to the deployed model.
+
+A third, when the study runs the size-matched random-rows control (:func:`versus_control`):
+
+- **differs from random rows**: the paired difference, seed by seed, between deleting the entity
+  and deleting as many random training rows survives Benjamini-Hochberg: the entity matters as
+  that entity, not merely as so many rows."""
 
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .stats import benjamini_hochberg, mean_confidence_interval, samples_for_reliability, spearman_brown
+from .stats import benjamini_hochberg, mean_confidence_interval, mean_p_value, samples_for_reliability, spearman_brown
 
 
 def wide(influence: pd.DataFrame) -> pd.DataFrame:
@@ -31,8 +37,10 @@ def wide(influence: pd.DataFrame) -> pd.DataFrame:
 def rank_entities(influence: pd.DataFrame, names: pd.DataFrame, metric: str, n: int = 10) -> pd.DataFrame:
     """The ``n`` most and ``n`` least influential entities by ``metric``, with their raw ids
     (and titles where known) and number of training rows; with the confidence interval and the
-    ``detectable`` and ``above_noise`` flags (:func:`flag_significance`) where the table has them."""
-    extra = [c for c in ("ci_low", "ci_high", "detectable", "above_noise") if c in influence.columns and influence[c].notna().any()]
+    ``detectable``, ``above_noise`` and ``differs_from_random_rows`` flags (:func:`flag_significance`,
+    :func:`flag_versus_control`) where the table has them."""
+    flags = ("ci_low", "ci_high", "detectable", "above_noise", "random_rows_influence", "differs_from_random_rows")
+    extra = [c for c in flags if c in influence.columns and influence[c].notna().any()]
     table = influence.loc[influence["metric"] == metric, ["entity", "n_train_rows", "influence", *extra]]
     table = table.sort_values(["influence", "entity"], ascending=[False, True], ignore_index=True)
     parts = []
@@ -141,10 +149,40 @@ def flag_significance(influence: pd.DataFrame, floor: pd.DataFrame, part: str = 
     return flagged
 
 
+def versus_control(by_seed: pd.DataFrame, control_by_seed: pd.DataFrame, fdr: float = 0.05) -> pd.DataFrame:
+    """Entity deletion against the size-matched random-rows control, paired seed by seed on the
+    seeds both have (``by_seed`` tables: entity, seed, metric, influence). Per (entity, metric):
+    the mean of the control, the mean paired difference (entity minus control) with its 95%
+    interval and p-value over ``seeds``, and ``differs``: Benjamini-Hochberg at ``fdr`` across the
+    entities of each metric (never with fewer than 2 seeds)."""
+    keys = ["entity", "seed", "metric"]
+    paired = by_seed[[*keys, "influence"]].merge(control_by_seed[[*keys, "influence"]].rename(columns={"influence": "control"}), on=keys, validate="1:1")
+    paired["difference"] = paired["influence"] - paired["control"]
+    grouped = paired.groupby(["entity", "metric"], sort=False)
+    table = grouped.agg(seeds=("seed", "size"), influence=("influence", "mean"), control=("control", "mean"), difference=("difference", "mean"), sd=("difference", "std")).reset_index()
+    table["ci_low"], table["ci_high"] = mean_confidence_interval(table["difference"], table["sd"], table["seeds"])
+    table["p_value"] = mean_p_value(table["difference"], table["sd"], table["seeds"])
+    table["differs"] = False
+    for _, rows in table.groupby("metric", sort=False):
+        table.loc[rows.index, "differs"] = benjamini_hochberg(rows["p_value"].to_numpy(), fdr)
+    return table.drop(columns="sd")
+
+
+def flag_versus_control(flagged: pd.DataFrame, by_seed: pd.DataFrame, control_by_seed: pd.DataFrame, fdr: float = 0.05) -> pd.DataFrame:
+    """``flagged`` (:func:`flag_significance`) with ``random_rows_influence`` (the control's mean)
+    and ``differs_from_random_rows`` (:func:`versus_control`) per entity and metric."""
+    versus = versus_control(by_seed, control_by_seed, fdr)[["entity", "metric", "control", "differs"]]
+    versus = versus.rename(columns={"control": "random_rows_influence", "differs": "differs_from_random_rows"})
+    joined = flagged.merge(versus, on=["entity", "metric"], how="left", validate="1:1")
+    joined["differs_from_random_rows"] = joined["differs_from_random_rows"].fillna(False).astype(bool)
+    return joined
+
+
 def significance_summary(flagged: pd.DataFrame) -> pd.DataFrame:
     """Per metric: entities, how many are detectable (FDR-controlled) and their share, the noise
-    floor and how many are above it and their share, the mean |influence|, and how many have a
-    95% confidence interval that excludes zero before any correction (NaN with one sample)."""
+    floor and how many are above it and their share, the mean |influence|, how many have a
+    95% confidence interval that excludes zero before any correction (NaN with one sample), and
+    how many differ from the random-rows control (NaN where it was not run)."""
     grouped = flagged.groupby("metric", sort=False)
     summary = grouped.agg(
         entities=("entity", "nunique"),
@@ -160,6 +198,11 @@ def significance_summary(flagged: pd.DataFrame) -> pd.DataFrame:
         summary["ci_excludes_zero"] = excludes.groupby(flagged["metric"], sort=False).sum()
     else:
         summary["ci_excludes_zero"] = np.nan
+    if "differs_from_random_rows" in flagged.columns:
+        summary["differs_from_random_rows"] = grouped["differs_from_random_rows"].sum()
+        summary["share_differs_from_random_rows"] = summary["differs_from_random_rows"] / summary["entities"]
+    else:
+        summary["differs_from_random_rows"] = summary["share_differs_from_random_rows"] = np.nan
     return summary.reset_index()
 
 

@@ -25,18 +25,24 @@ def save(fig, paths) -> None:
     plt.close(fig)
 
 
-def influence_distribution(influence: pd.DataFrame, metric: str, title: str, paths, noise_floor: float | None = None) -> None:
+def influence_distribution(influence: pd.DataFrame, metric: str, title: str, paths, noise_floor: float | None = None, control: pd.DataFrame | None = None) -> None:
     """Histogram of the entities' influence on ``metric``, with the noise floor (the seed-to-seed
-    spread of the baseline) as dashed lines at +/- ``noise_floor``."""
+    spread of the baseline) as dashed lines at +/- ``noise_floor`` and, given the influence table
+    of the size-matched random-rows ``control``, its histogram as an outline on the same bins."""
     values = influence.loc[influence["metric"] == metric, "influence"].to_numpy()
+    matched = control.loc[control["metric"] == metric, "influence"].to_numpy() if control is not None else np.array([])
     fig, ax = plt.subplots(figsize=(6, 4))
-    ax.hist(values, bins=min(50, max(10, len(values) // 5)), color="tab:blue", alpha=0.8)
+    bins = np.histogram_bin_edges(np.concatenate([values, matched]), bins=min(50, max(10, len(values) // 5)))
+    ax.hist(values, bins=bins, color="tab:blue", alpha=0.8, label="deleting the entity" if control is not None else None)
+    if control is not None:
+        ax.hist(matched, bins=bins, histtype="step", color="black", linewidth=1.2, label="deleting as many random rows (control)")
     ax.axvline(0, color="black", linewidth=0.8)
     if noise_floor is not None and np.isfinite(noise_floor):
         above = int((np.abs(values) > noise_floor).sum())
         for x in (-noise_floor, noise_floor):
             ax.axvline(x, color="tab:red", linestyle="--", linewidth=1)
         ax.plot([], [], color="tab:red", linestyle="--", label=f"noise floor +/-{noise_floor:.2g}: {above} of {len(values)} above")
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="best")
     ax.set_xlabel(f"influence on {metric} (full model minus model without the entity)")
     ax.set_ylabel("number of entities")

@@ -135,22 +135,32 @@ class Retrainer:
             self._baselines[seed] = _Baseline(model, scores, self.experiment.evaluate(model, scores))
         return self._baselines[seed]
 
-    def deletions(self, kind: str, deletions, seed: int, comparison: str = "exclude") -> list[Comparison]:
+    def deletions(self, kind: str, deletions, seed: int, comparison: str = "exclude", trains=None) -> list[Comparison]:
         """Retrain without each deletion (one id, or an array of ids, of ``kind``) and compare
         with the baseline of the same ``seed``. Batches of a batched model are consecutive
         blocks of ``deletions``, so pass whole blocks (work units) to keep numbers independent
-        of how the work is cut."""
+        of how the work is cut.
+
+        ``trains``, when given, are the training sets of the variants instead (one per deletion,
+        e.g. without as many random rows as the entity has): each is still compared on the users
+        and catalog that deleting its entity would leave (the size-matched control)."""
         if kind not in ENTITY_KINDS:
             raise ValueError(f"entity kind must be one of {ENTITY_KINDS}, not {kind!r}")
         if comparison not in COMPARISONS:
             raise ValueError(f"comparison must be one of {COMPARISONS}, not {comparison!r}")
         deletions = [np.atleast_1d(np.asarray(ids, dtype=np.int64)) for ids in deletions]
+        if trains is None:
+            trains = [None] * len(deletions)
+        elif len(trains) != len(deletions):
+            raise ValueError(f"{len(trains)} training sets for {len(deletions)} deletions")
         results, progress = [], Progress(len(deletions), f"{kind} deletions retrained (seed {seed})", self.log)
         block = self.block if self.batched else max(len(deletions), 1)
         for first in range(0, len(deletions), block):
             chunk = deletions[first : first + block]
             chunk_started = time.perf_counter()
-            baseline, variants = self._variants(kind, chunk, seed)
+            chunk_trains = [self.train.without(kind, ids) if train is None else train for ids, train in zip(chunk, trains[first : first + block])]
+            derived = all(train is None for train in trains[first : first + block])
+            baseline, variants = self._variants(kind, chunk, chunk_trains, seed, derived)
             chunk_results = []
             for ids in chunk:
                 retrain_started = time.perf_counter()
@@ -167,16 +177,17 @@ class Retrainer:
             results += chunk_results
         return results
 
-    def _variants(self, kind: str, chunk: list[np.ndarray], seed: int):
-        """(baseline, an iterator of the fitted variants of ``chunk``, in order)."""
+    def _variants(self, kind: str, chunk: list[np.ndarray], trains: list[TrainSet], seed: int, derived: bool):
+        """(baseline, an iterator of the models fitted on ``trains``, in order). ``derived``:
+        the trains are the deletions of ``chunk``'s entities, which a deriving model derives."""
         if self.batched:
-            baseline_model, *models = self.make_model().fit_many([self.train] + [self.train.without(kind, ids) for ids in chunk], seed)
+            baseline_model, *models = self.make_model().fit_many([self.train, *trains], seed)
             scores = self.experiment.score(baseline_model)
             return _Baseline(baseline_model, scores, self.experiment.evaluate(baseline_model, scores)), iter(models)
         baseline = self.baseline(seed)
-        if self.derives:
+        if self.derives and derived:
             return baseline, iter(baseline.model.deletion_variants(self.train, kind, chunk))
-        return baseline, (self.fit(seed, self.train.without(kind, ids)) for ids in chunk)
+        return baseline, (self.fit(seed, train) for train in trains)
 
 
 def seed_baselines(make_model: Callable, experiments: dict[str, Experiment], seeds) -> tuple[pd.DataFrame, pd.DataFrame]:

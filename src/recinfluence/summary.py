@@ -95,6 +95,13 @@ def _estimators_text(settings: Settings) -> str:
                 f"{estimator.params.get('scale')}, no retraining: what pure chance looks like in every table below; an estimator "
                 "that does no better than it carries no information"
             )
+        elif name == "random_rows":
+            texts.append(
+                f"`random_rows`: the **size-matched control** of exact deletion, {len(seeds)} seed(s) ({', '.join(map(str, seeds))}): "
+                "for each entity, as many random training rows of other entities deleted instead of its own, compared on the same "
+                "users and catalog; \"differs from random rows\" counts the entities whose deletion, paired seed by seed, differs "
+                "from it (Benjamini-Hochberg)"
+            )
         else:
             texts.append(f"`{name}` ({estimator.params or 'default settings'})")
     return "; ".join(texts)
@@ -245,8 +252,11 @@ def _noise(tables: dict[str, pd.DataFrame], kinds) -> pd.DataFrame:
         columns={"baseline": "baseline mean +/- sd over seeds", "noise_floor": "noise floor"}
     )
     keys = ["dataset", "protocol", "model", "estimator", "metric"]
-    for rule, label in (("detectable", "detectable"), ("above_noise", "above the floor")):
-        counts = significance.assign(text=[f"{int(s)} of {int(e)} ({s / e:.0%})" for s, e in zip(significance[rule], significance["entities"])])
+    rules = [("detectable", "detectable"), ("above_noise", "above the floor")]
+    if "differs_from_random_rows" in significance.columns and significance["differs_from_random_rows"].notna().any():
+        rules.append(("differs_from_random_rows", "differ from random rows"))
+    for rule, label in rules:
+        counts = significance.assign(text=[f"{int(s)} of {int(e)} ({s / e:.0%})" if np.isfinite(s) else "-" for s, e in zip(significance[rule].astype(float), significance["entities"])])
         counts = counts.pivot_table(index=keys, columns="kind", values="text", aggfunc="first")
         counts = counts[[kind for kind in kinds if kind in counts.columns]].rename(columns=lambda kind: f"{kind}s {label}").reset_index()
         table = table.merge(counts, on=[key for key in keys if key in table.columns], how="inner")

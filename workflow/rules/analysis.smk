@@ -4,6 +4,7 @@ rule rank:
         by_seed="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence_by_seed.parquet",
         per_user="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/per_user.parquet",
         noise_floor="results/{dataset}/{protocol}/{model}/noise_floor.csv",
+        control=lambda wildcards: random_rows_control(wildcards, "influence_by_seed.parquet"),
         names=lambda wildcards: f"results/{wildcards.dataset}/data/{wildcards.kind}s.parquet",
         users="results/{dataset}/data/users.parquet",
     output:

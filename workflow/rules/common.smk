@@ -23,6 +23,14 @@ def figure(stem):
     return [f"{stem}.png", f"{stem}.pdf"]
 
 
+def random_rows_control(wildcards, table):
+    """``table`` of the size-matched random-rows control of this estimator's deletions, when the
+    study runs it and the estimator pairs with it seed by seed; nothing otherwise."""
+    if not controlled_by_random_rows(wildcards.estimator, ESTIMATORS):
+        return []
+    return f"results/{wildcards.dataset}/{wildcards.protocol}/{wildcards.model}/random_rows/{wildcards.kind}/{table}"
+
+
 def study_outputs():
     outputs = ["results/summary.md"]
     for dataset in DATASETS:

@@ -6,6 +6,7 @@ rule plot_influence:
         metric_agreement="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/metric_agreement.csv",
         noise_floor="results/{dataset}/{protocol}/{model}/noise_floor.csv",
         per_user="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/per_user.parquet",
+        control=lambda wildcards: random_rows_control(wildcards, "influence.parquet"),
     output:
         distribution=report(
             figure("results/{dataset}/{protocol}/{model}/{estimator}/{kind}/distribution"),

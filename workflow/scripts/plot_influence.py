@@ -13,7 +13,7 @@ floor = pd.read_csv(snakemake.input.noise_floor).query("part == 'evaluation'").s
 ranked = pd.read_csv(snakemake.input.ranked)
 plots.influence_distribution(
     pd.read_parquet(snakemake.input.influence), metric, f"Influence of each {w.kind} on {metric}: {where}", snakemake.output.distribution,
-    floor.get(metric),
+    floor.get(metric), pd.read_parquet(snakemake.input.control) if snakemake.input.control else None,
 )
 plots.top_bottom(ranked, f"Most (green) and least (red) influential {w.kind}s: {where}", snakemake.output.top_bottom)
 plots.moved_users(

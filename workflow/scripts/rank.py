@@ -5,7 +5,8 @@ log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one l
 import pandas as pd
 
 from recinfluence.analysis import (
-    flag_significance, metric_agreement, moved_users, rank_entities, seed_reproducibility, significance_summary, split_half_reliability,
+    flag_significance, flag_versus_control, metric_agreement, moved_users, rank_entities, seed_reproducibility, significance_summary,
+    split_half_reliability,
 )
 from recinfluence.io import write_csv, write_text
 
@@ -20,10 +21,14 @@ def write(table, csv, markdown=None, floatfmt=".6f", heading=""):
         write_text(heading + table.to_markdown(index=False, floatfmt=floatfmt) + "\n", markdown)
 
 
-# Who is influential, whose influence is detectable (FDR-controlled), and who stands above the
-# noise floor measured on the split influence is measured on.
+# Who is influential, whose influence is detectable (FDR-controlled), who stands above the noise
+# floor measured on the split influence is measured on, and (with the random-rows control) whose
+# deletion differs from deleting as many random rows.
 influence = pd.read_parquet(snakemake.input.influence)
+by_seed = pd.read_parquet(snakemake.input.by_seed)
 flagged = flag_significance(influence, pd.read_csv(snakemake.input.noise_floor), "evaluation", snakemake.params.fdr)
+if snakemake.input.control:
+    flagged = flag_versus_control(flagged, by_seed, pd.read_parquet(snakemake.input.control), snakemake.params.fdr)
 ranked = rank_entities(flagged, pd.read_parquet(snakemake.input.names), metric, top_n)
 write(ranked, out.csv, out.markdown)
 write(significance_summary(flagged), out.significance, out.significance_markdown)
@@ -34,7 +39,6 @@ write(moved, out.moved, out.moved_markdown, ".4f")
 
 # Does the choice of metric change who counts as influential, and how reliable is each metric's ranking?
 agreement = metric_agreement(flagged, top_n)
-by_seed = pd.read_parquet(snakemake.input.by_seed)
 runs = dict(iter(by_seed.groupby("seed")))
 samples = int(influence["samples"].max()) if len(influence) else 0
 reproducibility = pd.DataFrame([

@@ -10,9 +10,23 @@ from ..settings import import_object
 
 ESTIMATORS = {
     "exact": "recinfluence.estimators.exact:ExactDeletion",
+    "random_rows": "recinfluence.estimators.random_rows:RandomRows",
+    "racing": "recinfluence.estimators.racing:Racing",
     "random": "recinfluence.estimators.random_control:RandomControl",
     "banzhaf": "recinfluence.estimators.banzhaf:DataBanzhaf",
 }
+
+
+# Whose per-seed influences are paired deletions (common random numbers, one per training seed):
+# they are compared seed by seed with the size-matched random-rows control. Named here, not read
+# from the classes, so that planning the workflow imports none of them.
+PAIRED_BY_SEED = ("exact", "racing")
+
+
+def controlled_by_random_rows(name: str, names) -> bool:
+    """Whether estimator ``name`` of a study running the estimators ``names`` is compared, seed by
+    seed, with the size-matched random-rows control (README "Trustworthy influence")."""
+    return "random_rows" in names and name in PAIRED_BY_SEED
 
 
 def build_estimator(name: str, params: dict | None = None, seed: int = 0):

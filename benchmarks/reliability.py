@@ -1,0 +1,178 @@
+"""How reliable is each estimator's ranking, and at what cost? (README "Trustworthy influence")
+
+Computes, for one dataset and model of a study config, the influence of every user and item by
+exact deletion (R seeds), by the size-matched random-rows control (the same seeds) and by Data
+Banzhaf (M subsets), saving every seed and every chunk of subsets as it finishes, so that an
+interrupted run resumes and a larger R or M reuses what is there. Then tabulates, for every
+R and M of the grids (prefixes of what was computed) and every utility: split-half reliability
+with its bootstrap interval, CPU-seconds, the projected wall time on 8 cores, and how many
+entities are detectable, above the noise floor and different from random rows.
+
+    python benchmarks/reliability.py configs/reliability-ml100k.yaml --run exact:user:16 banzhaf:user:8000
+    python benchmarks/reliability.py configs/reliability-ml100k.yaml --table
+
+Relative dataset paths are resolved from --directory (default runs/<config name>, where the
+config's own instructions run the workflow). Writes results/benchmarks/reliability/ (pieces and
+reliability.csv / reliability.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from recinfluence.analysis import flag_significance, noise_floor, split_half_reliability, versus_control
+from recinfluence.data import load_dataset
+from recinfluence.estimators import build_estimator
+from recinfluence.estimators.banzhaf import BLOCK
+from recinfluence.estimators.base import Partial
+from recinfluence.io import write_csv, write_parquet, write_text
+from recinfluence.retrain import Experiment, Retrainer, entity_list, seed_baselines
+from recinfluence.settings import Settings
+from recinfluence.split import split_interactions
+
+CORES = 8
+CHUNK = 25  # Banzhaf work units (of 8 subsets) per saved piece
+UTILITIES = ("map@10", "auc", "rmse")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", help="a study config (configs/reliability-ml100k.yaml)")
+    parser.add_argument("--directory", help="where the config's relative paths start (default runs/<config name>)")
+    parser.add_argument("--dataset", help="default: the config's first")
+    parser.add_argument("--model", help="default: the config's first")
+    parser.add_argument("--protocol", default="heldout")
+    parser.add_argument("--run", nargs="*", default=[], metavar="ESTIMATOR:KIND:COUNT", help="compute (or extend to) COUNT seeds (exact, random_rows) or subsets (banzhaf)")
+    parser.add_argument("--table", action="store_true", help="tabulate what has been computed")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 16, 36], help="R grid of the table (exact deletion)")
+    parser.add_argument("--subsets", type=int, nargs="+", default=[500, 2000, 8000], help="M grid of the table (Data Banzhaf)")
+    parser.add_argument("--out", default="results/benchmarks/reliability")
+    args = parser.parse_args()
+
+    settings = Settings.from_file(args.config)
+    directory = Path(args.directory or Path("runs") / Path(args.config).stem)
+    directory.mkdir(parents=True, exist_ok=True)  # relative paths pass through it, as in the workflow
+    dataset = settings.datasets[args.dataset or next(iter(settings.datasets))]
+    model = settings.models[args.model or next(iter(settings.models))]
+    if dataset.path and not Path(dataset.path).is_absolute():
+        dataset = type(dataset).from_params({**dataset.to_params(), "path": str(directory / dataset.path)})
+    data = load_dataset(dataset, directory / "resources" / dataset.name)
+    split = split_interactions(len(data.frame), settings.split.test_fraction, settings.split.seed, args.protocol, settings.split.valid_fraction)
+    evaluation = settings.evaluation
+    experiment = Experiment.build(data, split, "evaluation", evaluation.k, evaluation.relevance_threshold)
+    out = Path(args.out) / dataset.name / args.protocol / model.name
+    for job in args.run:
+        name, kind, count = job.split(":")
+        retrainer = Retrainer(model.factory(), experiment, settings.influence.variants_per_batch)
+        (run_banzhaf if name == "banzhaf" else run_seeds)(settings, name, retrainer, kind, int(count), out)
+    if args.table:
+        floor = noise_floor(seed_baselines(model.factory(), {"evaluation": experiment}, settings.noise_seeds())[0], settings.noise.quantile)[0]
+        table = tabulate(settings, out, floor, args.seeds, args.subsets)
+        write_csv(table, out / "reliability.csv", index=False)
+        write_text(table.to_markdown(index=False, floatfmt=".3f") + "\n", out / "reliability.md")
+        print(table.to_markdown(index=False, floatfmt=".3f"))
+
+
+def run_seeds(settings: Settings, name: str, retrainer: Retrainer, kind: str, seeds: int, out: Path) -> None:
+    """One piece per seed (exact deletion or its random-rows control), every entity of ``kind``."""
+    entities = entity_list(retrainer.train, kind)
+    for seed in range(settings.seed, settings.seed + seeds):
+        path = out / f"{name}_{kind}_seed{seed}.parquet"
+        if path.exists():
+            continue
+        started = time.process_time()
+        estimator = build_estimator(name, {"seeds": 1}, seed)
+        rows = estimator.run_units(retrainer, kind, estimator.work_units(retrainer, entities), settings.comparison).rows
+        write_parquet(rows.assign(cpu_seconds=(time.process_time() - started) / len(rows)), path)
+        print(f"{name} {kind} seed {seed}: {time.process_time() - started:.0f} CPU-s", file=sys.stderr)
+
+
+def run_banzhaf(settings: Settings, name: str, retrainer: Retrainer, kind: str, subsets: int, out: Path) -> None:
+    """Pieces of ``CHUNK`` work units (blocks of subsets), their sufficient statistics saved."""
+    estimator = build_estimator(name, {"subsets": subsets}, settings.seed)
+    units = estimator.work_units(retrainer, entity_list(retrainer.train, kind))
+    for first in range(0, len(units), CHUNK):
+        chunk = units[first : first + CHUNK]
+        path = out / f"{name}_{kind}_subsets{int(chunk[0][0])}-{int(chunk[-1][-1])}.parquet"
+        if path.exists():
+            continue
+        started = time.process_time()
+        partial = estimator.run_units(retrainer, kind, chunk, settings.comparison)
+        write_parquet(partial.rows.assign(cpu_seconds=(time.process_time() - started) / len(partial.rows)), path)
+
+
+def tabulate(settings: Settings, out: Path, floor: pd.DataFrame, seed_grid, subset_grid) -> pd.DataFrame:
+    rows = []
+    for kind in ("user", "item"):
+        exact, control = _seeds(out, "exact", kind), _seeds(out, "random_rows", kind)
+        for count in seed_grid:
+            available = sorted(exact["seed"].unique()) if len(exact) else []
+            if len(available) < max(count, 2):
+                continue
+            chosen = exact[exact["seed"].isin(available[:count])]
+            result = build_estimator("exact", {"seeds": count}, settings.seed).reduce(kind, [Partial(chosen.drop(columns="cpu_seconds"), pd.DataFrame(), pd.DataFrame())])
+            # R = 1: a single seed's ranking is as reliable as two seeds agree with each other
+            halves = exact[exact["seed"].isin(available[:2])] if count == 1 else chosen
+            paired = control[control["seed"].isin(available[:count])] if len(control) else control
+            rows += _rows(settings, kind, "exact", count, result.influence, halves, chosen["cpu_seconds"].sum(), floor, chosen, paired, count == 1)
+        banzhaf = _pieces(out, f"banzhaf_{kind}_subsets")
+        for count in subset_grid:
+            blocks = -(-count // BLOCK)
+            chosen = banzhaf[banzhaf["block"] < blocks * BLOCK] if len(banzhaf) else banzhaf
+            if len(chosen) == 0 or chosen["block"].nunique() < blocks:
+                continue
+            result = build_estimator("banzhaf", {"subsets": count}, settings.seed).reduce(kind, [Partial(chosen.drop(columns="cpu_seconds"), pd.DataFrame(), pd.DataFrame())])
+            rows += _rows(settings, kind, "banzhaf", count, result.influence, result.by_seed, chosen["cpu_seconds"].sum(), floor, None, None, False)
+    return pd.DataFrame(rows)
+
+
+def _rows(settings, kind, estimator, count, influence, by_seed, cpu_seconds, floor, exact_by_seed, control_by_seed, single):
+    flagged = flag_significance(influence, floor, "evaluation", settings.report.fdr)
+    if exact_by_seed is not None and control_by_seed is not None and len(control_by_seed):
+        differs = versus_control(exact_by_seed, control_by_seed, settings.report.fdr).groupby("metric")["differs"].sum()
+    else:
+        differs = pd.Series(dtype=float)
+    rows = []
+    for metric in UTILITIES:
+        if metric not in set(influence["metric"]):
+            continue
+        reliability = split_half_reliability(by_seed, metric, count)
+        if single:  # the two seeds' own correlation, no Spearman-Brown step
+            low, high = _spearman_brown_inverse(reliability["reliability_low"]), _spearman_brown_inverse(reliability["reliability_high"])
+            reliability = reliability.assign(reliability=max(reliability["split_half"], 0.0), reliability_low=low, reliability_high=high)
+        mine = flagged[flagged["metric"] == metric]
+        rows.append({
+            "kind": kind, "estimator": estimator, "samples": count, "utility": metric, "entities": len(mine),
+            "reliability": reliability["reliability"], "reliability_low": reliability["reliability_low"], "reliability_high": reliability["reliability_high"],
+            "samples_to_0.9": split_half_reliability(by_seed, metric, count, target=0.9)["samples_to_target"] if not single else np.nan,
+            "cpu_seconds": cpu_seconds, "wall_hours_8_cores": cpu_seconds / CORES / 3600,
+            "detectable": int(mine["detectable"].sum()), "above_noise": int(mine["above_noise"].sum()),
+            "differs_from_random_rows": int(differs.get(metric, 0)) if len(differs) else np.nan,
+        })
+    return rows
+
+
+def _spearman_brown_inverse(r2: float) -> float:
+    """One replicate's reliability from that of two (the bootstrap interval of the split half)."""
+    return r2 / (2 - r2) if np.isfinite(r2) else np.nan
+
+
+def _seeds(out: Path, name: str, kind: str) -> pd.DataFrame:
+    return _pieces(out, f"{name}_{kind}_seed")
+
+
+def _pieces(out: Path, prefix: str) -> pd.DataFrame:
+    paths = sorted(out.glob(f"{prefix}*.parquet"))
+    return pd.concat([pd.read_parquet(path) for path in paths], ignore_index=True) if paths else pd.DataFrame()
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)  # CPU-seconds per retrain, as one single-threaded shard job spends them
+    main()
