@@ -397,6 +397,14 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
     assert "**above the noise** when its absolute value exceeds the noise floor" in text and "**detectable**" in text
     assert "negative control" in text  # the small config has the random estimator
     assert "Not measured for" not in text  # and two seeds for each estimator
+    assert "beats removing 10 random users (disjoint 95% intervals) for: ncf / exact (heldout); for the other 0 of 1" in text
+    assert "differ from random rows" not in text  # no random-rows control in these tables
+    # the least influential inside the random control's interval: said plainly; the random-rows count shown
+    overlapping = pruning.assign(ci_low=pruning["ci_low"].where(pruning["selection"] != "least influential", 0.5))
+    counted = significance.assign(differs_from_random_rows=[2])
+    text = study_summary(settings, {"pruning": overlapping, "noise_floor": floor, "significance": counted})
+    assert "**For no model, protocol and estimator does removing the 10 least influential users beat removing 10 random users**" in text
+    assert "2 of 40 (5%)" in text and "users differ from random rows" in text
 
 
 def test_the_reliability_figure_says_when_there_is_nothing_to_measure(tmp_path):

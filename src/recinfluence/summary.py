@@ -151,7 +151,8 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         f"## 1. The paper's claims beside ours (k = {size})",
         "",
     ]
-    lines += [_table(_claims(settings, tables, metric, size), floatfmt=".3f"), ""]
+    claims = _claims(settings, tables, metric, size)
+    lines += [_table(claims, floatfmt=".3f"), "", _verdict(claims, size), ""]
     lines += [
         f"Noise floor (test): the test {metric} noise floor as a percentage of the test baseline mean, i.e. how far one retrain with "
         "another seed moves the metric with nothing removed. \"Least vs random\": whether the 95% confidence intervals of the "
@@ -196,6 +197,25 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
     if single:
         lines += [f"Not measured for {', '.join(single)}: one seed per entity. Set `estimators.<name>.seeds` to 2 or more.", ""]
     return "\n".join(lines)
+
+
+def _verdict(claims: pd.DataFrame, size: int) -> str:
+    """Which estimators, if any, select users whose removal helps: the least-influential removal
+    above the random control with disjoint 95% intervals."""
+    if claims.empty:
+        return "No user pruning in this study."
+    helps = claims[claims["least vs random"] == "above random"]
+    if helps.empty:
+        return (
+            f"**For no model, protocol and estimator does removing the {size} least influential users beat removing {size} random "
+            "users** (disjoint 95% intervals): no estimator of this study selects users whose removal helps."
+        )
+    named = ", ".join(f"{row.model} / {row.estimator} ({row.protocol})" for row in helps.itertuples())
+    return (
+        f"Removing the {size} least influential users beats removing {size} random users (disjoint 95% intervals) for: {named}; "
+        f"for the other {len(claims) - len(helps)} of {len(claims)} rows it does not. Under `heldout` the gain is judged on a "
+        "test split no selection has seen."
+    )
 
 
 def _claims(settings: Settings, tables: dict[str, pd.DataFrame], metric: str, size: int) -> pd.DataFrame:
