@@ -9,7 +9,7 @@ with its bootstrap interval, CPU-seconds, the projected wall time on 8 cores, an
 entities are detectable, above the noise floor and different from random rows.
 
     python benchmarks/reliability.py configs/reliability-ml100k.yaml --run exact:user:16 banzhaf:user:8000
-    python benchmarks/reliability.py configs/reliability-ml100k.yaml --table
+    python benchmarks/reliability.py configs/reliability-ml100k.yaml --table --prune exact:16 banzhaf:8000 --race 10 50
 
 Relative dataset paths are resolved from --directory (default runs/<config name>, where the
 config's own instructions run the workflow). Writes results/benchmarks/reliability/ (pieces and
@@ -27,12 +27,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recinfluence.analysis import flag_significance, noise_floor, split_half_reliability, versus_control
+from recinfluence.analysis import flag_significance, noise_floor, split_half_reliability, summarise_pruning, versus_control
 from recinfluence.data import load_dataset
 from recinfluence.estimators import build_estimator
 from recinfluence.estimators.banzhaf import BLOCK
 from recinfluence.estimators.base import Partial
+from recinfluence.estimators.racing import Racing
 from recinfluence.io import write_csv, write_parquet, write_text
+from recinfluence.pruning import prune_and_retrain
 from recinfluence.retrain import Experiment, Retrainer, entity_list, seed_baselines
 from recinfluence.settings import Settings
 from recinfluence.split import split_interactions
@@ -53,6 +55,8 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="tabulate what has been computed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 16, 36], help="R grid of the table (exact deletion)")
     parser.add_argument("--subsets", type=int, nargs="+", default=[500, 2000, 8000], help="M grid of the table (Data Banzhaf)")
+    parser.add_argument("--prune", nargs="*", default=[], metavar="ESTIMATOR:COUNT", help="prune users by that estimator's ranking at COUNT seeds/subsets (test split, prune.sizes, prune.random_draws, the noise seeds)")
+    parser.add_argument("--race", type=int, nargs="*", default=[], metavar="K", help="replay a race for the K least / most users on the exact deletions computed")
     parser.add_argument("--out", default="results/benchmarks/reliability")
     args = parser.parse_args()
 
@@ -77,6 +81,15 @@ def main() -> None:
         table = tabulate(settings, out, floor, args.seeds, args.subsets)
         write_csv(table, out / "reliability.csv", index=False)
         write_text(table.to_markdown(index=False, floatfmt=".3f") + "\n", out / "reliability.md")
+        print(table.to_markdown(index=False, floatfmt=".3f"))
+    if args.prune:
+        test = Experiment.build(data, split, "test", evaluation.k, evaluation.relevance_threshold)
+        table = pd.concat([prune(settings, model, test, out, *job.split(":")) for job in args.prune], ignore_index=True)
+        write_csv(table, out / "pruning.csv", index=False)
+        print(table.to_markdown(index=False, floatfmt=".3f"))
+    if args.race:
+        table = pd.DataFrame([race(out, k, metric, settings.seed) for k in args.race for metric in UTILITIES[:2]])
+        write_csv(table, out / "racing.csv", index=False)
         print(table.to_markdown(index=False, floatfmt=".3f"))
 
 
@@ -131,6 +144,58 @@ def tabulate(settings: Settings, out: Path, floor: pd.DataFrame, seed_grid, subs
             result = build_estimator("banzhaf", {"subsets": count}, settings.seed).reduce(kind, [Partial(chosen.drop(columns="cpu_seconds"), pd.DataFrame(), pd.DataFrame())])
             rows += _rows(settings, kind, "banzhaf", count, result.influence, result.by_seed, chosen["cpu_seconds"].sum(), floor, None, None, False)
     return pd.DataFrame(rows)
+
+
+def influence_at(settings: Settings, out: Path, estimator: str, kind: str, count: int) -> pd.DataFrame:
+    """The influence table of ``estimator`` with ``count`` seeds (or subsets), from the pieces."""
+    if estimator == "banzhaf":
+        chosen = _pieces(out, f"banzhaf_{kind}_subsets")
+        chosen = chosen[chosen["block"] < -(-count // BLOCK) * BLOCK]
+    else:
+        chosen = _seeds(out, estimator, kind)
+        chosen = chosen[chosen["seed"] < settings.seed + count]
+    if len(chosen) == 0:
+        raise SystemExit(f"{out}: no {estimator} pieces for {kind}s; run --run {estimator}:{kind}:{count} first")
+    partial = Partial(chosen.drop(columns="cpu_seconds"), pd.DataFrame(), pd.DataFrame())
+    return build_estimator(estimator, {"subsets": count} if estimator == "banzhaf" else {"seeds": count}, settings.seed).reduce(kind, [partial]).influence
+
+
+def prune(settings: Settings, model, test: Experiment, out: Path, estimator: str, count: str) -> pd.DataFrame:
+    """Prune-and-retrain of users by ``estimator``'s ranking, judged on the test split."""
+    influence = influence_at(settings, out, estimator, "user", int(count))
+    retrainer = Retrainer(model.factory(), test, settings.influence.variants_per_batch)
+    table = prune_and_retrain(retrainer, influence, "user", settings.metric, settings.prune.sizes, settings.prune.random_draws, settings.noise_seeds())
+    summary = summarise_pruning(table, [])
+    summary = summary[summary["metric"].isin(UTILITIES)]
+    summary.insert(0, "samples", int(count))
+    summary.insert(0, "estimator", estimator)
+    return summary.drop(columns=["same_seed_mean", "fresh_seed_mean"])
+
+
+class Replay(Racing):
+    """A race over exact deletions already computed (racing's numbers after r seeds are exact
+    deletion's with R = r): what it would have retrained, without retraining."""
+
+    def __init__(self, rows: pd.DataFrame, **kwargs):
+        super().__init__(**kwargs)
+        self.rows = rows.set_index(["entity", "seed"]).sort_index()
+
+    def run_seed(self, retrainer, kind, unit, seed, comparison="exclude"):
+        rows = self.rows.loc[[(int(entity), seed) for entity in unit]].reset_index()
+        return Partial(rows, pd.DataFrame(columns=["entity", "user"]), pd.DataFrame({"kind": kind, "entity": unit, "seconds": 0.0}))
+
+
+def race(out: Path, k: int, metric: str, seed: int) -> dict:
+    rows = _seeds(out, "exact", "user").query("metric == @metric")
+    seeds = rows["seed"].nunique()
+
+    class Stub:  # the replay retrains nothing: only the cut-off K of the metric names is read
+        class experiment:
+            k = int(metric.split("@")[1]) if "@" in metric else 10
+
+    replay = Replay(rows, seed=seed, k=k, metric=metric.split("@")[0], start_seeds=2, max_seeds=seeds)
+    replay.run(Stub, "user", np.sort(rows["entity"].unique()), log=None)
+    return {**replay.report, "seeds_available": seeds}
 
 
 def _rows(settings, kind, estimator, count, influence, by_seed, cpu_seconds, floor, exact_by_seed, control_by_seed, single):

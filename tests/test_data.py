@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recinfluence import data as data_module
 from recinfluence.data import (
     Interactions,
     download_movielens_100k,
@@ -139,6 +140,60 @@ def test_download_movielens_not_a_zip(tmp_path):
     bogus.write_text("this is not a zip archive\n")
     with pytest.raises(InputError, match="not a valid zip"):
         download_movielens_100k(tmp_path / "cache", url=bogus.resolve().as_uri())
+
+
+def test_an_unreachable_url_fails_in_one_line_naming_the_url_the_cause_and_the_fix(tmp_path, monkeypatch):
+    waits = []
+    monkeypatch.setattr(data_module.time, "sleep", waits.append)
+    url = (tmp_path / "nowhere" / "ml-100k.zip").as_uri()
+    log = io.StringIO()
+    with pytest.raises(InputError) as error:
+        load_dataset(Dataset("ml", "movielens_100k", url=url), cache_dir=tmp_path / "resources")
+    message = str(error.value)
+    assert message.startswith(f"{url}: cannot download (") and "after 3 tries; without a network, set datasets.ml.path to a local copy" in message
+    assert "\n" not in message and waits == [2.0, 4.0]  # tried again after 2 s, then 4 s
+    with pytest.raises(InputError, match="after 2 tries"):
+        data_module.download(url, tmp_path / "x.zip", tries=2, backoff=0.0, log=log)
+    assert "try 1 of 2 failed" in log.getvalue()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["resources"] and not list((tmp_path / "resources").glob("*.part"))
+
+
+def test_a_stalled_connection_times_out(tmp_path):
+    import socket
+
+    with socket.socket() as server:  # accepts connections (the backlog) and never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/ml-100k.zip"
+        with pytest.raises(InputError, match="timed out.*after 1 tries"):
+            data_module.download(url, tmp_path / "x.zip", timeout=0.5, tries=1, log=None)
+
+
+def test_large_downloads_report_progress():
+    class Response(io.BytesIO):
+        headers = {"Content-Length": str(3 << 20)}
+
+    log, out = io.StringIO(), io.BytesIO()
+    data_module._copy_with_progress(Response(b"x" * (3 << 20)), out, "https://example.org/f.csv", log, every=0.0)
+    lines = log.getvalue().splitlines()
+    assert len(out.getvalue()) == 3 << 20 and len(lines) == 3
+    assert lines[-1].startswith("https://example.org/f.csv: 3.1 of 3.1 MB, ") and lines[-1].endswith("ETA 0 s")
+
+
+def test_an_archive_that_would_extract_too_much_is_refused(movielens_dir, tmp_path, monkeypatch):
+    url = _zip_movielens(movielens_dir, tmp_path / "source.zip")
+    monkeypatch.setattr(data_module, "MAX_EXTRACTED_BYTES", 1000)
+    with pytest.raises(InputError, match="the archive would extract to .* MB, more than MovieLens 100K's"):
+        download_movielens_100k(tmp_path / "cache", url=url)
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_an_edited_titles_file_is_caught(movielens_dir, tmp_path):
+    copy = tmp_path / "ml-100k"
+    shutil.copytree(movielens_dir, copy)
+    (copy / "u.item").write_bytes((copy / "u.item").read_bytes().replace(b"Toy Story", b"Toy Storm"))
+    with pytest.raises(InputError, match="u.item: sha256 .* does not match"):
+        load_movielens_100k(copy)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,7 +457,10 @@ MALFORMED = {
     "blank user id": (HEADER + GOOD + ",11,4,102\n", "blank user id"),
     "whitespace user id": (HEADER + GOOD + "  ,11,4,102\n", "blank user id"),
     "blank item id": (HEADER + GOOD + "3,,4,102\n", "blank item id"),
-    "non-numeric timestamp": (HEADER + GOOD + "3,11,4,yesterday\n", "timestamp"),
+    "non-numeric timestamp": (HEADER + GOOD + "3,11,4,yesterday\n", "timestamp 'yesterday' at data row 3"),
+    "infinite timestamp": (HEADER + GOOD + "3,11,4,inf\n", "timestamp 'inf' at data row 3 is not a finite number"),
+    "timestamp beyond 64 bits": (HEADER + GOOD + "3,11,4,1e30\n", "timestamp '1e30' at data row 3 is not a finite number within the 64-bit"),
+    "duplicate pair up to spaces": (HEADER + GOOD + " 1 ,10,5,103\n", "repeat a \\(user, item\\) pair, e.g. user '1' item '10'"),
 }
 
 
@@ -428,6 +486,61 @@ def test_out_of_range_rating_allowed_without_a_scale(tmp_path):
     path = tmp_path / "ratings.csv"
     path.write_text(HEADER + GOOD + "3,11,6,102\n")
     assert load_table(path, COLUMN_MAP).frame["rating"].max() == 6.0
+
+
+def test_a_nan_in_a_parquet_rating_is_shown_as_written(tmp_path):
+    path = tmp_path / "ratings.parquet"
+    pd.DataFrame({"reviewer": ["1", "2"], "movie": ["10", "10"], "stars": [4.0, np.nan], "when": [1, 2]}).to_parquet(path)
+    with pytest.raises(InputError, match=r"non-numeric rating nan at data row 2$"):
+        load_table(path, COLUMN_MAP)
+
+
+def test_a_wrong_separator_gets_a_hint(tmp_path):
+    path = tmp_path / "ratings.tsv"
+    path.write_text((HEADER + GOOD).replace(",", "\t"))
+    with pytest.raises(InputError, match=r"the header is one field: is sep ',' right\? \(it looks tab-separated\)"):
+        load_table(path, COLUMN_MAP)
+    assert len(load_table(path, COLUMN_MAP, sep="\t").frame) == 2
+
+
+@pytest.mark.parametrize("loader", ["table", "amazon"])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"PAR1\x15\x04\x15\x00\x00binary", "is a binary file, not a text table"),
+        ("reviewer,movie,stars,when\n1,Caf\u00e9,4,1\n".encode("latin-1"), "is not UTF-8 text"),
+    ],
+)
+def test_binary_and_non_utf8_files_are_refused_in_one_line(loader, content, message, tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as error:
+        load_table(path, COLUMN_MAP) if loader == "table" else load_amazon_ratings(path, k=1)
+    assert str(error.value).startswith(str(path))
+
+
+@pytest.mark.parametrize("loader", ["table", "amazon", "movielens"])
+def test_a_directory_as_path_says_so(loader, tmp_path):
+    folder = tmp_path / "ratings.csv"
+    folder.mkdir()
+    (folder / "u.data").mkdir()
+    with pytest.raises(InputError, match="is a directory, not a file"):
+        if loader == "table":
+            load_table(folder, COLUMN_MAP)
+        elif loader == "amazon":
+            load_amazon_ratings(folder)
+        else:
+            load_movielens_100k(folder)
+
+
+def test_a_rating_scale_in_config_is_honoured_by_every_loader(movielens_dir, tmp_path):
+    with pytest.raises(InputError, match="outside the rating scale \\[1, 4\\]"):
+        load_dataset(Dataset(name="ml", loader="movielens_100k", path=str(movielens_dir), rating_scale=[1, 4]))
+    path = tmp_path / "ratings.csv"
+    path.write_text("user,item,rating,timestamp\nA,1,4,1\nA,2,5,1\nB,1,3,1\nB,2,4,1\n")
+    with pytest.raises(InputError, match="outside the rating scale \\[1, 4\\]"):
+        load_dataset(Dataset(name="amazon", loader="amazon_ratings", path=str(path), k_core=1, rating_scale=[1, 4]))
+    assert len(load_dataset(Dataset(name="amazon", loader="amazon_ratings", path=str(path), k_core=1)).frame) == 4
 
 
 def test_load_table_missing_file(tmp_path):

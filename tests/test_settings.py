@@ -10,6 +10,7 @@ import sys
 import pytest
 import yaml
 
+from recinfluence.errors import InputError
 from recinfluence.estimators import ESTIMATORS
 from recinfluence.models import NCF, SVD
 from recinfluence.settings import SCHEMA, Settings
@@ -79,6 +80,25 @@ def test_model_parameters_are_checked_with_the_config():
     assert "  models.ncf.params.device: 'tpu' is not one of ['auto', 'cpu', 'cuda']" in lines
     assert "  models.ncf.params.layers.0: 15 is not a multiple of 2" in lines
     assert any(line.startswith("  models.svd.params: Additional properties are not allowed ('n_factor'") for line in lines)
+
+
+def test_keys_that_must_agree_are_checked_together_before_any_job():
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    config["relevance_threshold"] = 10
+    config["datasets"]["mine"] = {"loader": "table", "path": "r.csv", "columns": {"user": "u", "item": "i", "rating": "r"}, "rating_scale": [5, 0.5]}
+    config["estimators"]["racing"] = {"start_seeds": 8, "max_seeds": 4}
+    with pytest.raises(InputError) as error:
+        Settings.from_config(config, "study.yaml")
+    assert str(error.value).splitlines() == [
+        "study.yaml: 3 problems",
+        "  relevance_threshold: 10 is above the rating scale [1, 5] of datasets.ml-100k: no held-out rating would be relevant",
+        "  datasets.mine.rating_scale: [5, 0.5] is not [lowest, highest]",
+        "  estimators.racing.start_seeds: 8 is more than max_seeds (4)",
+    ]
+    # a threshold below the scale makes every rating relevant (implicit data): allowed
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    config["relevance_threshold"] = 0
+    assert Settings.from_config(config).evaluation.relevance_threshold == 0
 
 
 ANALYSIS = ["recinfluence.analysis", "recinfluence.summary", "recinfluence.plots", "recinfluence.settings", "recinfluence.estimators.base"]

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from recinfluence.errors import InputError
-from recinfluence.split import Split, coverage, split_interactions
+from recinfluence.split import Split, check_evaluable, coverage, split_interactions
 
 
 def _check_partition(split: Split, n_rows: int) -> None:
@@ -125,3 +125,18 @@ def test_heldout_needs_a_non_empty_validation_part():
         split_interactions(10, test_fraction=0.2, protocol="heldout", valid_fraction=0.01)
     # the paper protocol has no validation part, so the same numbers are fine there
     assert len(split_interactions(10, test_fraction=0.2, protocol="paper", valid_fraction=0.01).valid) == 0
+
+
+def test_data_too_small_for_the_study_is_refused_with_the_reason(movielens):
+    frame = movielens.frame
+    split = split_interactions(len(frame), protocol="heldout")
+    check_evaluable(frame, split, 10, 4)  # the real data passes
+    one_user = frame[frame["user"] == 0].reset_index(drop=True)
+    with pytest.raises(InputError, match="1 user\\(s\\) and .* item\\(s\\): deletion diagnostics need at least two of each"):
+        check_evaluable(one_user, split_interactions(len(one_user)), 10, 4)
+    few_items = frame[frame["item"] < 8].reset_index(drop=True)
+    with pytest.raises(InputError, match="k: 10 is more than the 8 items of the dataset"):
+        check_evaluable(few_items, split_interactions(len(few_items)), 10, 4)
+    low = frame.assign(rating=np.minimum(frame["rating"], 3.0))
+    with pytest.raises(InputError, match="the validation split has no rating >= relevance_threshold 4 "):
+        check_evaluable(low, split, 10, 4)

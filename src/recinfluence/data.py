@@ -9,9 +9,11 @@ their parameters by this global id space, and a deletion removes rows, never ids
 from __future__ import annotations
 
 import hashlib
+import http.client
 import shutil
 import sys
 import tempfile
+import time
 import urllib.request
 import zipfile
 from dataclasses import dataclass
@@ -22,10 +24,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .settings import DEFAULT_RATING_SCALE
 from .io import write_parquet
 
 MOVIELENS_100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
-MOVIELENS_100K_SHA256 = {"u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490"}
+MOVIELENS_100K_SHA256 = {
+    "u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
+    "u.item": "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701",
+}
+MAX_EXTRACTED_BYTES = 200 * 1024**2  # the ml-100k archive holds about 16 MB
+_STDERR = object()  # stands for sys.stderr as it is at call time: cli.log_to and pytest swap it
 AMAZON_ELECTRONICS_URL = (
     "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles/ratings_Electronics.csv"
 )
@@ -83,13 +91,13 @@ def from_raw(raw: pd.DataFrame, source: str, rating_scale=None, titles=None) -> 
         if blank.any():
             row = int(np.flatnonzero(blank.to_numpy())[0])
             raise InputError(f"{source}: {blank.sum()} blank {column} id(s), first at data row {row + 1}")
+    # ids as training sees them (" 1" is user "1"), so the duplicate check below sees them too
+    raw = raw.assign(user=raw["user"].astype(str).str.strip(), item=raw["item"].astype(str).str.strip())
     ratings = pd.to_numeric(raw["rating"], errors="coerce")
     bad = ratings.isna() | ~np.isfinite(ratings)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(
-            f"{source}: non-numeric rating {raw['rating'].iloc[row]!r} at data row {row + 1}"
-        )
+        raise InputError(f"{source}: non-numeric rating {_shown(raw['rating'].iloc[row])} at data row {row + 1}")
     if rating_scale is not None:
         low, high = rating_scale
         out = (ratings < low) | (ratings > high)
@@ -107,9 +115,14 @@ def from_raw(raw: pd.DataFrame, source: str, rating_scale=None, titles=None) -> 
             f"user {first['user']!r} item {first['item']!r}; keep one rating per pair"
         )
     if "timestamp" in raw.columns:
-        timestamps = pd.to_numeric(raw["timestamp"], errors="coerce")
-        if timestamps.isna().any():
-            raise InputError(f"{source}: non-numeric or missing timestamp values")
+        timestamps = pd.to_numeric(raw["timestamp"], errors="coerce").astype("float64")
+        bad = timestamps.isna() | ~np.isfinite(timestamps) | (timestamps.abs() >= 2.0**63)
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise InputError(
+                f"{source}: timestamp {_shown(raw['timestamp'].iloc[row])} at data row {row + 1} is not a finite number within "
+                "the 64-bit integer range"
+            )
         timestamps = timestamps.astype("int64")
     else:
         timestamps = pd.Series(0, index=raw.index, dtype="int64")
@@ -130,6 +143,11 @@ def from_raw(raw: pd.DataFrame, source: str, rating_scale=None, titles=None) -> 
         items["title"] = items["raw_id"].map(titles).fillna("")
     users.index.name = items.index.name = "id"
     return Interactions(frame=frame, users=users, items=items)
+
+
+def _shown(value) -> str:
+    """A raw field as the user wrote it: 'abc', nan, inf (not np.float64(nan))."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
 
 
 def _dense_ids(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -156,21 +174,61 @@ def _check_sha256(path: Path, expected: str) -> None:
 
 
 def _require_file(path: Path) -> None:
-    if not path.is_file():
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not a file")
+    if not path.exists():
         raise InputError(f"{path}: file not found")
+    if not path.is_file():
+        raise InputError(f"{path}: is not a regular file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty")
 
 
-def download(url: str, dest: str | Path, expected_sha256: str | None = None) -> Path:
-    """Download ``url`` to ``dest`` through a temporary name, verifying the sha256 if given."""
+def _require_text(path: Path) -> None:
+    """Refuse a binary file (a NUL byte in its first 64 KiB) or one that is not UTF-8 there."""
+    with open(path, "rb") as handle:
+        head = handle.read(1 << 16)
+    if b"\0" in head:
+        raise InputError(f"{path}: is a binary file, not a text table (a Parquet file needs the table loader and a .parquet name)")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 3:  # not merely a character cut at the end of the sample
+            raise InputError(f"{path}: is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
+
+
+def download(
+    url: str,
+    dest: str | Path,
+    expected_sha256: str | None = None,
+    timeout: float = 60.0,
+    tries: int = 3,
+    backoff: float = 2.0,
+    instead: str = "the dataset's path",
+    log: TextIO | None = _STDERR,  # type: ignore[assignment]
+) -> Path:
+    """Download ``url`` to ``dest`` through a temporary name, verifying the sha256 if given.
+    A connection that fails or stalls for ``timeout`` seconds is tried again, ``tries`` times in
+    all (waiting ``backoff``, then twice as long, ...); then one :class:`InputError` names the URL,
+    the cause and the way out (set ``instead`` to a local copy). Progress goes to ``log``."""
+    log = sys.stderr if log is _STDERR else log
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, suffix=".part") as tmp:
         partial = Path(tmp.name)
     try:
-        with urllib.request.urlopen(url) as response, open(partial, "wb") as out:
-            shutil.copyfileobj(response, out)
+        for attempt in range(1, tries + 1):
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+                    _copy_with_progress(response, out, url, log)
+                break
+            except (OSError, http.client.HTTPException) as error:  # URLError, HTTPError and timeouts are OSErrors
+                cause = getattr(error, "reason", None) or error
+                if attempt == tries:
+                    raise InputError(f"{url}: cannot download ({cause}) after {tries} tries; without a network, set {instead} to a local copy") from None
+                if log is not None:
+                    print(f"{url}: try {attempt} of {tries} failed ({cause}); again in {backoff * 2 ** (attempt - 1):.0f} s", file=log, flush=True)
+                time.sleep(backoff * 2 ** (attempt - 1))
         if expected_sha256:
             actual = sha256(partial)
             if actual != expected_sha256:
@@ -183,15 +241,35 @@ def download(url: str, dest: str | Path, expected_sha256: str | None = None) -> 
     return dest
 
 
-def download_movielens_100k(folder: str | Path, url: str = MOVIELENS_100K_URL, archive_sha256: str | None = None) -> Path:
+def _copy_with_progress(response, out, url: str, log, every: float = 10.0) -> None:
+    """Copy in 1 MiB blocks; every ``every`` seconds, and at the end of a large file, a line with
+    the megabytes done, the rate and the ETA (when the server gives the length)."""
+    total = int(response.headers.get("Content-Length") or 0) if getattr(response, "headers", None) else 0
+    done, started, printed = 0, time.perf_counter(), time.perf_counter()
+    for block in iter(lambda: response.read(1 << 20), b""):
+        out.write(block)
+        done += len(block)
+        now = time.perf_counter()
+        if log is not None and now - printed >= every:
+            printed = now
+            rate = done / max(now - started, 1e-9)
+            eta = f", ETA {(total - done) / rate:.0f} s" if total else ""
+            of = f" of {total / 1e6:.1f}" if total else ""
+            print(f"{url}: {done / 1e6:.1f}{of} MB, {rate / 1e6:.1f} MB/s{eta}", file=log, flush=True)
+
+
+def download_movielens_100k(folder: str | Path, url: str = MOVIELENS_100K_URL, archive_sha256: str | None = None, instead: str = "the dataset's path") -> Path:
     """Fetch the GroupLens archive into ``folder`` (checking the archive's sha256 if given) and
     verify ``u.data`` against its published sha256."""
     folder = Path(folder)
-    archive = download(url, folder / "ml-100k.zip", archive_sha256)
+    archive = download(url, folder / "ml-100k.zip", archive_sha256, instead=instead)
     try:
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             try:
                 with zipfile.ZipFile(archive) as bundle:
+                    size = sum(member.file_size for member in bundle.infolist())
+                    if size > MAX_EXTRACTED_BYTES:
+                        raise InputError(f"{url}: the archive would extract to {size / 1e6:.0f} MB, more than MovieLens 100K's (limit {MAX_EXTRACTED_BYTES / 1e6:.0f} MB)")
                     bundle.extractall(tmp)
             except zipfile.BadZipFile as error:
                 raise InputError(f"{url}: not a valid zip archive ({error})") from None
@@ -211,7 +289,7 @@ def download_movielens_100k(folder: str | Path, url: str = MOVIELENS_100K_URL, a
     return target
 
 
-def load_movielens_100k(folder: str | Path) -> Interactions:
+def load_movielens_100k(folder: str | Path, rating_scale=(1, 5)) -> Interactions:
     """MovieLens 100K from a GroupLens folder (``u.data``, ``u.item``); ``u.data`` is checked
     against the published sha256 so that a truncated or edited copy is caught."""
     folder = Path(folder)
@@ -222,11 +300,12 @@ def load_movielens_100k(folder: str | Path) -> Interactions:
     titles = None
     item_file = folder / "u.item"
     if item_file.is_file():
+        _check_sha256(item_file, MOVIELENS_100K_SHA256["u.item"])
         item_table = pd.read_csv(
             item_file, sep="|", header=None, encoding="latin-1", usecols=[0, 1], dtype=str
         )
         titles = dict(zip(item_table[0], item_table[1]))
-    return from_raw(raw, str(ratings_file), rating_scale=(1, 5), titles=titles)
+    return from_raw(raw, str(ratings_file), rating_scale=rating_scale, titles=titles)
 
 
 def k_core(frame: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -288,6 +367,7 @@ def read_ratings_csv(path: str | Path, columns=COLUMNS) -> pd.DataFrame:
     """A ratings CSV with or without a header line; ``columns`` names the fields in file order."""
     path = Path(path)
     _require_file(path)
+    _require_text(path)
     columns = list(columns)
     first = pd.read_csv(path, header=None, nrows=1, dtype=str)
     if first.shape[1] != len(columns):
@@ -308,7 +388,6 @@ def _progress(log: TextIO | None, source: str, step: str, users: np.ndarray, ite
         print(f"{source}: {step}: {_distinct(users)} users, {_distinct(items)} items, {len(users)} ratings", file=log, flush=True)
 
 
-_STDERR = object()  # stands for sys.stderr as it is at call time: cli.log_to and pytest swap it
 
 
 def load_amazon_ratings(
@@ -318,6 +397,7 @@ def load_amazon_ratings(
     sample_users: int | None = None,
     seed: int = 0,
     log: TextIO | None = _STDERR,  # type: ignore[assignment]
+    rating_scale=(1, 5),
 ) -> Interactions:
     """Amazon ratings-only CSV: k-core filter, then optionally a seeded sample of users.
 
@@ -363,13 +443,15 @@ def load_amazon_ratings(
                     "try another sample_users or seed"
                 )
             _progress(log, source, f"sample of {sample_users} users (seed {seed}) re-cored", users[rows], items[rows])
-    return from_raw(raw.iloc[rows].reset_index(drop=True), source, rating_scale=(1, 5))
+    return from_raw(raw.iloc[rows].reset_index(drop=True), source, rating_scale=rating_scale)
 
 
 def load_table(path: str | Path, columns: dict, rating_scale=None, sep: str = ",") -> Interactions:
     """Any CSV or Parquet file; ``columns`` maps user/item/rating[/timestamp] to the file's names."""
     path = Path(path)
     _require_file(path)
+    if path.suffix != ".parquet":
+        _require_text(path)
     try:
         table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, sep=sep, dtype=str)
     except (ValueError, OSError, pd.errors.ParserError) as error:
@@ -377,7 +459,11 @@ def load_table(path: str | Path, columns: dict, rating_scale=None, sep: str = ",
     wanted = {role: name for role, name in columns.items() if name}
     missing = [name for name in wanted.values() if name not in table.columns]
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, table.columns))}")
+        hint = ""
+        if table.shape[1] == 1:  # one field per line: the separator is probably not the file's
+            found = [name for name, mark in (("tab", "\t"), ("';'", ";"), ("'|'", "|"), ("','", ",")) if mark in str(table.columns[0]) and mark != sep]
+            hint = f"; the header is one field: is sep {sep!r} right?" + (f" (it looks {found[0]}-separated)" if found else "")
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, table.columns))}{hint}")
     raw = table[list(wanted.values())].rename(columns={name: role for role, name in wanted.items()})
     return from_raw(raw, str(path), rating_scale=rating_scale)
 
@@ -388,20 +474,21 @@ def load_dataset(spec, cache_dir: str | Path = "resources") -> Interactions:
     if spec.loader == "movielens_100k":
         folder = spec.path or Path(cache_dir) / "ml-100k"
         if not spec.path and not (Path(folder) / "u.data").is_file():
-            download_movielens_100k(cache_dir, spec.url or MOVIELENS_100K_URL, spec.sha256)
-        return load_movielens_100k(folder)
+            download_movielens_100k(cache_dir, spec.url or MOVIELENS_100K_URL, spec.sha256, instead=f"datasets.{spec.name}.path")
+        return load_movielens_100k(folder, spec.rating_scale or DEFAULT_RATING_SCALE)
     if spec.loader == "amazon_ratings":
         path = spec.path
         if not path:
             path = Path(cache_dir) / "ratings_Electronics.csv"
             if not path.is_file():
-                download(spec.url or AMAZON_ELECTRONICS_URL, path, spec.sha256)
+                download(spec.url or AMAZON_ELECTRONICS_URL, path, spec.sha256, instead=f"datasets.{spec.name}.path")
         return load_amazon_ratings(
             path,
             columns=spec.columns or COLUMNS,
             k=spec.k_core or 5,
             sample_users=spec.sample_users,
             seed=spec.sample_seed or 0,
+            rating_scale=spec.rating_scale or DEFAULT_RATING_SCALE,
         )
     if spec.loader == "table":
         return load_table(spec.path, spec.columns, spec.rating_scale, spec.sep or ",")

@@ -24,6 +24,7 @@ SCHEMA = Path(__file__).with_name("config.schema.yaml")
 RATING_METRICS = ("rmse", "mae")
 SCORE_METRICS = ("auc",)  # ranking metrics without a cut-off
 BUILTIN_MODELS = ("svd", "ncf")
+DEFAULT_RATING_SCALE = (1, 5)  # of the MovieLens and Amazon loaders (1 to 5 stars)
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ class Settings:
             prune=Prune(**config["prune"]),
             report=Report(**config["report"]),
         )
+        settings.check_cross_keys(source)
         settings.check_plugin_models(source)
         return settings
 
@@ -191,6 +193,30 @@ class Settings:
         if not isinstance(config, dict):
             raise InputError(f"{path}: not a mapping of config keys")
         return cls.from_config(config, str(path))
+
+    def check_cross_keys(self, source: str = "config") -> None:
+        """What the schema cannot say, every problem at once: each rating scale ordered, with
+        ``relevance_threshold`` not above its top (else no held-out rating is relevant and every
+        ranking metric is NaN; a threshold below the scale makes every rating relevant, as
+        implicit data wants), and racing's ``start_seeds`` within its ``max_seeds``."""
+        problems = []
+        threshold = self.evaluation.relevance_threshold
+        for dataset in self.datasets.values():
+            scale = dataset.rating_scale or (DEFAULT_RATING_SCALE if dataset.loader != "table" else None)
+            if scale is None:
+                continue
+            low, high = scale
+            if low >= high:
+                problems.append(f"datasets.{dataset.name}.rating_scale: {list(scale)} is not [lowest, highest]")
+            elif threshold > high:
+                problems.append(
+                    f"relevance_threshold: {threshold} is above the rating scale [{low}, {high}] of datasets.{dataset.name}: "
+                    "no held-out rating would be relevant"
+                )
+        racing = self.estimators.get("racing")
+        if racing is not None and racing.params["start_seeds"] > racing.params["max_seeds"]:
+            problems.append(f"estimators.racing.start_seeds: {racing.params['start_seeds']} is more than max_seeds ({racing.params['max_seeds']})")
+        raise_problems(source, problems)
 
     def check_plugin_models(self, source: str = "config") -> None:
         """Import every ``package.module:Class`` model and check it can be built (built-ins are

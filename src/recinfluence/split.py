@@ -75,6 +75,24 @@ def split_interactions(
     )
 
 
+def check_evaluable(frame: pd.DataFrame, split: Split, k: int, relevance_threshold: float) -> None:
+    """Refuse, with the reason, data too small for the study: fewer than two users or items, a
+    cut-off K above the number of items, or an evaluated split (validation under ``heldout``,
+    test) without one relevant rating (every ranking metric would be NaN)."""
+    n_users, n_items = frame["user"].nunique(), frame["item"].nunique()
+    if n_users < 2 or n_items < 2:
+        raise InputError(f"{n_users} user(s) and {n_items} item(s): deletion diagnostics need at least two of each")
+    if k > n_items:
+        raise InputError(f"k: {k} is more than the {n_items} items of the dataset (a top-{k} list cannot be filled)")
+    parts = {**({"validation": split.valid} if split.protocol == "heldout" else {}), "test": split.test}
+    for name, rows in parts.items():
+        if not (frame["rating"].to_numpy()[rows] >= relevance_threshold).any():
+            raise InputError(
+                f"the {name} split has no rating >= relevance_threshold {relevance_threshold} ({len(rows)} ratings): "
+                "every ranking metric would be undefined; lower relevance_threshold or use more data"
+            )
+
+
 def coverage(frame: pd.DataFrame, split: Split) -> dict:
     """Users and items with no training interaction: they keep their ids but the model knows
     nothing of them, so their recommendations come from initial parameters alone."""

@@ -24,6 +24,7 @@ rule split:
         "logs/{dataset}/{protocol}/split.log",
     params:
         split=settings.split.to_params(),
+        evaluation=settings.evaluation.to_params(),
     conda:
         ENV
     script:

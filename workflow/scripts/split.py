@@ -8,8 +8,8 @@ import pandas as pd
 
 from recinfluence.errors import InputError
 from recinfluence.io import write_json, write_parquet
-from recinfluence.settings import SplitSettings
-from recinfluence.split import coverage, split_interactions
+from recinfluence.settings import Evaluation, SplitSettings
+from recinfluence.split import check_evaluable, coverage, split_interactions
 
 frame = pd.read_parquet(snakemake.input.interactions)
 settings = SplitSettings.from_params(snakemake.params.split)
@@ -17,6 +17,8 @@ try:
     split = split_interactions(
         len(frame), settings.test_fraction, settings.seed, snakemake.wildcards.protocol, settings.valid_fraction
     )
+    evaluation = Evaluation.from_params(snakemake.params.evaluation)
+    check_evaluable(frame, split, evaluation.k, evaluation.relevance_threshold)
 except InputError as error:
     raise InputError(f"datasets.{snakemake.wildcards.dataset}: {error}") from None
 report = coverage(frame, split)
