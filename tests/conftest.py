@@ -12,6 +12,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Example budgets of the fuzz tests (tests/test_fuzz.py): "ci" by default, seconds; "long" with
+# `--hypothesis-profile long` (Hypothesis applies that option after this file is read).
+settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ci")
 
 from recinfluence.data import load_movielens_100k
 from recinfluence.models import TrainSet

@@ -186,14 +186,15 @@ def _require_file(path: Path) -> None:
 
 def _require_text(path: Path) -> None:
     """Refuse a binary file (a NUL byte in its first 64 KiB) or one that is not UTF-8 there."""
+    sample = 1 << 16
     with open(path, "rb") as handle:
-        head = handle.read(1 << 16)
+        head = handle.read(sample)
     if b"\0" in head:
         raise InputError(f"{path}: is a binary file, not a text table (a Parquet file needs the table loader and a .parquet name)")
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as error:
-        if error.start < len(head) - 3:  # not merely a character cut at the end of the sample
+        if len(head) < sample or error.start < len(head) - 3:  # not merely a character cut at the end of the sample
             raise InputError(f"{path}: is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
 
 
@@ -369,14 +370,24 @@ def read_ratings_csv(path: str | Path, columns=COLUMNS) -> pd.DataFrame:
     _require_file(path)
     _require_text(path)
     columns = list(columns)
-    first = pd.read_csv(path, header=None, nrows=1, dtype=str)
-    if first.shape[1] != len(columns):
-        raise InputError(f"{path}: expected {len(columns)} columns ({', '.join(columns)}), found {first.shape[1]}")
-    # A header line is recognised by a rating field that is not a number.
-    has_header = pd.isna(pd.to_numeric(first.iloc[0, columns.index("rating")], errors="coerce"))
-    return pd.read_csv(
-        path, header=None, skiprows=1 if has_header else 0, names=columns, dtype={"user": str, "item": str, "rating": str}
-    )
+    try:
+        first = pd.read_csv(path, header=None, nrows=1, dtype=str)
+        if first.shape[1] != len(columns):
+            raise InputError(f"{path}: expected {len(columns)} columns ({', '.join(columns)}), found {first.shape[1]}")
+        # A header line is recognised by a rating field that is not a number.
+        has_header = pd.isna(pd.to_numeric(first.iloc[0, columns.index("rating")], errors="coerce"))
+        return pd.read_csv(
+            path, header=None, skiprows=1 if has_header else 0, names=columns, dtype={"user": str, "item": str, "rating": str}
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        if isinstance(error, InputError):
+            raise
+        raise InputError(f"{path}: cannot be read as a CSV of {len(columns)} columns ({_parser_message(error)})") from None
+
+
+def _parser_message(error: Exception) -> str:
+    """pandas' parser error, one line, without its prefix ("Expected 4 fields in line 13, saw 5")."""
+    return " ".join(str(error).replace("Error tokenizing data. C error: ", "").split())
 
 
 def _distinct(codes: np.ndarray) -> int:
@@ -455,7 +466,7 @@ def load_table(path: str | Path, columns: dict, rating_scale=None, sep: str = ",
     try:
         table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, sep=sep, dtype=str)
     except (ValueError, OSError, pd.errors.ParserError) as error:
-        raise InputError(f"{path}: cannot be read ({error})") from None
+        raise InputError(f"{path}: cannot be read ({_parser_message(error)})") from None
     wanted = {role: name for role, name in columns.items() if name}
     missing = [name for name in wanted.values() if name not in table.columns]
     if missing:

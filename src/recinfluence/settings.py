@@ -312,7 +312,9 @@ def validate_config(config: dict, schema_file=SCHEMA, source: str = "config") ->
 
 def raise_problems(source: str, problems: list[str]) -> None:
     """One :class:`InputError` for every problem at once (nothing when there is none): one
-    line for one problem, else a count and one indented line each."""
+    line for one problem, else a count and one indented line each. Characters that would break
+    a line or hide (a key named "\\x1e") are shown escaped."""
+    problems = ["".join(c if c.isprintable() else repr(c)[1:-1] for c in problem) for problem in problems]
     if len(problems) == 1:
         raise InputError(f"{source}: {problems[0]}")
     if problems:
