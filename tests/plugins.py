@@ -26,3 +26,13 @@ class NoScore:
 
     def fit(self, train, seed: int) -> "NoScore":
         return self
+
+
+class Declared(Popularity):
+    """Popularity that declares its parameters (checked with the config)."""
+
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {"smoothing": {"type": "number", "minimum": 0}},
+    }

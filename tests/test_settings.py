@@ -82,6 +82,30 @@ def test_model_parameters_are_checked_with_the_config():
     assert any(line.startswith("  models.svd.params: Additional properties are not allowed ('n_factor'") for line in lines)
 
 
+def test_a_plug_in_model_may_declare_its_parameters():
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    config["models"] = {"mine": {"class": "tests.plugins:Declared", "params": {"smoothing": -1, "alpha": 2}}}
+    with pytest.raises(InputError) as error:
+        Settings.from_config(config, "study.yaml")
+    assert str(error.value) == (
+        "study.yaml: models.mine.params.smoothing: -1 is less than the minimum of 0; "
+        "models.mine.params: Additional properties are not allowed ('alpha' was unexpected)"
+    )
+    config["models"]["mine"]["params"] = {"smoothing": 0.5}
+    assert Settings.from_config(config).models["mine"].factory()().smoothing == 0.5
+
+
+def test_ncf_on_cuda_without_a_cuda_device_is_one_line_naming_the_key(monkeypatch):
+    import torch
+
+    from recinfluence.models import model_factory
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(InputError, match=r"^models.ncf: bad parameters for 'ncf' \(device: 'cuda', but PyTorch sees no CUDA device here; use auto"):
+        model_factory("ncf", {"device": "cuda"}, "models.ncf")
+    assert model_factory("ncf", {"device": "auto"}, "models.ncf")().device.type == "cpu"
+
+
 def test_keys_that_must_agree_are_checked_together_before_any_job():
     config = yaml.safe_load(SMALL_CONFIG.read_text())
     config["relevance_threshold"] = 10

@@ -20,6 +20,21 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def check_declared_params(cls, params: dict, key: str) -> None:
+    """A plug-in class may declare its parameters as a JSON schema (``params_schema``: types,
+    ranges, allowed values, ``additionalProperties: false`` for no unknown names); every problem
+    is reported at once, in one line, each naming ``<key>.params.<name>``."""
+    schema = getattr(cls, "params_schema", None)
+    if schema is None:
+        return
+    import jsonschema
+
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    problems = sorted(f"{'.'.join([f'{key}.params', *map(str, error.absolute_path)])}: {error.message}" for error in validator.iter_errors(params))
+    if problems:
+        raise InputError("; ".join(problems))
+
+
 def model_factory(name: str, params: dict | None = None, key: str = "models"):
     """A zero-argument callable that builds a fresh, unfitted model.
 
@@ -32,6 +47,7 @@ def model_factory(name: str, params: dict | None = None, key: str = "models"):
         cls = import_object(name, key, "model class")
     else:
         raise InputError(f"{key}: unknown model {name!r} (built-ins: {', '.join(BUILTIN)}; or package.module:Class)")
+    check_declared_params(cls, params, key.removesuffix(".class"))
     try:
         cls(**params)
     except (TypeError, ValueError) as error:

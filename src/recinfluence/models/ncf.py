@@ -36,6 +36,7 @@ import math
 import numpy as np
 import torch
 
+from ..errors import InputError
 from .base import TrainSet
 
 EMBEDDINGS = ("gmf_user", "gmf_item", "mlp_user", "mlp_item")
@@ -43,9 +44,13 @@ BETAS, EPS = (0.9, 0.999), 1e-8
 
 
 def resolve_device(device: str) -> torch.device:
-    """``auto`` takes CUDA when present, otherwise the CPU."""
+    """``auto`` takes CUDA when present, otherwise the CPU; ``cuda`` where PyTorch sees no CUDA
+    device is an error (checked where the model is built, in the job: on a cluster the machine
+    that plans the workflow may have no GPU while the compute nodes do)."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise InputError("device: 'cuda', but PyTorch sees no CUDA device here; use auto (CUDA when present) or cpu")
     return torch.device(device)
 
 
