@@ -457,6 +457,7 @@ MALFORMED = {
     "blank user id": (HEADER + GOOD + ",11,4,102\n", "blank user id"),
     "whitespace user id": (HEADER + GOOD + "  ,11,4,102\n", "blank user id"),
     "blank item id": (HEADER + GOOD + "3,,4,102\n", "blank item id"),
+    "a row with an extra field": (HEADER + GOOD + "3,11,4,102,7\n", "cannot be read \\(Expected 4 fields in line 4, saw 5\\)"),
     "non-numeric timestamp": (HEADER + GOOD + "3,11,4,yesterday\n", "timestamp 'yesterday' at data row 3"),
     "infinite timestamp": (HEADER + GOOD + "3,11,4,inf\n", "timestamp 'inf' at data row 3 is not a finite number"),
     "timestamp beyond 64 bits": (HEADER + GOOD + "3,11,4,1e30\n", "timestamp '1e30' at data row 3 is not a finite number within the 64-bit"),
@@ -575,6 +576,13 @@ def test_amazon_malformed(content, message, tmp_path):
     with pytest.raises(InputError, match=message) as error:
         load_amazon_ratings(path, k=1)
     assert str(path) in str(error.value)
+
+
+def test_amazon_errors_give_the_files_row_after_the_k_core_dropped_rows_before_it(tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("UserId,ItemId,rating,timestamp\nZ,9,4,1\nA,1,4,1\nA,2,5,1\nB,1,x,1\nB,2,4,1\n")
+    with pytest.raises(InputError, match="non-numeric rating 'x' at data row 4$"):  # Z's row, dropped by the 2-core, still counts
+        load_amazon_ratings(path, k=2, log=None)
 
 
 def test_amazon_missing_file(tmp_path):

@@ -169,6 +169,19 @@ def test_dataset_too_small_to_split(tmp_path, movielens_dir):
             assert not (tmp_path / "results" / dataset / protocol / name).exists()
 
 
+def test_data_too_small_for_the_study_stops_at_split_with_the_reason(tmp_path, movielens_dir):
+    """One user (a study of deletions needs others to evaluate on), and k above the catalog."""
+    (tmp_path / "one.csv").write_text(HEADER + "".join(f"1,{item},{1 + item % 5}\n" for item in range(40)))
+    (tmp_path / "few.csv").write_text(HEADER + "".join(f"{user},{item},{1 + (user + item) % 5}\n" for user in range(30) for item in range(6)))
+    datasets = {"one-user": table_spec(tmp_path / "one.csv"), "six-items": table_spec(tmp_path / "few.csv")}
+    write_config(tmp_path, movielens_dir, datasets=datasets, protocols=["paper"])
+    output = fails(tmp_path, "--keep-going", "results/one-user/paper/split.json", "results/six-items/paper/split.json")
+    assert "error: datasets.one-user: 1 user(s) and 40 item(s): deletion diagnostics need at least two of each" in output, output[-3000:]
+    assert "error: datasets.six-items: k: 10 is more than the 6 items of the dataset" in output
+    assert "Traceback" not in output
+    assert not list((tmp_path / "results").glob("*/paper/split.json"))
+
+
 def test_users_without_training_rows_are_reported_not_fatal(tmp_path, movielens_dir):
     """Eight users with a single rating: those whose rating lands in test keep their id, are
     listed in split.json and in the split log, and deleting them changes nothing."""
@@ -405,16 +418,26 @@ def test_library_writes_only_through_atomic_paths():
 
 SHARDS = 4
 TARGET = "results/ml-100k/paper/svd/exact/user/influence.parquet"
-SHARD_DIR = Path("results/ml-100k/paper/svd/exact/user/shards")
-INTERRUPTIBLE = {
-    "models": SVD_ONLY,
-    "influence": {"kinds": ["user"], "limit": {"user": 8}, "shards": SHARDS, "threads": 1},
-    "prune": {"kinds": [], "sizes": [2], "random_draws": 2},
-}
+# NCF: batches of 2 variants (the batched fit_many path), 2 blocks per shard, 1 epoch
+NCF_ONLY = {"ncf": {"class": "ncf", "params": {"factors": 4, "layers": [8, 4], "epochs": 1, "batch_size": 4096, "n_negatives": 1, "device": "cpu"}}}
 
 
-def shard_files(shard: int) -> list[Path]:
-    return [SHARD_DIR / f"{shard}.parquet", SHARD_DIR / f"{shard}_per_user.parquet", SHARD_DIR / f"{shard}_timing.csv"]
+def interruptible(model: str) -> dict:
+    """The study the interruption tests run: 16 users of ``model`` (svd or ncf) in 4 shards."""
+    return {
+        "models": SVD_ONLY if model == "svd" else NCF_ONLY,
+        "influence": {"kinds": ["user"], "limit": {"user": 16}, "shards": SHARDS, "threads": 1, "variants_per_batch": 2},
+        "prune": {"kinds": [], "sizes": [2], "random_draws": 2},
+    }
+
+
+def target(model: str) -> str:
+    return TARGET.replace("/svd/", f"/{model}/")
+
+
+def shard_files(shard: int, model: str = "svd") -> list[Path]:
+    folder = Path(target(model)).parent / "shards"
+    return [folder / f"{shard}.parquet", folder / f"{shard}_per_user.parquet", folder / f"{shard}_timing.csv"]
 
 
 def marked_incomplete(workdir: Path) -> set[str]:
@@ -431,26 +454,40 @@ def marked_incomplete(workdir: Path) -> set[str]:
     return marked
 
 
-def finished_shards(workdir: Path) -> set[int]:
+def finished_shards(workdir: Path, model: str = "svd") -> set[int]:
     """Shards whose outputs all exist and whose job Snakemake has recorded as complete."""
     marked = marked_incomplete(workdir)
     return {
         shard for shard in range(SHARDS)
-        if all((workdir / f).exists() and str(f) not in marked for f in shard_files(shard))
+        if all((workdir / f).exists() and str(f) not in marked for f in shard_files(shard, model))
     }
+
+
+REFERENCE_RUNS: dict[str, Path] = {}
+
+
+def uninterrupted(model: str, tmp_path_factory, movielens_dir) -> Path:
+    """The interruptible study of ``model`` run once without interruption (kept per session)."""
+    if model not in REFERENCE_RUNS:
+        workdir = tmp_path_factory.mktemp(f"uninterrupted_{model}")
+        write_config(workdir, movielens_dir, **interruptible(model))
+        run_snakemake(workdir, "--cores", "2", target(model))
+        REFERENCE_RUNS[model] = workdir
+    return REFERENCE_RUNS[model]
 
 
 @pytest.fixture(scope="module")
 def reference_run(tmp_path_factory, movielens_dir) -> Path:
-    """The interruptible study run once without interruption."""
-    workdir = tmp_path_factory.mktemp("uninterrupted")
-    write_config(workdir, movielens_dir, **INTERRUPTIBLE)
-    run_snakemake(workdir, "--cores", "2", TARGET)
-    return workdir
+    return uninterrupted("svd", tmp_path_factory, movielens_dir)
 
 
-def test_interrupted_study_resumes_and_loses_nothing(reference_run, tmp_path, movielens_dir):
-    write_config(tmp_path, movielens_dir, **INTERRUPTIBLE)
+@pytest.mark.parametrize("model", ["svd", "ncf"])
+def test_interrupted_study_resumes_and_loses_nothing(model, tmp_path_factory, tmp_path, movielens_dir):
+    """Killed while some shards are done and others run (for NCF: inside a batched fit_many),
+    the study resumes with only the unfinished shards and ends with the uninterrupted numbers."""
+    reference_run = uninterrupted(model, tmp_path_factory, movielens_dir)
+    TARGET = target(model)
+    write_config(tmp_path, movielens_dir, **interruptible(model))
     with open(tmp_path / "first_attempt.txt", "w") as out:
         process = subprocess.Popen(
             snakemake_command(tmp_path, "--cores", "2", TARGET),
@@ -463,18 +500,18 @@ def test_interrupted_study_resumes_and_loses_nothing(reference_run, tmp_path, mo
                     pytest.fail("the study finished before it could be interrupted:\n" + (tmp_path / "first_attempt.txt").read_text()[-3000:])
                 if time.monotonic() > deadline:
                     pytest.fail("no shard finished within 10 minutes")
-                finished = finished_shards(tmp_path)
-                logs = tmp_path / "logs" / "ml-100k" / "paper" / "svd" / "exact" / "user"
-                running = {s for s in range(SHARDS) if (logs / f"shard_{s}.log").exists() and not (tmp_path / shard_files(s)[-1]).exists()}
+                finished = finished_shards(tmp_path, model)
+                logs = tmp_path / "logs" / "ml-100k" / "paper" / model / "exact" / "user"
+                running = {s for s in range(SHARDS) if (logs / f"shard_{s}.log").exists() and not (tmp_path / shard_files(s, model)[-1]).exists()}
                 if finished and running:
                     break
                 time.sleep(0.02)
-            kept = {f: (tmp_path / f).stat().st_mtime_ns for shard in sorted(finished) for f in shard_files(shard)}
+            kept = {f: (tmp_path / f).stat().st_mtime_ns for shard in sorted(finished) for f in shard_files(shard, model)}
         finally:
             with contextlib.suppress(ProcessLookupError):  # already ended: the failure above says why
                 os.killpg(process.pid, signal.SIGKILL)  # Snakemake and every job it started
             process.wait()
-    unfinished = set(range(SHARDS)) - finished_shards(tmp_path)
+    unfinished = set(range(SHARDS)) - finished_shards(tmp_path, model)
     assert unfinished, "every shard had finished: nothing was interrupted"
     assert not (tmp_path / TARGET).exists()
 
@@ -489,21 +526,21 @@ def test_interrupted_study_resumes_and_loses_nothing(reference_run, tmp_path, mo
         assert (tmp_path / path).stat().st_mtime_ns == mtime, f"{path} was recomputed"
     output = resumed.stdout + resumed.stderr
     for shard in range(SHARDS):
-        rerun = f"wildcards: dataset=ml-100k, protocol=paper, model=svd, estimator=exact, kind=user, shard={shard}\n" in output
+        rerun = f"wildcards: dataset=ml-100k, protocol=paper, model={model}, estimator=exact, kind=user, shard={shard}\n" in output
         assert rerun == (shard in unfinished), shard
     for name in ("influence.parquet", "per_user.parquet"):
-        resumed_table = pd.read_parquet(tmp_path / "results/ml-100k/paper/svd/exact/user" / name)
-        reference = pd.read_parquet(reference_run / "results/ml-100k/paper/svd/exact/user" / name)
+        resumed_table = pd.read_parquet(tmp_path / Path(TARGET).parent / name)
+        reference = pd.read_parquet(reference_run / Path(TARGET).parent / name)
         pd.testing.assert_frame_equal(resumed_table, reference, check_exact=True)
 
 
 def test_more_shards_than_entities_and_another_seed(reference_run, tmp_path, movielens_dir):
     """Two shards for one user is fine (one shard is empty); and the workflow passes the seed
     through: seed 1 gives other numbers than the reference's seed 0 for the same user."""
-    config = dict(INTERRUPTIBLE, influence={"kinds": ["user"], "limit": {"user": 1}, "shards": 2, "threads": 1})
+    config = dict(interruptible("svd"), influence={"kinds": ["user"], "limit": {"user": 1}, "shards": 2, "threads": 1})
     write_config(tmp_path, movielens_dir, seed=1, **config)
     run_snakemake(tmp_path, "--cores", "2", TARGET)
-    assert pd.read_parquet(tmp_path / SHARD_DIR / "1.parquet").empty
+    assert pd.read_parquet(tmp_path / shard_files(1)[0]).empty
     other = pd.read_parquet(tmp_path / TARGET)
     assert sorted(other["entity"].unique()) == [0]
     reference = pd.read_parquet(reference_run / TARGET)

@@ -55,6 +55,39 @@ def test_every_table_and_figure_is_produced(small_study):
     assert (workdir / "results" / "summary.md").stat().st_size > 0
 
 
+def test_every_table_holds_every_entity_and_metric_with_numbers_where_numbers_are_due(small_study):
+    workdir, config = small_study
+    limit, seeds = config["influence"]["limit"], config["estimators"]["exact"]["seeds"]
+    for protocol in config["protocols"]:
+        for model in config["models"]:
+            folder = workdir / "results" / "ml-100k" / protocol / model
+            metrics = {"map@10", "ndcg@10", "precision@10", "recall@10", "hit_rate@10", "auc"} | ({"rmse", "mae"} if model == "svd" else set())
+            baseline = pd.read_csv(folder / "baseline.csv")
+            assert set(baseline["metric"]) == metrics and baseline["value"].notna().all()
+            for estimator in config["estimators"]:
+                for kind in ("user", "item"):
+                    here = folder / estimator / kind
+                    influence = pd.read_parquet(here / "influence.parquet")
+                    assert len(influence) == limit[kind] * len(metrics), (model, estimator, kind)
+                    assert set(influence["entity"]) == set(range(limit[kind])) and set(influence["metric"]) == metrics
+                    assert influence["influence"].notna().all() and influence["p_value"].between(0, 1).all()
+                    assert (influence["samples"] == config["estimators"][estimator].get("seeds", seeds)).all()
+                    assert (influence["ci_low"] <= influence["influence"]).all() and (influence["influence"] <= influence["ci_high"]).all()
+                    by_seed = pd.read_parquet(here / "influence_by_seed.parquet")
+                    assert len(by_seed) == len(influence) * influence["samples"].iloc[0] and by_seed["influence"].notna().all()
+                    significance = pd.read_csv(here / "significance.csv").set_index("metric")
+                    assert set(significance.index) == metrics and (significance["entities"] == limit[kind]).all()
+                    assert (significance["detectable"] <= significance["entities"]).all() and (significance["above_noise"] <= significance["entities"]).all()
+                    reproducibility = pd.read_csv(here / "reproducibility.csv")
+                    assert set(reproducibility["metric"]) == metrics and reproducibility["spearman_mean"].notna().any()
+                    ranked = pd.read_csv(here / "top_bottom.csv")
+                    assert set(ranked["group"]) == {"most", "least"} and ranked["influence"].notna().all()
+                    if estimator in config["prune"]["estimators"]:
+                        pruning = pd.read_csv(here / "pruning_summary.csv")
+                        assert set(pruning["selection"]) == {"least influential", "most influential", "random"}
+                        assert set(pruning["metric"]) == metrics and pruning["mean"].notna().all()
+
+
 def test_influence_tables_cover_the_configured_entities(small_study):
     workdir, config = small_study
     run = workdir / "results" / "ml-100k" / "paper"

@@ -80,6 +80,11 @@ def from_raw(raw: pd.DataFrame, source: str, rating_scale=None, titles=None) -> 
     Raw ids are sorted before numbering, so the same data always gets the same ids.
     Duplicate (user, item) rows are rejected: which rating is right is the data owner's call.
     """
+    def data_row(position: int) -> int:
+        """The row of the file (from 1, after any header): ``raw``'s index label when a loader
+        kept the file's row numbers (the Amazon k-core keeps a subset), else the position."""
+        return int(raw.index[position]) + 1 if pd.api.types.is_integer_dtype(raw.index) else position + 1
+
     missing = [c for c in ("user", "item", "rating") if c not in raw.columns]
     if missing:
         raise InputError(f"{source}: missing column(s) {', '.join(missing)}")
@@ -90,21 +95,21 @@ def from_raw(raw: pd.DataFrame, source: str, rating_scale=None, titles=None) -> 
         blank = values.isna() | (values.astype(str).str.strip() == "")
         if blank.any():
             row = int(np.flatnonzero(blank.to_numpy())[0])
-            raise InputError(f"{source}: {blank.sum()} blank {column} id(s), first at data row {row + 1}")
+            raise InputError(f"{source}: {blank.sum()} blank {column} id(s), first at data row {data_row(row)}")
     # ids as training sees them (" 1" is user "1"), so the duplicate check below sees them too
     raw = raw.assign(user=raw["user"].astype(str).str.strip(), item=raw["item"].astype(str).str.strip())
     ratings = pd.to_numeric(raw["rating"], errors="coerce")
     bad = ratings.isna() | ~np.isfinite(ratings)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{source}: non-numeric rating {_shown(raw['rating'].iloc[row])} at data row {row + 1}")
+        raise InputError(f"{source}: non-numeric rating {_shown(raw['rating'].iloc[row])} at data row {data_row(row)}")
     if rating_scale is not None:
         low, high = rating_scale
         out = (ratings < low) | (ratings > high)
         if out.any():
             row = int(np.flatnonzero(out.to_numpy())[0])
             raise InputError(
-                f"{source}: rating {ratings.iloc[row]} at data row {row + 1} is outside "
+                f"{source}: rating {ratings.iloc[row]} at data row {data_row(row)} is outside "
                 f"the rating scale [{low}, {high}]"
             )
     duplicated = raw.duplicated(subset=["user", "item"], keep=False)
@@ -120,7 +125,7 @@ def from_raw(raw: pd.DataFrame, source: str, rating_scale=None, titles=None) -> 
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputError(
-                f"{source}: timestamp {_shown(raw['timestamp'].iloc[row])} at data row {row + 1} is not a finite number within "
+                f"{source}: timestamp {_shown(raw['timestamp'].iloc[row])} at data row {data_row(row)} is not a finite number within "
                 "the 64-bit integer range"
             )
         timestamps = timestamps.astype("int64")
@@ -153,10 +158,17 @@ def _shown(value) -> str:
 def _dense_ids(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Number raw ids 0..n-1 in sorted order (numeric order when every id is a plain integer)."""
     values = values.astype(str).str.strip()
-    plain_integers = values.str.fullmatch(r"[1-9][0-9]*|0").all()
-    key = values.astype("int64") if plain_integers else values
-    codes, uniques = pd.factorize(key, sort=True)
-    return codes.astype("int64"), np.asarray(uniques).astype(str)
+    if not values.str.fullmatch(r"[1-9][0-9]*|0").all():
+        codes, uniques = pd.factorize(values, sort=True)
+        return codes.astype("int64"), np.asarray(uniques).astype(str)
+    # plain integers without leading zeros: numeric order is (length, text) order, which also
+    # holds for ids beyond 64 bits
+    codes, uniques = pd.factorize(values)
+    uniques = np.asarray(uniques).astype(str)
+    order = np.lexsort((uniques, np.char.str_len(uniques)))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes], uniques[order]
 
 
 def sha256(path: str | Path) -> str:
@@ -454,7 +466,7 @@ def load_amazon_ratings(
                     "try another sample_users or seed"
                 )
             _progress(log, source, f"sample of {sample_users} users (seed {seed}) re-cored", users[rows], items[rows])
-    return from_raw(raw.iloc[rows].reset_index(drop=True), source, rating_scale=rating_scale)
+    return from_raw(raw.iloc[rows], source, rating_scale=rating_scale)  # the file's row numbers kept for messages
 
 
 def load_table(path: str | Path, columns: dict, rating_scale=None, sep: str = ",") -> Interactions:
@@ -464,7 +476,7 @@ def load_table(path: str | Path, columns: dict, rating_scale=None, sep: str = ",
     if path.suffix != ".parquet":
         _require_text(path)
     try:
-        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, sep=sep, dtype=str)
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else _read_table_csv(path, sep)
     except (ValueError, OSError, pd.errors.ParserError) as error:
         raise InputError(f"{path}: cannot be read ({_parser_message(error)})") from None
     wanted = {role: name for role, name in columns.items() if name}
@@ -477,6 +489,16 @@ def load_table(path: str | Path, columns: dict, rating_scale=None, sep: str = ",
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, table.columns))}{hint}")
     raw = table[list(wanted.values())].rename(columns={name: role for role, name in wanted.items()})
     return from_raw(raw, str(path), rating_scale=rating_scale)
+
+
+def _read_table_csv(path: Path, sep: str) -> pd.DataFrame:
+    """A CSV with a header line, every field a string. Read without a header first, so that a
+    row with more fields than the header is an error naming its line (pandas would otherwise
+    take the extra leading fields as an index and shift every column of the table)."""
+    cells = pd.read_csv(path, sep=sep, header=None, dtype=str)
+    table = cells.iloc[1:].reset_index(drop=True)
+    table.columns = [str(name) for name in cells.iloc[0]]
+    return table
 
 
 def load_dataset(spec, cache_dir: str | Path = "resources") -> Interactions:
