@@ -211,7 +211,7 @@ def _rows(settings, kind, estimator, count, influence, by_seed, cpu_seconds, flo
         reliability = split_half_reliability(by_seed, metric, count)
         if single:  # the two seeds' own correlation, no Spearman-Brown step
             low, high = _spearman_brown_inverse(reliability["reliability_low"]), _spearman_brown_inverse(reliability["reliability_high"])
-            reliability = reliability.assign(reliability=max(reliability["split_half"], 0.0), reliability_low=low, reliability_high=high)
+            reliability = pd.Series({**reliability.to_dict(), "reliability": max(reliability["split_half"], 0.0), "reliability_low": low, "reliability_high": high})
         mine = flagged[flagged["metric"] == metric]
         rows.append({
             "kind": kind, "estimator": estimator, "samples": count, "utility": metric, "entities": len(mine),

@@ -245,6 +245,7 @@ def test_random_control_has_the_influence_schema_and_no_information(experiment):
     assert set(result.by_seed["seed"]) == {5, 6, 7}
     map10 = result.influence[result.influence["metric"] == "map@10"]
     assert len(map10) == 300 and map10["samples"].eq(3).all()
+    assert set(result.influence["metric"]) == {"map@10", "ndcg@10", "precision@10", "recall@10", "hit_rate@10", "auc"}  # Spy rates nothing
     assert abs(map10["influence"].mean()) < 0.01 * 3 / np.sqrt(300 * 3)  # centred on 0
     assert 0.8 < map10["influence_sd"].mean() / 0.01 < 1.2
     # the draws do not depend on how the entities are cut into units and shards

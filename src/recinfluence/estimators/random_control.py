@@ -2,7 +2,9 @@
 
 It has the output of a real estimator and none of its information, so every figure the study
 reports for it (reliability, entities above the noise floor, pruning against the random
-control) shows what pure chance looks like. A real estimator has to do better."""
+control) shows what pure chance looks like. A real estimator has to do better. The only model it
+fits is the full one, once per process, to report the metrics the model reports (RMSE and MAE
+only for a model that predicts ratings)."""
 
 from __future__ import annotations
 
@@ -11,8 +13,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from ..metrics import ranking_metric_names
-from ..settings import RATING_METRICS
+from ..metrics import metric_columns
 from ..models.base import ENTITY_KINDS
 from ..retrain import rows_per_entity
 from .base import Estimator, Partial, blocks
@@ -35,7 +36,7 @@ class RandomControl(Estimator):
 
     def run(self, retrainer, kind: str, unit: np.ndarray, comparison: str = "exclude") -> Partial:
         started = time.perf_counter()
-        metrics = [*ranking_metric_names(retrainer.experiment.k), *RATING_METRICS]
+        metrics = metric_columns(retrainer.baseline(self.seeds[0]).per_user)
         rows_of = rows_per_entity(retrainer.train, kind)
         rows = []
         for seed in self.seeds:
