@@ -153,7 +153,8 @@ class Retrainer:
             trains = [None] * len(deletions)
         elif len(trains) != len(deletions):
             raise ValueError(f"{len(trains)} training sets for {len(deletions)} deletions")
-        results, progress = [], Progress(len(deletions), f"{kind} deletions retrained (seed {seed})", self.log)
+        # one line per call of one deletion would repeat the estimator's own progress lines
+        results, progress = [], Progress(len(deletions), f"{kind} deletions retrained (seed {seed})", self.log if len(deletions) > 1 else None)
         block = self.block if self.batched else max(len(deletions), 1)
         for first in range(0, len(deletions), block):
             chunk = deletions[first : first + block]
