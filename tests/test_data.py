@@ -450,7 +450,7 @@ MALFORMED = {
     "empty file": ("", "empty"),
     "header only": (HEADER, "no interactions"),
     "missing column": ("reviewer,movie,when\n1,10,100\n", "missing column"),
-    "non-numeric rating": (HEADER + GOOD + "3,11,great,102\n", "non-numeric rating 'great'"),
+    "non-numeric rating": (HEADER + GOOD + "3,11,great,102\n", "non-numeric rating 'great' at data row 3 \\(line 4\\)$"),
     "missing rating": (HEADER + GOOD + "3,11,,102\n", "non-numeric rating"),
     "out-of-range rating": (HEADER + GOOD + "3,11,6,102\n", "outside the rating scale"),
     "duplicate pair": (HEADER + GOOD + "1,10,5,103\n", "repeat a \\(user, item\\) pair"),
@@ -459,8 +459,8 @@ MALFORMED = {
     "blank item id": (HEADER + GOOD + "3,,4,102\n", "blank item id"),
     "a row with an extra field": (HEADER + GOOD + "3,11,4,102,7\n", "cannot be read \\(Expected 4 fields in line 4, saw 5\\)"),
     "non-numeric timestamp": (HEADER + GOOD + "3,11,4,yesterday\n", "timestamp 'yesterday' at data row 3"),
-    "infinite timestamp": (HEADER + GOOD + "3,11,4,inf\n", "timestamp 'inf' at data row 3 is not a finite number"),
-    "timestamp beyond 64 bits": (HEADER + GOOD + "3,11,4,1e30\n", "timestamp '1e30' at data row 3 is not a finite number within the 64-bit"),
+    "infinite timestamp": (HEADER + GOOD + "3,11,4,inf\n", "timestamp 'inf' at data row 3 \\(line 4\\) is not a finite number"),
+    "timestamp beyond 64 bits": (HEADER + GOOD + "3,11,4,1e30\n", "timestamp '1e30' at data row 3 \\(line 4\\) is not a finite number within the 64-bit"),
     "duplicate pair up to spaces": (HEADER + GOOD + " 1 ,10,5,103\n", "repeat a \\(user, item\\) pair, e.g. user '1' item '10'"),
 }
 
@@ -581,7 +581,7 @@ def test_amazon_malformed(content, message, tmp_path):
 def test_amazon_errors_give_the_files_row_after_the_k_core_dropped_rows_before_it(tmp_path):
     path = tmp_path / "ratings.csv"
     path.write_text("UserId,ItemId,rating,timestamp\nZ,9,4,1\nA,1,4,1\nA,2,5,1\nB,1,x,1\nB,2,4,1\n")
-    with pytest.raises(InputError, match="non-numeric rating 'x' at data row 4$"):  # Z's row, dropped by the 2-core, still counts
+    with pytest.raises(InputError, match=r"non-numeric rating 'x' at data row 4 \(line 5\)$"):  # Z's row, dropped by the 2-core, still counts
         load_amazon_ratings(path, k=2, log=None)
 
 

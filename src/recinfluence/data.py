@@ -74,16 +74,18 @@ class Interactions:
         )
 
 
-def from_raw(raw: pd.DataFrame, source: str, rating_scale=None, titles=None) -> Interactions:
+def from_raw(raw: pd.DataFrame, source: str, rating_scale=None, titles=None, first_line: int | None = None) -> Interactions:
     """Validate a table with raw user/item ids and give it dense ids.
 
     Raw ids are sorted before numbering, so the same data always gets the same ids.
     Duplicate (user, item) rows are rejected: which rating is right is the data owner's call.
     """
-    def data_row(position: int) -> int:
+    def data_row(position: int) -> str:
         """The row of the file (from 1, after any header): ``raw``'s index label when a loader
-        kept the file's row numbers (the Amazon k-core keeps a subset), else the position."""
-        return int(raw.index[position]) + 1 if pd.api.types.is_integer_dtype(raw.index) else position + 1
+        kept the file's row numbers (the Amazon k-core keeps a subset), else the position; with
+        the line of the text file when ``first_line`` (the line of data row 1) is known."""
+        row = int(raw.index[position]) + 1 if pd.api.types.is_integer_dtype(raw.index) else position + 1
+        return f"{row} (line {row - 1 + first_line})" if first_line is not None else str(row)
 
     missing = [c for c in ("user", "item", "rating") if c not in raw.columns]
     if missing:
@@ -318,7 +320,7 @@ def load_movielens_100k(folder: str | Path, rating_scale=(1, 5)) -> Interactions
             item_file, sep="|", header=None, encoding="latin-1", usecols=[0, 1], dtype=str
         )
         titles = dict(zip(item_table[0], item_table[1]))
-    return from_raw(raw, str(ratings_file), rating_scale=rating_scale, titles=titles)
+    return from_raw(raw, str(ratings_file), rating_scale=rating_scale, titles=titles, first_line=1)
 
 
 def k_core(frame: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -376,8 +378,9 @@ def _sample_rows(users: np.ndarray, items: np.ndarray, k: int, sample_users: int
     return rows, below, at
 
 
-def read_ratings_csv(path: str | Path, columns=COLUMNS) -> pd.DataFrame:
-    """A ratings CSV with or without a header line; ``columns`` names the fields in file order."""
+def read_ratings_csv(path: str | Path, columns=COLUMNS) -> tuple[pd.DataFrame, int]:
+    """A ratings CSV with or without a header line; ``columns`` names the fields in file order.
+    Returns the table and the line of the file its first row is on (2 after a header, else 1)."""
     path = Path(path)
     _require_file(path)
     _require_text(path)
@@ -388,9 +391,10 @@ def read_ratings_csv(path: str | Path, columns=COLUMNS) -> pd.DataFrame:
             raise InputError(f"{path}: expected {len(columns)} columns ({', '.join(columns)}), found {first.shape[1]}")
         # A header line is recognised by a rating field that is not a number.
         has_header = pd.isna(pd.to_numeric(first.iloc[0, columns.index("rating")], errors="coerce"))
-        return pd.read_csv(
+        table = pd.read_csv(
             path, header=None, skiprows=1 if has_header else 0, names=columns, dtype={"user": str, "item": str, "rating": str}
         )
+        return table, 2 if has_header else 1
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         if isinstance(error, InputError):
             raise
@@ -438,7 +442,7 @@ def load_amazon_ratings(
     source = str(path)
     if sample_users is not None and sample_users < 1:
         raise InputError(f"{source}: sample_users must be at least 1, not {sample_users}")
-    raw = read_ratings_csv(path, columns)
+    raw, first_line = read_ratings_csv(path, columns)
     if raw.empty:
         raise InputError(f"{source}: no interactions (the file is empty)")
     users, items = _codes(raw["user"]), _codes(raw["item"])
@@ -466,7 +470,7 @@ def load_amazon_ratings(
                     "try another sample_users or seed"
                 )
             _progress(log, source, f"sample of {sample_users} users (seed {seed}) re-cored", users[rows], items[rows])
-    return from_raw(raw.iloc[rows], source, rating_scale=rating_scale)  # the file's row numbers kept for messages
+    return from_raw(raw.iloc[rows], source, rating_scale=rating_scale, first_line=first_line)  # the file's row numbers kept for messages
 
 
 def load_table(path: str | Path, columns: dict, rating_scale=None, sep: str = ",") -> Interactions:
@@ -488,7 +492,7 @@ def load_table(path: str | Path, columns: dict, rating_scale=None, sep: str = ",
             hint = f"; the header is one field: is sep {sep!r} right?" + (f" (it looks {found[0]}-separated)" if found else "")
         raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, table.columns))}{hint}")
     raw = table[list(wanted.values())].rename(columns={name: role for role, name in wanted.items()})
-    return from_raw(raw, str(path), rating_scale=rating_scale)
+    return from_raw(raw, str(path), rating_scale=rating_scale, first_line=None if path.suffix == ".parquet" else 2)
 
 
 def _read_table_csv(path: Path, sep: str) -> pd.DataFrame:
