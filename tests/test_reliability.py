@@ -59,13 +59,15 @@ BAD_TABLES = {
     "missing-file": (None, "file not found"),
     "empty-file": ("", "file is empty"),
     "missing-column": ("reviewer,movie,when\n1,10,100\n", "missing column(s) stars; found reviewer, movie, when"),
-    "non-numeric-rating": (HEADER + GOOD + "3,11,great\n", "non-numeric rating 'great' at data row 3"),
-    "out-of-range-rating": (HEADER + GOOD + "3,11,6\n", "rating 6 at data row 3 is outside the rating scale [1, 5]"),
+    "non-numeric-rating": (HEADER + GOOD + "3,11,great\n", "non-numeric rating 'great' at data row 3 (line 4)"),
+    "out-of-range-rating": (HEADER + GOOD + "3,11,6\n", "rating 6 at data row 3 (line 4) is outside the rating scale [1, 5]"),
     "duplicate-pair": (HEADER + GOOD + "1,10,5\n", "2 rows repeat a (user, item) pair, e.g. user '1' item '10'; keep one rating per pair"),
-    "blank-user-id": (HEADER + GOOD + " ,11,4\n", "1 blank user id(s), first at data row 3"),
-    "blank-item-id": (HEADER + GOOD + "3,,4\n", "1 blank item id(s), first at data row 3"),
+    "duplicate-pair-up-to-spaces": (HEADER + GOOD + " 1 ,10,5\n", "2 rows repeat a (user, item) pair, e.g. user '1' item '10'; keep one rating per pair"),
+    "blank-user-id": (HEADER + GOOD + " ,11,4\n", "1 blank user id(s), first at data row 3 (line 4)"),
+    "blank-item-id": (HEADER + GOOD + "3,,4\n", "1 blank item id(s), first at data row 3 (line 4)"),
+    "extra-field": (HEADER + GOOD + "3,11,4,9\n", "cannot be read (Expected 3 fields in line 4, saw 4)"),
 }
-BAD_DATA = [*BAD_TABLES, "wrong-column-count", "checksum-of-local-copy", "checksum-of-downloaded-archive", "damaged-archive"]
+BAD_DATA = [*BAD_TABLES, "directory-as-path", "parquet-for-amazon", "wrong-column-count", "checksum-of-local-copy", "checksum-of-downloaded-archive", "damaged-archive"]
 
 
 def _archive(movielens_dir: Path, path: Path, corrupt: bool = False) -> str:
@@ -89,6 +91,16 @@ def bad_data_run(tmp_path_factory, movielens_dir):
             path.write_text(content)
         datasets[name] = {"loader": "table", "path": str(path), "columns": COLUMNS, "rating_scale": [1, 5]}
         messages[name] = f"{path}: {message}"
+
+    path = inputs / "a-folder.csv"
+    path.mkdir()
+    datasets["directory-as-path"] = {"loader": "table", "path": str(path), "columns": COLUMNS}
+    messages["directory-as-path"] = f"{path}: is a directory, not a file"
+
+    path = inputs / "ratings.parquet"
+    pd.DataFrame({"user": ["A1"], "item": ["0528881469"], "rating": [5.0], "timestamp": [1]}).to_parquet(path)
+    datasets["parquet-for-amazon"] = {"loader": "amazon_ratings", "path": str(path), "k_core": 1}
+    messages["parquet-for-amazon"] = f"{path}: is a binary file, not a text table (a Parquet file needs the table loader and a .parquet name)"
 
     path = inputs / "ratings_Electronics.csv"
     path.write_text("A1,0528881469\nA2,0594451647\n")  # user, item: no rating, no timestamp
