@@ -9,7 +9,7 @@ with its bootstrap interval, CPU-seconds, the projected wall time on 8 cores, an
 entities are detectable, above the noise floor and different from random rows.
 
     python benchmarks/reliability.py configs/reliability-ml100k.yaml --run exact:user:16 banzhaf:user:8000
-    python benchmarks/reliability.py configs/reliability-ml100k.yaml --table --prune exact:16 banzhaf:8000 --race 10 50
+    python benchmarks/reliability.py configs/reliability-ml100k.yaml --table --prune exact:16 exact:16:auc banzhaf:8000 --race 10 50
 
 Relative dataset paths are resolved from --directory (default runs/<config name>, where the
 config's own instructions run the workflow). Writes results/benchmarks/reliability/ (pieces and
@@ -36,7 +36,7 @@ from recinfluence.estimators.racing import Racing
 from recinfluence.io import write_csv, write_parquet, write_text
 from recinfluence.pruning import prune_and_retrain
 from recinfluence.retrain import Experiment, Retrainer, entity_list, seed_baselines
-from recinfluence.settings import Settings
+from recinfluence.settings import Settings, metric_column
 from recinfluence.split import split_interactions
 
 CORES = 8
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--table", action="store_true", help="tabulate what has been computed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 16, 36], help="R grid of the table (exact deletion)")
     parser.add_argument("--subsets", type=int, nargs="+", default=[500, 2000, 8000], help="M grid of the table (Data Banzhaf)")
-    parser.add_argument("--prune", nargs="*", default=[], metavar="ESTIMATOR:COUNT", help="prune users by that estimator's ranking at COUNT seeds/subsets (test split, prune.sizes, prune.random_draws, the noise seeds)")
+    parser.add_argument("--prune", nargs="*", default=[], metavar="ESTIMATOR:COUNT[:METRIC]", help="prune users by that estimator's ranking (by METRIC, default the config's) at COUNT seeds/subsets (test split, prune.sizes, prune.random_draws, the noise seeds)")
     parser.add_argument("--race", type=int, nargs="*", default=[], metavar="K", help="replay a race for the K least / most users on the exact deletions computed")
     parser.add_argument("--out", default="results/benchmarks/reliability")
     args = parser.parse_args()
@@ -160,13 +160,16 @@ def influence_at(settings: Settings, out: Path, estimator: str, kind: str, count
     return build_estimator(estimator, {"subsets": count} if estimator == "banzhaf" else {"seeds": count}, settings.seed).reduce(kind, [partial]).influence
 
 
-def prune(settings: Settings, model, test: Experiment, out: Path, estimator: str, count: str) -> pd.DataFrame:
-    """Prune-and-retrain of users by ``estimator``'s ranking, judged on the test split."""
+def prune(settings: Settings, model, test: Experiment, out: Path, estimator: str, count: str, ranked_by: str | None = None) -> pd.DataFrame:
+    """Prune-and-retrain of users by ``estimator``'s ranking on ``ranked_by`` (default: the
+    config's metric), judged on the test split."""
+    ranked_by = metric_column(ranked_by, settings.evaluation.k) if ranked_by else settings.metric
     influence = influence_at(settings, out, estimator, "user", int(count))
     retrainer = Retrainer(model.factory(), test, settings.influence.variants_per_batch)
-    table = prune_and_retrain(retrainer, influence, "user", settings.metric, settings.prune.sizes, settings.prune.random_draws, settings.noise_seeds())
+    table = prune_and_retrain(retrainer, influence, "user", ranked_by, settings.prune.sizes, settings.prune.random_draws, settings.noise_seeds())
     summary = summarise_pruning(table, [])
     summary = summary[summary["metric"].isin(UTILITIES)]
+    summary.insert(0, "ranked_by", ranked_by)
     summary.insert(0, "samples", int(count))
     summary.insert(0, "estimator", estimator)
     return summary.drop(columns=["same_seed_mean", "fresh_seed_mean"])
