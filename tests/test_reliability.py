@@ -430,15 +430,15 @@ def test_library_writes_only_through_atomic_paths():
 
 SHARDS = 4
 TARGET = "results/ml-100k/paper/svd/exact/user/influence.parquet"
-# NCF: batches of 2 variants (the batched fit_many path), 2 blocks per shard, 1 epoch
+# NCF: batches of 2 variants (the batched fit_many path), one per shard, 1 epoch
 NCF_ONLY = {"ncf": {"class": "ncf", "params": {"factors": 4, "layers": [8, 4], "epochs": 1, "batch_size": 4096, "n_negatives": 1, "device": "cpu"}}}
 
 
 def interruptible(model: str) -> dict:
-    """The study the interruption tests run: 16 users of ``model`` (svd or ncf) in 4 shards."""
+    """The study the interruption tests run: 8 users of ``model`` (svd or ncf) in 4 shards."""
     return {
         "models": SVD_ONLY if model == "svd" else NCF_ONLY,
-        "influence": {"kinds": ["user"], "limit": {"user": 16}, "shards": SHARDS, "threads": 1, "variants_per_batch": 2},
+        "influence": {"kinds": ["user"], "limit": {"user": 8}, "shards": SHARDS, "threads": 1, "variants_per_batch": 2},
         "prune": {"kinds": [], "sizes": [2], "random_draws": 2},
     }
 
