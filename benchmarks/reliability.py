@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--model", help="default: the config's first")
     parser.add_argument("--protocol", default="heldout")
     parser.add_argument("--run", nargs="*", default=[], metavar="ESTIMATOR:KIND:COUNT", help="compute (or extend to) COUNT seeds (exact, random_rows) or subsets (banzhaf)")
+    parser.add_argument("--reverse", action="store_true", help="compute seeds last first (a second process then meets the first halfway)")
     parser.add_argument("--table", action="store_true", help="tabulate what has been computed")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 16, 36], help="R grid of the table (exact deletion)")
     parser.add_argument("--subsets", type=int, nargs="+", default=[500, 2000, 8000], help="M grid of the table (Data Banzhaf)")
@@ -75,7 +76,10 @@ def main() -> None:
     for job in args.run:
         name, kind, count = job.split(":")
         retrainer = Retrainer(model.factory(), experiment, settings.influence.variants_per_batch)
-        (run_banzhaf if name == "banzhaf" else run_seeds)(settings, name, retrainer, kind, int(count), out)
+        if name == "banzhaf":
+            run_banzhaf(settings, name, retrainer, kind, int(count), out)
+        else:
+            run_seeds(settings, name, retrainer, kind, int(count), out, args.reverse)
     if args.table:
         floor = noise_floor(seed_baselines(model.factory(), {"evaluation": experiment}, settings.noise_seeds())[0], settings.noise.quantile)[0]
         table = tabulate(settings, out, floor, args.seeds, args.subsets)
@@ -93,10 +97,12 @@ def main() -> None:
         print(table.to_markdown(index=False, floatfmt=".3f"))
 
 
-def run_seeds(settings: Settings, name: str, retrainer: Retrainer, kind: str, seeds: int, out: Path) -> None:
-    """One piece per seed (exact deletion or its random-rows control), every entity of ``kind``."""
+def run_seeds(settings: Settings, name: str, retrainer: Retrainer, kind: str, seeds: int, out: Path, reverse: bool = False) -> None:
+    """One piece per seed (exact deletion or its random-rows control), every entity of ``kind``;
+    a piece already there is skipped."""
     entities = entity_list(retrainer.train, kind)
-    for seed in range(settings.seed, settings.seed + seeds):
+    order = range(settings.seed, settings.seed + seeds)
+    for seed in reversed(order) if reverse else order:
         path = out / f"{name}_{kind}_seed{seed}.parquet"
         if path.exists():
             continue
