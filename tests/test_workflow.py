@@ -292,7 +292,7 @@ EDITS = {
         lambda c: c["noise"].update(seeds=3), {"baseline", "prune", "rank", "plot_influence", "plot_pruning", "plot_reliability", "summary", "all"},
     ),
     "models.svd.params": (lambda c: c["models"]["svd"]["params"].update(n_epochs=11), EVERY_RULE - {"prepare_dataset", "split"}),
-    "k": (lambda c: c.update(k=5), EVERY_RULE - {"prepare_dataset", "split"}),
+    "k": (lambda c: c.update(k=5), EVERY_RULE - {"prepare_dataset"}),  # split checks k against the items
     "estimators.random.scale": (
         lambda c: c["estimators"]["random"].update(scale=0.002),
         EVERY_RULE - {"prepare_dataset", "split", "baseline"},
