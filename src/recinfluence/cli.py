@@ -25,3 +25,14 @@ def log_to(path) -> None:
             sys.__excepthook__(kind, error, traceback)
 
     sys.excepthook = hook
+
+
+def limit_threads(threads: int) -> None:
+    """Cap every thread pool a job may use at ``threads``: torch's and the BLAS/OpenMP pools of
+    numpy and scipy (EASE's inverse, item-kNN's similarities), so that shards running side by
+    side do not oversubscribe the cores."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
+    torch.set_num_threads(threads)

@@ -1,20 +1,18 @@
 import sys
 
-from recinfluence.cli import log_to
+from recinfluence.cli import limit_threads, log_to
 
 log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one line there
 
 import time
 from pathlib import Path
 
-import torch
-
 from recinfluence.analysis import noise_floor
 from recinfluence.io import write_csv, write_parquet, write_text
 from recinfluence.retrain import Experiment, seed_baselines
 from recinfluence.settings import Evaluation, Model
 
-torch.set_num_threads(snakemake.threads)
+limit_threads(snakemake.threads)
 evaluation = Evaluation.from_params(snakemake.params.evaluation)
 seeds = snakemake.params.seeds
 data_folder = Path(snakemake.input.data).parent

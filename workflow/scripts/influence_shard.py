@@ -1,19 +1,17 @@
 import sys
 
-from recinfluence.cli import log_to
+from recinfluence.cli import limit_threads, log_to
 
 log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one line there
 
 from pathlib import Path
-
-import torch
 
 from recinfluence.estimators.base import shard_units
 from recinfluence.io import write_csv, write_parquet
 from recinfluence.retrain import Experiment, Retrainer, entity_list
 from recinfluence.settings import Evaluation, EstimatorSettings, Model
 
-torch.set_num_threads(snakemake.threads)
+limit_threads(snakemake.threads)
 params, kind, shard = snakemake.params, snakemake.wildcards.kind, int(snakemake.wildcards.shard)
 experiment = Experiment.load(Path(snakemake.input.data).parent, snakemake.input.split, snakemake.wildcards.protocol, Evaluation.from_params(params.evaluation))
 retrainer = Retrainer(Model.from_params(params.model).factory(), experiment, params.variants_per_batch, log=None)

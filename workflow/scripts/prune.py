@@ -1,4 +1,4 @@
-from recinfluence.cli import log_to
+from recinfluence.cli import limit_threads, log_to
 
 log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one line there
 
@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-import torch
 
 from recinfluence.analysis import summarise_pruning
 from recinfluence.io import write_csv, write_text
@@ -14,7 +13,7 @@ from recinfluence.pruning import prune_and_retrain
 from recinfluence.retrain import Experiment, Retrainer
 from recinfluence.settings import Evaluation, EstimatorSettings, Model
 
-torch.set_num_threads(snakemake.threads)
+limit_threads(snakemake.threads)
 params = snakemake.params
 # Pruning is always judged on the test split (under the heldout protocol influence was measured
 # on validation, so the choice of what to prune never saw the test data).

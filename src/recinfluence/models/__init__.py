@@ -9,13 +9,17 @@ from ..errors import InputError
 from ..settings import import_object
 from .base import ENTITY_KINDS, TrainSet
 
-BUILTIN = {"svd": "recinfluence.models.svd:SVD", "ncf": "recinfluence.models.ncf:NCF"}
+BUILTIN = {
+    "svd": "recinfluence.models.svd:SVD",
+    "ncf": "recinfluence.models.ncf:NCF",
+    "ease": "recinfluence.models.ease:EASE",
+}
 
-__all__ = ["BUILTIN", "ENTITY_KINDS", "NCF", "SVD", "TrainSet", "model_factory"]
+__all__ = ["BUILTIN", "EASE", "ENTITY_KINDS", "NCF", "SVD", "TrainSet", "model_factory"]
 
 
 def __getattr__(name: str):
-    if name in ("SVD", "NCF"):
+    if name in ("SVD", "NCF", "EASE"):
         return import_object(BUILTIN[name.lower()], name, "model class")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
@@ -38,7 +42,7 @@ def check_declared_params(cls, params: dict, key: str) -> None:
 def model_factory(name: str, params: dict | None = None, key: str = "models"):
     """A zero-argument callable that builds a fresh, unfitted model.
 
-    ``name`` is a built-in (``svd``, ``ncf``) or ``package.module:Class``; ``params`` are passed
+    ``name`` is a built-in (``svd``, ``ncf``, ``ease``, ...) or ``package.module:Class``; ``params`` are passed
     to the class. Errors name the config ``key`` they came from."""
     params = dict(params or {})
     if name in BUILTIN:

@@ -1,0 +1,106 @@
+"""Model families beyond SVD and NCF: EASE's closed-form deletion equals a refit, deterministic
+models give exact zeros for entities without training rows, and they learn something."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recinfluence.metrics import aggregate
+from recinfluence.models import EASE, TrainSet
+from recinfluence.retrain import Experiment, Retrainer
+
+
+def _rowless(train: TrainSet, kind: str) -> int:
+    counts = np.bincount(train.users if kind == "user" else train.items, minlength=train.n_users if kind == "user" else train.n_items)
+    return int(np.flatnonzero(counts == 0)[0])
+
+
+@pytest.fixture(scope="module")
+def ease(movielens_train) -> EASE:
+    return EASE().fit(movielens_train, 0)
+
+
+def _relative_difference(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+@pytest.mark.parametrize(
+    "kind, pick",
+    [("user", "busy"), ("user", "set"), ("item", "busy"), ("item", "set"), ("item", "rowless")],
+)
+def test_ease_downdate_equals_a_refit(movielens_train, ease, kind, pick):
+    train = movielens_train
+    counts = np.bincount(train.users if kind == "user" else train.items)
+    busy = np.argsort(-counts, kind="stable")
+    ids = {"busy": busy[:1], "set": busy[[3, 40, 200]], "rowless": [_rowless(train, kind)] if kind == "item" else []}[pick]
+    users = np.arange(train.n_users)
+    (derived,) = ease.deletion_variants(train, kind, [ids])
+    refit = EASE().fit(train.without(kind, ids), 0)
+    assert _relative_difference(derived.score(users), refit.score(users)) <= 1e-8
+    if pick == "rowless":  # nothing to downdate: the baseline's scores, bit for bit
+        np.testing.assert_array_equal(derived.score(users), ease.score(users))
+    else:
+        assert _relative_difference(derived.score(users), ease.score(users)) > 1e-6  # the deletion moved the scores
+
+
+def test_ease_deleting_a_user_without_training_rows_is_exactly_the_baseline():
+    # the ML-100K paper split leaves every user a training row: build one without
+    train = TrainSet.from_frame(
+        pd.DataFrame({"user": [0, 0, 1, 2, 2, 2], "item": [0, 1, 1, 0, 2, 3], "rating": 5.0}),
+        n_users=4, n_items=5,
+    )
+    model = EASE(l2=1.0).fit(train, 0)
+    (variant,) = model.deletion_variants(train, "user", [[3]])
+    users = np.arange(3)
+    np.testing.assert_array_equal(variant.score(users), model.score(users))
+    # and a deletion of a real user equals a refit on this tiny case too
+    (variant,) = model.deletion_variants(train, "user", [[2]])
+    refit = EASE(l2=1.0).fit(train.without("user", [2]), 0)
+    np.testing.assert_allclose(variant.score(np.arange(4)), refit.score(np.arange(4)), rtol=0, atol=1e-12)
+
+
+def test_ease_matches_the_closed_form_on_a_hand_computed_case():
+    # X = [[1, 1, 0], [0, 1, 1]], l2 = 1: G = X'X + I, B = I - P diag(1/diag P), scores = X B
+    train = TrainSet.from_frame(pd.DataFrame({"user": [0, 0, 1, 1], "item": [0, 1, 1, 2], "rating": 1.0}), 2, 3)
+    X = np.array([[1.0, 1, 0], [0, 1, 1]])
+    P = np.linalg.inv(X.T @ X + np.eye(3))
+    B = np.eye(3) - P / np.diag(P)
+    np.testing.assert_allclose(np.diag(B), 0, atol=1e-15)
+    np.testing.assert_allclose(EASE(l2=1.0).fit(train, 0).score(np.arange(2)), X @ B, rtol=0, atol=1e-14)
+
+
+def test_ease_is_deterministic_and_ignores_the_seed(movielens_train, ease):
+    users = np.arange(50)
+    np.testing.assert_array_equal(EASE().fit(movielens_train, 7).score(users), ease.score(users))
+
+
+def test_ease_exact_deletion_through_the_retrainer(movielens, movielens_split):
+    """The retrainer derives every variant from the one baseline fit, and an entity without
+    training rows has influence exactly 0.0 on every metric."""
+    experiment = Experiment.build(movielens, movielens_split, part="evaluation")
+    fits = []
+
+    class Counted(EASE):
+        def fit(self, train, seed=None):
+            fits.append(len(train))
+            return super().fit(train, seed)
+
+    retrainer = Retrainer(Counted, experiment, log=None)
+    rowless_item = _rowless(experiment.train, "item")
+    results = retrainer.deletions("item", [[rowless_item], [49]], 0)
+    assert len(fits) == 1
+    rowless, busy = (result.per_user.drop(columns="user").to_numpy() for result in results)
+    measured = ~np.isnan(rowless)  # users without a relevant rating have no ranking metrics
+    assert measured.sum() > 1000 and (rowless[measured] == 0.0).all()
+    assert (busy[measured] != 0.0).any()
+
+
+def test_ease_learns_a_better_top_k_than_svd(movielens, movielens_split):
+    from recinfluence.models import SVD
+
+    experiment = Experiment.build(movielens, movielens_split, part="evaluation")
+    ease = aggregate(experiment.evaluate(EASE().fit(experiment.train, 0)))
+    svd = aggregate(experiment.evaluate(SVD().fit(experiment.train, 0)))
+    assert ease["map@10"] > 2 * svd["map@10"] and ease["ndcg@10"] > svd["ndcg@10"]
