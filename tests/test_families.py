@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from recinfluence.metrics import aggregate
-from recinfluence.models import EASE, TrainSet
+from recinfluence.models import EASE, ItemKNN, TrainSet
 from recinfluence.retrain import Experiment, Retrainer
 
 
@@ -104,3 +104,61 @@ def test_ease_learns_a_better_top_k_than_svd(movielens, movielens_split):
     ease = aggregate(experiment.evaluate(EASE().fit(experiment.train, 0)))
     svd = aggregate(experiment.evaluate(SVD().fit(experiment.train, 0)))
     assert ease["map@10"] > 2 * svd["map@10"] and ease["ndcg@10"] > svd["ndcg@10"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Item-kNN
+
+
+def _knn_by_definition(frame: pd.DataFrame, n_users: int, n_items: int, k: int, min_nbrs: int, feedback: str) -> np.ndarray:
+    """LensKit's item-kNN written out loop by loop, from the definition (module docstring)."""
+    value = {(u, i): (1.0 if feedback == "implicit" else r) for u, i, r in frame[["user", "item", "rating"]].itertuples(index=False)}
+    means = frame.groupby("item")["rating"].mean().to_dict() if feedback == "explicit" else {}
+    centred = {(u, i): v - means.get(i, 0.0) for (u, i), v in value.items()}
+    column = {i: {u: v for (u, j), v in centred.items() if j == i} for i in range(n_items)}
+
+    def cosine(a, b):
+        dot = sum(v * column[b].get(u, 0.0) for u, v in column[a].items())
+        norm = np.sqrt(sum(v * v for v in column[a].values()) * sum(v * v for v in column[b].values()))
+        return dot / norm if norm > 0 else 0.0
+
+    scores = np.zeros((n_users, n_items))
+    for u in range(n_users):
+        rated = sorted(j for (w, j) in centred if w == u)
+        for i in range(n_items):
+            neighbours = sorted(((cosine(i, j), j) for j in rated if j != i), key=lambda pair: (-pair[0], pair[1]))
+            neighbours = [(s, j) for s, j in neighbours if s > 1e-6][:k]
+            if feedback == "implicit":
+                scores[u, i] = sum(s for s, _ in neighbours) if len(neighbours) >= min_nbrs else 0.0
+            elif len(neighbours) >= min_nbrs:
+                scores[u, i] = means.get(i, 0.0) + sum(s * centred[u, j] for s, j in neighbours) / sum(s for s, _ in neighbours)
+            else:
+                scores[u, i] = means.get(i, 0.0)
+    return scores
+
+
+@pytest.mark.parametrize("feedback", ["implicit", "explicit"])
+@pytest.mark.parametrize("k, min_nbrs", [(2, 1), (3, 2), (50, 1)])
+def test_item_knn_matches_its_definition(feedback, k, min_nbrs):
+    rng = np.random.default_rng(3)
+    pairs = rng.choice(12 * 9, size=45, replace=False)
+    frame = pd.DataFrame({"user": pairs // 9, "item": pairs % 9, "rating": rng.integers(1, 6, size=45).astype(float)})
+    train = TrainSet.from_frame(frame, n_users=12, n_items=10)  # item 9 has no row
+    got = ItemKNN(k=k, min_nbrs=min_nbrs, feedback=feedback).fit(train).score(np.arange(12))
+    np.testing.assert_allclose(got, _knn_by_definition(frame, 12, 10, k, min_nbrs, feedback), rtol=0, atol=1e-12)
+
+
+def test_item_knn_deleting_an_entity_without_rows_changes_nothing_and_learns(movielens, movielens_split):
+    experiment = Experiment.build(movielens, movielens_split, part="evaluation")
+    retrainer = Retrainer(ItemKNN, experiment, log=None)
+    rowless_item = _rowless(experiment.train, "item")
+    (result,) = retrainer.deletions("item", [[rowless_item]], 0)
+    values = result.per_user.drop(columns="user").to_numpy()
+    measured = ~np.isnan(values)
+    assert measured.sum() > 1000 and (values[measured] == 0.0).all()
+    baseline = retrainer.baseline(0)
+    np.testing.assert_array_equal(ItemKNN().fit(experiment.train, 99).score(baseline.per_user["user"].to_numpy()), baseline.scores)
+    from recinfluence.models import SVD
+
+    svd = aggregate(experiment.evaluate(SVD().fit(experiment.train, 0)))
+    assert aggregate(baseline.per_user)["map@10"] > 2 * svd["map@10"]

@@ -13,14 +13,16 @@ BUILTIN = {
     "svd": "recinfluence.models.svd:SVD",
     "ncf": "recinfluence.models.ncf:NCF",
     "ease": "recinfluence.models.ease:EASE",
+    "item_knn": "recinfluence.models.item_knn:ItemKNN",
 }
 
-__all__ = ["BUILTIN", "EASE", "ENTITY_KINDS", "NCF", "SVD", "TrainSet", "model_factory"]
+__all__ = ["BUILTIN", "EASE", "ENTITY_KINDS", "ItemKNN", "NCF", "SVD", "TrainSet", "model_factory"]
 
 
 def __getattr__(name: str):
-    if name in ("SVD", "NCF", "EASE"):
-        return import_object(BUILTIN[name.lower()], name, "model class")
+    by_class = {path.rsplit(":", 1)[1]: path for path in BUILTIN.values()}
+    if name in by_class:
+        return import_object(by_class[name], name, "model class")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

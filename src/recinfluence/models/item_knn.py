@@ -1,0 +1,138 @@
+"""Item-item k-nearest-neighbour collaborative filtering with LensKit's semantics.
+
+Similarity is the cosine between item columns of the user x item matrix: with
+``feedback: implicit`` every training row is a 1; with ``feedback: explicit`` each rating less
+its item's mean rating (mean-centred cosine). Similarities at or below ``min_sim`` (and an item
+with itself) are dropped. To score item i for user u, the ``k`` most similar items among those u
+rated are its neighbours, and they are aggregated by
+
+- ``sum`` (the default with implicit feedback): the sum of their similarities (times u's
+  centred ratings of them, with explicit feedback);
+- ``weighted-average`` (the default with explicit feedback): the similarity-weighted mean of u's
+  centred ratings of them, plus i's mean rating. Fewer than ``min_nbrs`` neighbours leave i
+  unscored; it gets its mean rating (a rating prediction) or, with ``sum``, 0.
+
+Deterministic: ``seed`` is ignored. An entity without training rows changes nothing when
+deleted (it has no column, and no user holds it). Deletion retrains (``fit``); most of a fit is
+the scoring, which depends on every similarity (benchmarks/families.py measures the split).
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import scipy.sparse as sp
+
+from .base import TrainSet
+
+FEEDBACK = ("implicit", "explicit")
+AGGREGATES = ("sum", "weighted-average")
+
+
+@numba.njit(cache=True)
+def _scores(similarity, indptr, items, values, users, k, min_nbrs, weighted, fallback, out):
+    """Per user: keep, for every target item, the ``k`` largest positive similarities to the
+    items the user rated (ties: the lower item id stays), then aggregate them: the sum of
+    similarity x value, or ``fallback`` + the similarity-weighted mean of the values."""
+    n_items = similarity.shape[0]
+    top_sim = np.empty((n_items, k))
+    top_value = np.empty((n_items, k))
+    count = np.empty(n_items, dtype=np.int64)
+    smallest = np.empty(n_items, dtype=np.int64)  # slot of the smallest kept similarity, once k are kept
+    for row in range(users.shape[0]):
+        u = users[row]
+        count[:] = 0
+        for position in range(indptr[u], indptr[u + 1]):
+            j, value = items[position], values[position]
+            sims = similarity[j]
+            for i in range(n_items):
+                s = sims[i]
+                if s <= 0.0:
+                    continue
+                c = count[i]
+                if c < k:
+                    top_sim[i, c] = s
+                    top_value[i, c] = value
+                    count[i] = c + 1
+                    if c + 1 < k:
+                        continue
+                elif s > top_sim[i, smallest[i]]:
+                    top_sim[i, smallest[i]] = s
+                    top_value[i, smallest[i]] = value
+                else:
+                    continue
+                slot = 0  # k are kept and one changed: find the smallest again
+                for t in range(1, k):
+                    if top_sim[i, t] < top_sim[i, slot]:
+                        slot = t
+                smallest[i] = slot
+        for i in range(n_items):
+            c = count[i]
+            if c < min_nbrs or c == 0:
+                out[row, i] = fallback[i]
+                continue
+            total, weight = 0.0, 0.0
+            for t in range(c):
+                total += top_sim[i, t] * top_value[i, t]
+                weight += top_sim[i, t]
+            out[row, i] = fallback[i] + total / weight if weighted else total
+
+
+class ItemKNN:
+    """Item-item kNN (LensKit's ItemKNNScorer semantics); ``aggregate`` defaults to ``sum`` for
+    implicit and ``weighted-average`` for explicit feedback, as LensKit's do."""
+
+    deterministic = True
+    params_schema = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "k": {"type": "integer", "minimum": 1},
+            "min_nbrs": {"type": "integer", "minimum": 1},
+            "min_sim": {"type": "number", "minimum": 0},
+            "feedback": {"enum": list(FEEDBACK)},
+            "aggregate": {"enum": [*AGGREGATES, None]},
+        },
+    }
+
+    def __init__(self, k: int = 20, min_nbrs: int = 1, min_sim: float = 1e-6, feedback: str = "implicit", aggregate: str | None = None):
+        if feedback not in FEEDBACK:
+            raise ValueError(f"feedback must be one of {FEEDBACK}, not {feedback!r}")
+        aggregate = aggregate or ("sum" if feedback == "implicit" else "weighted-average")
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be one of {AGGREGATES}, not {aggregate!r}")
+        if k < 1 or min_nbrs < 1 or min_sim < 0:
+            raise ValueError("k and min_nbrs must be >= 1 and min_sim >= 0")
+        self.k, self.min_nbrs, self.min_sim = int(k), int(min_nbrs), float(min_sim)
+        self.feedback, self.aggregate = feedback, aggregate
+
+    def fit(self, train: TrainSet, seed: int | None = None) -> "ItemKNN":
+        values = np.ones(len(train)) if self.feedback == "implicit" else train.ratings.astype(np.float64)
+        counts = np.bincount(train.items, minlength=train.n_items)
+        if self.feedback == "explicit":
+            with np.errstate(invalid="ignore", divide="ignore"):
+                self.item_means = np.bincount(train.items, values, minlength=train.n_items) / counts
+            self.item_means[counts == 0] = 0.0
+            values = values - self.item_means[train.items]
+        matrix = sp.csr_matrix((values, (train.users, train.items)), shape=(train.n_users, train.n_items))
+        matrix.sum_duplicates()
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel())
+        scaled = matrix @ sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0))
+        similarity = (scaled.T @ scaled).toarray()
+        np.fill_diagonal(similarity, 0.0)
+        similarity[similarity <= self.min_sim] = 0.0
+        self.similarity = similarity
+        self.rated = matrix.tocsr()
+        self.rated.sort_indices()
+        self.predicts_ratings = self.feedback == "explicit" and self.aggregate == "weighted-average"
+        self.fallback = self.item_means if self.predicts_ratings else np.zeros(train.n_items)
+        if self.predicts_ratings:
+            self.rating_scale = train.rating_scale
+        return self
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        users = np.asarray(users, dtype=np.int64)
+        out = np.empty((len(users), self.similarity.shape[0]))
+        weighted = self.aggregate == "weighted-average"
+        _scores(self.similarity, self.rated.indptr, self.rated.indices, self.rated.data, users, self.k, self.min_nbrs, weighted, self.fallback, out)
+        return out
