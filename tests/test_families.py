@@ -143,9 +143,13 @@ def test_item_knn_matches_its_definition(feedback, k, min_nbrs):
     rng = np.random.default_rng(3)
     pairs = rng.choice(12 * 9, size=45, replace=False)
     frame = pd.DataFrame({"user": pairs // 9, "item": pairs % 9, "rating": rng.integers(1, 6, size=45).astype(float)})
-    train = TrainSet.from_frame(frame, n_users=12, n_items=10)  # item 9 has no row
-    got = ItemKNN(k=k, min_nbrs=min_nbrs, feedback=feedback).fit(train).score(np.arange(12))
-    np.testing.assert_allclose(got, _knn_by_definition(frame, 12, 10, k, min_nbrs, feedback), rtol=0, atol=1e-12)
+    train = TrainSet.from_frame(frame, n_users=13, n_items=10)  # item 9 and user 12 have no row
+    model = ItemKNN(k=k, min_nbrs=min_nbrs, feedback=feedback).fit(train)
+    np.testing.assert_allclose(model.score(np.arange(13)), _knn_by_definition(frame, 13, 10, k, min_nbrs, feedback), rtol=0, atol=1e-12)
+    # deleting items without a refit, with a user (12) who rated nothing
+    for ids in ([0], [2, 9]):
+        (derived,) = model.deletion_variants(train, "item", [ids])
+        np.testing.assert_array_equal(derived.score(np.arange(13)), ItemKNN(k=k, min_nbrs=min_nbrs, feedback=feedback).fit(train.without("item", ids)).score(np.arange(13)))
 
 
 def test_item_knn_deleting_an_entity_without_rows_changes_nothing_and_learns(movielens, movielens_split):
@@ -162,3 +166,16 @@ def test_item_knn_deleting_an_entity_without_rows_changes_nothing_and_learns(mov
 
     svd = aggregate(experiment.evaluate(SVD().fit(experiment.train, 0)))
     assert aggregate(baseline.per_user)["map@10"] > 2 * svd["map@10"]
+
+
+@pytest.mark.parametrize("feedback", ["implicit", "explicit"])
+def test_item_knn_item_deletion_without_refit_equals_a_refit(movielens_train, feedback):
+    train = movielens_train
+    model = ItemKNN(feedback=feedback).fit(train)
+    users = np.arange(train.n_users)
+    model.score(users)
+    busy = np.argsort(-np.bincount(train.items, minlength=train.n_items), kind="stable")
+    for ids in ([busy[0]], busy[[5, 60, 400]], [_rowless(train, "item")]):
+        (derived,) = model.deletion_variants(train, "item", [ids])
+        refit = ItemKNN(feedback=feedback).fit(train.without("item", ids))
+        np.testing.assert_array_equal(derived.score(users), refit.score(users))

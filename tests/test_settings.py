@@ -12,8 +12,7 @@ import yaml
 
 from recinfluence.errors import InputError
 from recinfluence.estimators import ESTIMATORS
-from recinfluence.models import NCF, SVD
-from recinfluence.settings import SCHEMA, Settings
+from recinfluence.settings import BUILTIN_MODELS, SCHEMA, Settings, import_object
 
 from .studies import REPO, SMALL_CONFIG, snakemake_command, snakemake_env, write_config
 
@@ -63,9 +62,22 @@ def test_the_schema_names_every_estimator_and_the_built_in_models_parameters():
     schema = yaml.safe_load(SCHEMA.read_text())
     assert set(schema["properties"]["estimators"]["properties"]) == set(ESTIMATORS)
     assert set(schema["properties"]["prune"]["properties"]["estimators"]["items"]["enum"]) == set(ESTIMATORS)
-    for name, cls in (("svd", SVD), ("ncf", NCF)):
+    for name, path in BUILTIN_MODELS.items():
         declared = set(schema["definitions"][f"{name}_params"]["properties"])
-        assert declared == set(inspect.signature(cls).parameters), name
+        assert declared == set(inspect.signature(import_object(path, name, "model class")).parameters), name
+
+
+def test_a_model_may_set_its_own_limit_kind_by_kind():
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    config["models"]["ncf"]["limit"] = {"user": 3}
+    settings = Settings.from_config(config)
+    assert (settings.limit("user", "ncf"), settings.limit("item", "ncf")) == (3, 6)  # item follows influence.limit
+    assert (settings.limit("user", "svd"), settings.limit("user")) == (6, 6)
+    config["models"]["ncf"]["limit"] = {"user": 0, "items": 5}
+    with pytest.raises(InputError) as error:
+        Settings.from_config(config, "study.yaml")
+    assert "models.ncf.limit.user: 0 is less than the minimum of 1" in str(error.value)
+    assert "models.ncf.limit: Additional properties are not allowed ('items' was unexpected)" in str(error.value)
 
 
 def test_model_parameters_are_checked_with_the_config():

@@ -23,7 +23,14 @@ from .errors import InputError
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
 RATING_METRICS = ("rmse", "mae")
 SCORE_METRICS = ("auc",)  # ranking metrics without a cut-off
-BUILTIN_MODELS = ("svd", "ncf")
+# Built-in model classes by config name (imported on first use: torch and numba stay unloaded
+# until a job needs them); their parameters are declared in the config schema.
+BUILTIN_MODELS = {
+    "svd": "recinfluence.models.svd:SVD",
+    "ncf": "recinfluence.models.ncf:NCF",
+    "ease": "recinfluence.models.ease:EASE",
+    "item_knn": "recinfluence.models.item_knn:ItemKNN",
+}
 DEFAULT_RATING_SCALE = (1, 5)  # of the MovieLens and Amazon loaders (1 to 5 stars)
 
 
@@ -72,11 +79,13 @@ class Dataset(Section):
 
 @dataclass(frozen=True)
 class Model(Section):
-    """One entry of ``models``: a built-in (``svd``, ``ncf``) or ``package.module:Class``."""
+    """One entry of ``models``: a built-in (:data:`BUILTIN_MODELS`) or ``package.module:Class``;
+    ``limit`` overrides ``influence.limit`` for this model, kind by kind."""
 
     name: str
     class_name: str
     params: dict = field(default_factory=dict)
+    limit: dict = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -164,7 +173,10 @@ class Settings:
         validate_config(config, SCHEMA, source)
         settings = cls(
             datasets={name: Dataset(name=name, **spec) for name, spec in config["datasets"].items()},
-            models={name: Model(name=name, class_name=spec["class"], params=spec["params"]) for name, spec in config["models"].items()},
+            models={
+                name: Model(name=name, class_name=spec["class"], params=spec["params"], limit=spec.get("limit", {}))
+                for name, spec in config["models"].items()
+            },
             seed=config["seed"],
             evaluation=Evaluation(k=config["k"], relevance_threshold=config["relevance_threshold"]),
             primary_metric=config["primary_metric"],
@@ -240,8 +252,11 @@ class Settings:
         """The seeds of the noise floor (and of pruning): ``seed``, ``seed`` + 1, ..."""
         return [self.seed + offset for offset in range(self.noise.seeds)]
 
-    def limit(self, kind: str) -> int | None:
-        return self.influence.limit.get(kind)
+    def limit(self, kind: str, model: str | None = None) -> int | None:
+        """How many ids of ``kind`` are deleted (None: all): ``model``'s own limit where it
+        sets one for ``kind``, else ``influence.limit``."""
+        own = self.models[model].limit if model is not None else {}
+        return own[kind] if kind in own else self.influence.limit.get(kind)
 
     def pruned_estimators(self) -> list[str]:
         """The estimators whose rankings are pruned and retrained."""

@@ -119,7 +119,12 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
     entities = ", ".join(
         f"{kind}s: {'all' if settings.limit(kind) is None else f'the first {settings.limit(kind)} ids'}" for kind in settings.influence.kinds
     )
-    models = "; ".join(f"{name} ({model.class_name}, params {model.params or 'default'})" for name, model in settings.models.items())
+    models = "; ".join(
+        f"{name} ({model.class_name}, params {model.params or 'default'}"
+        + "".join(f", {kind}s: {'all' if settings.limit(kind, name) is None else f'the first {settings.limit(kind, name)}'}" for kind in model.limit)
+        + ")"
+        for name, model in settings.models.items()
+    )
     lines = [
         "# Deletion diagnostics: the paper's claims beside our measurements",
         "",

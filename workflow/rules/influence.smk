@@ -15,7 +15,7 @@ rule influence_shard:
         model=lambda wildcards: settings.models[wildcards.model].to_params(),
         estimator=lambda wildcards: settings.estimators[wildcards.estimator].to_params(),
         seed=settings.seed,
-        limit=lambda wildcards: settings.limit(wildcards.kind),
+        limit=lambda wildcards: settings.limit(wildcards.kind, wildcards.model),
         shards=settings.influence.shards,
         comparison=settings.comparison,
         variants_per_batch=settings.influence.variants_per_batch,

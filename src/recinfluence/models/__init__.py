@@ -6,15 +6,10 @@ so that importing this package does not import torch or numba."""
 from __future__ import annotations
 
 from ..errors import InputError
-from ..settings import import_object
+from ..settings import BUILTIN_MODELS, import_object
 from .base import ENTITY_KINDS, TrainSet
 
-BUILTIN = {
-    "svd": "recinfluence.models.svd:SVD",
-    "ncf": "recinfluence.models.ncf:NCF",
-    "ease": "recinfluence.models.ease:EASE",
-    "item_knn": "recinfluence.models.item_knn:ItemKNN",
-}
+BUILTIN = BUILTIN_MODELS
 
 __all__ = ["BUILTIN", "EASE", "ENTITY_KINDS", "ItemKNN", "NCF", "SVD", "TrainSet", "model_factory"]
 

@@ -90,12 +90,6 @@ class EASE:
     """EASE^R with L2 weight ``l2`` (Steck's lambda; 500 by default, the order of magnitude he
     reports for MovieLens). Deterministic: ``fit`` ignores its seed."""
 
-    deterministic = True
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {"l2": {"type": "number", "exclusiveMinimum": 0}},
-    }
 
     def __init__(self, l2: float = 500.0):
         if not l2 > 0:

@@ -13,8 +13,8 @@ rated are its neighbours, and they are aggregated by
   unscored; it gets its mean rating (a rating prediction) or, with ``sum``, 0.
 
 Deterministic: ``seed`` is ignored. An entity without training rows changes nothing when
-deleted (it has no column, and no user holds it). Deletion retrains (``fit``); most of a fit is
-the scoring, which depends on every similarity (benchmarks/families.py measures the split).
+deleted (it has no column, and no user holds it). Deleting items is derived without refitting
+(:meth:`ItemKNN.deletion_variants`); deleting users refits.
 """
 
 from __future__ import annotations
@@ -82,18 +82,6 @@ class ItemKNN:
     """Item-item kNN (LensKit's ItemKNNScorer semantics); ``aggregate`` defaults to ``sum`` for
     implicit and ``weighted-average`` for explicit feedback, as LensKit's do."""
 
-    deterministic = True
-    params_schema = {
-        "type": "object",
-        "additionalProperties": False,
-        "properties": {
-            "k": {"type": "integer", "minimum": 1},
-            "min_nbrs": {"type": "integer", "minimum": 1},
-            "min_sim": {"type": "number", "minimum": 0},
-            "feedback": {"enum": list(FEEDBACK)},
-            "aggregate": {"enum": [*AGGREGATES, None]},
-        },
-    }
 
     def __init__(self, k: int = 20, min_nbrs: int = 1, min_sim: float = 1e-6, feedback: str = "implicit", aggregate: str | None = None):
         if feedback not in FEEDBACK:
@@ -128,11 +116,59 @@ class ItemKNN:
         self.fallback = self.item_means if self.predicts_ratings else np.zeros(train.n_items)
         if self.predicts_ratings:
             self.rating_scale = train.rating_scale
+        self._last = None
         return self
 
     def score(self, users: np.ndarray) -> np.ndarray:
+        """Scores of ``users`` (read-only; the last call's are kept, for the deletion variants
+        that reuse the rows a deletion leaves unchanged)."""
         users = np.asarray(users, dtype=np.int64)
+        if self._last is None or not np.array_equal(self._last[0], users):
+            scores = self._scores(users, self.rated, self.fallback)
+            scores.flags.writeable = False
+            self._last = (users, scores)
+        return self._last[1]
+
+    def _scores(self, users: np.ndarray, rated: sp.csr_matrix, fallback: np.ndarray) -> np.ndarray:
         out = np.empty((len(users), self.similarity.shape[0]))
         weighted = self.aggregate == "weighted-average"
-        _scores(self.similarity, self.rated.indptr, self.rated.indices, self.rated.data, users, self.k, self.min_nbrs, weighted, self.fallback, out)
+        _scores(self.similarity, rated.indptr, rated.indices, rated.data, users, self.k, self.min_nbrs, weighted, fallback, out)
         return out
+
+    def deletion_variants(self, train: TrainSet, kind: str, deletions):
+        """Deleting items needs no refit: the other items' similarities do not change (each is
+        the cosine of two item columns, with each item's own mean and norm), so only the users
+        who rated a deleted item are scored again, without it, and the deleted items score as
+        items without rows do. Deleting users changes the similarities of every item they
+        rated: those variants are refitted."""
+        for ids in deletions:
+            ids = np.unique(np.atleast_1d(np.asarray(ids, dtype=np.int64)))
+            if kind == "item":
+                yield _WithoutItems(self, ids)
+            else:
+                yield type(self)(self.k, self.min_nbrs, self.min_sim, self.feedback, self.aggregate).fit(train.without(kind, ids))
+
+
+class _WithoutItems:
+    """An :class:`ItemKNN` refitted without ``items``, derived from the fitted ``base``."""
+
+    def __init__(self, base: ItemKNN, items: np.ndarray):
+        self.base, self.items = base, items
+        if base.predicts_ratings:
+            self.rating_scale = base.rating_scale
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        base, users = self.base, np.asarray(users, dtype=np.int64)
+        rated = base.rated
+        dropped = np.isin(rated.indices, self.items)
+        scores = np.array(base.score(users))
+        holds = np.zeros(rated.shape[0], dtype=bool)  # users who rated a deleted item
+        holds[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr))[dropped]] = True
+        touched = np.flatnonzero(holds[users])
+        if len(touched):
+            kept = sp.csr_matrix((rated.data[~dropped], rated.indices[~dropped], np.concatenate([[0], np.cumsum(~dropped)])[rated.indptr]), shape=rated.shape)
+            fallback = base.fallback.copy()
+            fallback[self.items] = 0.0
+            scores[touched] = base._scores(users[touched], kept, fallback)
+        scores[:, self.items] = 0.0  # no similarity left: unscored, and a refit's fallback for an item without rows is 0
+        return scores
