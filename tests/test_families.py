@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from recinfluence.metrics import aggregate
-from recinfluence.models import EASE, ItemKNN, TrainSet
+from recinfluence.models import ALS, EASE, ItemKNN, TrainSet
 from recinfluence.retrain import Experiment, Retrainer
 
 
@@ -179,3 +179,47 @@ def test_item_knn_item_deletion_without_refit_equals_a_refit(movielens_train, fe
         (derived,) = model.deletion_variants(train, "item", [ids])
         refit = ItemKNN(feedback=feedback).fit(train.without("item", ids))
         np.testing.assert_array_equal(derived.score(users), refit.score(users))
+
+
+# ---------------------------------------------------------------------------------------------
+# Implicit ALS (the implicit library)
+
+
+def test_als_starts_every_retained_entity_from_the_same_factors(movielens_train, monkeypatch):
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    started = []
+    original = AlternatingLeastSquares.fit
+
+    def recording_fit(self, user_items, *args, **kwargs):
+        started.append((user_items.shape, self.user_factors.copy(), self.item_factors.copy()))
+        return original(self, user_items, *args, **kwargs)
+
+    monkeypatch.setattr(AlternatingLeastSquares, "fit", recording_fit)
+    train = movielens_train
+    busy_user, busy_item = (int(np.argmax(np.bincount(column))) for column in (train.users, train.items))
+    ALS(factors=8, iterations=1).fit(train, 3)
+    ALS(factors=8, iterations=1).fit(train.without("user", [busy_user]), 3)
+    ALS(factors=8, iterations=1).fit(train.without("item", [busy_item]), 3)
+    (shape, users, items), *variants = started
+    assert shape == (train.n_users, train.n_items)
+    for variant_shape, variant_users, variant_items in variants:
+        assert variant_shape == shape  # the deleted entity keeps its (empty) row
+        np.testing.assert_array_equal(variant_users, users)
+        np.testing.assert_array_equal(variant_items, items)
+
+
+def test_als_deleting_entities_without_rows_changes_nothing_and_it_learns(movielens, movielens_split):
+    from recinfluence.models import SVD
+
+    experiment = Experiment.build(movielens, movielens_split, part="evaluation")
+    make = lambda: ALS(factors=16, regularization=10)
+    retrainer = Retrainer(make, experiment, log=None)
+    rowless, busy = retrainer.deletions("item", [[_rowless(experiment.train, "item")], [49]], 0)
+    values = rowless.per_user.drop(columns="user").to_numpy()
+    measured = ~np.isnan(values)
+    assert measured.sum() > 1000 and (values[measured] == 0.0).all()
+    assert (busy.per_user.drop(columns="user").to_numpy()[measured] != 0.0).any()
+    svd = aggregate(experiment.evaluate(SVD().fit(experiment.train, 0)))
+    assert aggregate(retrainer.baseline(0).per_user)["map@10"] > 2 * svd["map@10"]
+    assert not np.array_equal(make().fit(experiment.train, 1).score(np.arange(5)), retrainer.baseline(0).model.score(np.arange(5)))

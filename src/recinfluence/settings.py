@@ -30,6 +30,7 @@ BUILTIN_MODELS = {
     "ncf": "recinfluence.models.ncf:NCF",
     "ease": "recinfluence.models.ease:EASE",
     "item_knn": "recinfluence.models.item_knn:ItemKNN",
+    "als": "recinfluence.models.als:ALS",
 }
 DEFAULT_RATING_SCALE = (1, 5)  # of the MovieLens and Amazon loaders (1 to 5 stars)
 
