@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from recinfluence.metrics import aggregate
-from recinfluence.models import ALS, EASE, ItemKNN, TrainSet
+from recinfluence.models import ALS, EASE, ItemKNN, MultVAE, TrainSet
 from recinfluence.retrain import Experiment, Retrainer
 
 
@@ -223,3 +224,64 @@ def test_als_deleting_entities_without_rows_changes_nothing_and_it_learns(moviel
     svd = aggregate(experiment.evaluate(SVD().fit(experiment.train, 0)))
     assert aggregate(retrainer.baseline(0).per_user)["map@10"] > 2 * svd["map@10"]
     assert not np.array_equal(make().fit(experiment.train, 1).score(np.arange(5)), retrainer.baseline(0).model.score(np.arange(5)))
+
+
+# ---------------------------------------------------------------------------------------------
+# Mult-VAE
+
+SMALL_VAE = dict(hidden=32, latent=8, epochs=3, batch_size=128)
+
+
+@pytest.fixture(scope="module")
+def vae_scores(movielens_train):
+    torch.set_num_threads(1)
+    return MultVAE(**SMALL_VAE).fit(movielens_train, 0).score(np.arange(movielens_train.n_users))
+
+
+def test_mult_vae_is_deterministic_for_a_seed(movielens_train, vae_scores):
+    users = np.arange(movielens_train.n_users)
+    np.testing.assert_array_equal(MultVAE(**SMALL_VAE).fit(movielens_train, 0).score(users), vae_scores)
+    assert not np.array_equal(MultVAE(**SMALL_VAE).fit(movielens_train, 1).score(users), vae_scores)
+
+
+@pytest.mark.parametrize("kind", ["user", "item"])
+def test_mult_vae_deleting_an_entity_without_rows_changes_nothing(movielens_train, vae_scores, kind):
+    train = movielens_train
+    if kind == "user":  # the paper split leaves every user a row: add an id without any
+        train = TrainSet.from_frame(pd.DataFrame({"user": train.users, "item": train.items, "rating": train.ratings}), train.n_users + 1, train.n_items)
+        rowless, expected = train.n_users - 1, MultVAE(**SMALL_VAE).fit(train, 0).score(np.arange(train.n_users - 1))
+    else:
+        rowless, expected = _rowless(train, "item"), vae_scores
+    got = MultVAE(**SMALL_VAE).fit(train.without(kind, [rowless]), 0).score(np.arange(movielens_train.n_users))
+    np.testing.assert_array_equal(got, expected)
+    busy = np.argmax(np.bincount(train.users if kind == "user" else train.items))
+    assert not np.array_equal(MultVAE(**SMALL_VAE).fit(train.without(kind, [busy]), 0).score(np.arange(movielens_train.n_users)), expected)
+
+
+def test_mult_vae_batches_and_noise_are_keyed_by_seed_epoch_and_slot(monkeypatch, movielens_train):
+    """Deleting a user changes the rows its batch trains on, never which users share a batch nor
+    the dropout mask and noise drawn for each slot."""
+    from recinfluence.models import mult_vae
+
+    drawn = []
+    original = mult_vae._keyed_generator
+
+    def recording(*key):
+        generator = original(*key)
+        drawn.append((key, generator.initial_seed()))
+        return generator
+
+    monkeypatch.setattr(mult_vae, "_keyed_generator", recording)
+    MultVAE(**SMALL_VAE).fit(movielens_train, 0)
+    full, drawn[:] = list(drawn), []
+    MultVAE(**SMALL_VAE).fit(movielens_train.without("user", [5, 77]), 0)
+    assert drawn == full and len(full) == 3 * (1 + int(np.ceil(movielens_train.n_users / 128)))
+
+
+def test_mult_vae_learns(movielens, movielens_split):
+    from recinfluence.models import SVD
+
+    experiment = Experiment.build(movielens, movielens_split, part="evaluation")
+    vae = aggregate(experiment.evaluate(MultVAE(hidden=200, latent=50, epochs=10).fit(experiment.train, 0)))
+    svd = aggregate(experiment.evaluate(SVD().fit(experiment.train, 0)))
+    assert vae["map@10"] > 2 * svd["map@10"]

@@ -31,6 +31,7 @@ BUILTIN_MODELS = {
     "ease": "recinfluence.models.ease:EASE",
     "item_knn": "recinfluence.models.item_knn:ItemKNN",
     "als": "recinfluence.models.als:ALS",
+    "mult_vae": "recinfluence.models.mult_vae:MultVAE",
 }
 DEFAULT_RATING_SCALE = (1, 5)  # of the MovieLens and Amazon loaders (1 to 5 stars)
 

@@ -11,7 +11,7 @@ from .base import ENTITY_KINDS, TrainSet
 
 BUILTIN = BUILTIN_MODELS
 
-__all__ = ["ALS", "BUILTIN", "EASE", "ENTITY_KINDS", "ItemKNN", "NCF", "SVD", "TrainSet", "model_factory"]
+__all__ = ["ALS", "BUILTIN", "EASE", "ENTITY_KINDS", "ItemKNN", "MultVAE", "NCF", "SVD", "TrainSet", "model_factory"]
 
 
 def __getattr__(name: str):
