@@ -225,7 +225,7 @@ def test_summary_sets_both_protocols_side_by_side(small_study):
     workdir, config = small_study
     summary = (workdir / "results" / "summary.md").read_text()
     assert "**above the noise** when its absolute value exceeds the noise floor" in summary and "**detectable**" in summary
-    claims = [line for line in summary.splitlines() if line.startswith("| (no number in the paper) removing the 2 least")]
+    claims = [line for line in summary.splitlines() if line.startswith("| (no published number) removing the 2 least")]
     assert {tuple(cell.strip() for cell in cells[3:6]) for cells in (line.strip("|").split("|") for line in claims)} == {
         (model, protocol, estimator) for model in ("svd", "ncf") for protocol in ("paper", "heldout") for estimator in ("exact", "random")
     }
