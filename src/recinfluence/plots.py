@@ -11,7 +11,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .analysis import wide  # noqa: E402
 from .io import atomic_path  # noqa: E402
 
 SELECTION_COLOURS = {"least influential": "tab:green", "most influential": "tab:red", "random": "tab:gray"}
@@ -91,23 +90,6 @@ def pruning(summary: pd.DataFrame, metric: str, title: str, paths) -> None:
     save(fig, paths)
 
 
-def agreement(influences: dict[str, pd.DataFrame], pairs: pd.DataFrame, metric: str, title: str, paths) -> None:
-    """One scatter panel per pair of models in ``pairs`` (a :func:`analysis.model_agreement`
-    table): each model's influence on the same entities, with their Spearman correlation."""
-    fig, axes = plt.subplots(1, len(pairs), figsize=(4.5 * len(pairs), 4.5), squeeze=False)
-    for ax, pair in zip(axes[0], pairs.itertuples()):
-        a, b = pair.model_a, pair.model_b
-        joined = pd.concat([wide(influences[a])[metric].rename(a), wide(influences[b])[metric].rename(b)], axis=1, join="inner")
-        ax.scatter(joined[a], joined[b], s=10, alpha=0.6)
-        ax.axhline(0, color="gray", linewidth=0.6)
-        ax.axvline(0, color="gray", linewidth=0.6)
-        ax.set_xlabel(f"{a} influence on {metric}")
-        ax.set_ylabel(f"{b} influence on {metric}")
-        ax.set_title(f"Spearman rho = {pair.spearman:.2f} over {pair.entities} entities", fontsize=9)
-    fig.suptitle(title)
-    save(fig, paths)
-
-
 def moved_users(per_user: pd.DataFrame, ranked: pd.DataFrame, moved: pd.DataFrame, metric: str, title: str, paths) -> None:
     """One row per most (top) and least (bottom) influential entity: every evaluation user's
     change of ``metric`` when the entity was removed (grey dots; positive: the user's metric was
@@ -136,24 +118,35 @@ def moved_users(per_user: pd.DataFrame, ranked: pd.DataFrame, moved: pd.DataFram
 def metric_agreement(agreement: pd.DataFrame, title: str, paths) -> None:
     """Heatmap of the Spearman correlation between the influence rankings under every pair of
     metrics (a :func:`analysis.metric_agreement` table), with the top-N overlap in brackets."""
-    metrics = list(dict.fromkeys([*agreement["metric_a"], *agreement["metric_b"]]))
-    index = {metric: i for i, metric in enumerate(metrics)}
-    matrix = np.eye(len(metrics))
-    overlap = np.ones((len(metrics), len(metrics)))
+    _agreement_matrix(agreement, "metric_a", "metric_b", "Spearman correlation of influence", title, paths)
+
+
+def model_agreement(agreement: pd.DataFrame, metric: str, title: str, paths) -> None:
+    """Heatmap of the Spearman correlation between every pair of models' influence on
+    ``metric`` (an :func:`analysis.model_agreement` table, on the entities both measured),
+    with the top-N overlap in brackets."""
+    _agreement_matrix(agreement, "model_a", "model_b", f"Spearman correlation of {metric} influence", title, paths)
+
+
+def _agreement_matrix(agreement: pd.DataFrame, a: str, b: str, label: str, title: str, paths) -> None:
+    names = list(dict.fromkeys([*agreement[a], *agreement[b]]))
+    index = {name: i for i, name in enumerate(names)}
+    matrix = np.eye(len(names))
+    overlap = np.ones((len(names), len(names)))
     for row in agreement.itertuples():
-        i, j = index[row.metric_a], index[row.metric_b]
+        i, j = index[getattr(row, a)], index[getattr(row, b)]
         matrix[i, j] = matrix[j, i] = row.spearman
         overlap[i, j] = overlap[j, i] = row.top_overlap
-    fig, ax = plt.subplots(figsize=(1.0 * len(metrics) + 2.5, 0.9 * len(metrics) + 1.5))
+    fig, ax = plt.subplots(figsize=(max(1.0 * len(names) + 3.5, 7), max(0.9 * len(names) + 2, 5)))
     image = ax.imshow(matrix, vmin=-1, vmax=1, cmap="RdBu")
-    for i in range(len(metrics)):
-        for j in range(len(metrics)):
+    for i in range(len(names)):
+        for j in range(len(names)):
             colour = "white" if abs(matrix[i, j]) > 0.6 else "black"
             ax.text(j, i, f"{matrix[i, j]:.2f}\n({overlap[i, j]:.0%})", ha="center", va="center", fontsize=7, color=colour)
-    ax.set_xticks(range(len(metrics)), metrics, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(metrics)), metrics, fontsize=8)
-    fig.colorbar(image, ax=ax, label="Spearman correlation of influence")
-    ax.set_title(title)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    fig.colorbar(image, ax=ax, label=label)
+    ax.set_title(title, fontsize=10)
     save(fig, paths)
 
 

@@ -66,7 +66,6 @@ rule plot_pruning:
 
 rule plot_agreement:
     input:
-        influence=expand("results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence.parquet", model=MODELS, allow_missing=True),
         table="results/{dataset}/{protocol}/agreement/{estimator}_{kind}.csv",
     output:
         figure=report(
@@ -78,7 +77,6 @@ rule plot_agreement:
     log:
         "logs/{dataset}/{protocol}/agreement/{estimator}_{kind}_plot.log",
     params:
-        models=MODELS,
         metric=settings.metric,
     localrule: True
     conda:

@@ -8,9 +8,9 @@ from recinfluence import plots
 
 w = snakemake.wildcards
 metric = snakemake.params.metric
-influences = {model: pd.read_parquet(path) for model, path in zip(snakemake.params.models, snakemake.input.influence)}
 agreement = pd.read_csv(snakemake.input.table)
-plots.agreement(
-    influences, agreement[agreement["metric"] == metric], metric,
-    f"Do the models agree on which {w.kind}s matter? {w.dataset} ({w.protocol}, {w.estimator} estimator)", snakemake.output.figure,
+plots.model_agreement(
+    agreement[agreement["metric"] == metric], metric,
+    f"Do the models agree on which {w.kind}s matter?\n{w.dataset} ({w.protocol}, {w.estimator} estimator; top-N overlap in brackets)",
+    snakemake.output.figure,
 )
