@@ -19,7 +19,6 @@ deleted (it has no column, and no user holds it). Deleting items is derived with
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -27,55 +26,6 @@ from .base import TrainSet
 
 FEEDBACK = ("implicit", "explicit")
 AGGREGATES = ("sum", "weighted-average")
-
-
-@numba.njit(cache=True)
-def _scores(similarity, indptr, items, values, users, k, min_nbrs, weighted, fallback, out):
-    """Per user: keep, for every target item, the ``k`` largest positive similarities to the
-    items the user rated (ties: the lower item id stays), then aggregate them: the sum of
-    similarity x value, or ``fallback`` + the similarity-weighted mean of the values."""
-    n_items = similarity.shape[0]
-    top_sim = np.empty((n_items, k))
-    top_value = np.empty((n_items, k))
-    count = np.empty(n_items, dtype=np.int64)
-    smallest = np.empty(n_items, dtype=np.int64)  # slot of the smallest kept similarity, once k are kept
-    for row in range(users.shape[0]):
-        u = users[row]
-        count[:] = 0
-        for position in range(indptr[u], indptr[u + 1]):
-            j, value = items[position], values[position]
-            sims = similarity[j]
-            for i in range(n_items):
-                s = sims[i]
-                if s <= 0.0:
-                    continue
-                c = count[i]
-                if c < k:
-                    top_sim[i, c] = s
-                    top_value[i, c] = value
-                    count[i] = c + 1
-                    if c + 1 < k:
-                        continue
-                elif s > top_sim[i, smallest[i]]:
-                    top_sim[i, smallest[i]] = s
-                    top_value[i, smallest[i]] = value
-                else:
-                    continue
-                slot = 0  # k are kept and one changed: find the smallest again
-                for t in range(1, k):
-                    if top_sim[i, t] < top_sim[i, slot]:
-                        slot = t
-                smallest[i] = slot
-        for i in range(n_items):
-            c = count[i]
-            if c < min_nbrs or c == 0:
-                out[row, i] = fallback[i]
-                continue
-            total, weight = 0.0, 0.0
-            for t in range(c):
-                total += top_sim[i, t] * top_value[i, t]
-                weight += top_sim[i, t]
-            out[row, i] = fallback[i] + total / weight if weighted else total
 
 
 class ItemKNN:
@@ -130,9 +80,26 @@ class ItemKNN:
         return self._last[1]
 
     def _scores(self, users: np.ndarray, rated: sp.csr_matrix, fallback: np.ndarray) -> np.ndarray:
+        """Per user: for every target item, the ``k`` largest similarities to the items the
+        user rated (which of equal ones is kept is numpy's choice; a sum does not depend on it),
+        aggregated, or ``fallback`` with fewer than ``min_nbrs`` positive ones."""
         out = np.empty((len(users), self.similarity.shape[0]))
-        weighted = self.aggregate == "weighted-average"
-        _scores(self.similarity, rated.indptr, rated.indices, rated.data, users, self.k, self.min_nbrs, weighted, fallback, out)
+        for row, user in enumerate(users):
+            span = slice(rated.indptr[user], rated.indptr[user + 1])
+            items, values = rated.indices[span], rated.data[span]
+            sims = self.similarity[:, items]  # similarities are >= 0: those <= min_sim are 0
+            implicit = self.feedback == "implicit"  # every value is 1: only the similarities count
+            if len(items) > self.k and implicit:
+                sims = np.partition(sims, len(items) - self.k, axis=1)[:, -self.k :]
+            elif len(items) > self.k:
+                top = np.argpartition(sims, len(items) - self.k, axis=1)[:, -self.k :]
+                sims, values = np.take_along_axis(sims, top, axis=1), values[top]
+            total = sims.sum(axis=1) if implicit else (sims * values).sum(axis=1)
+            enough = (sims > 0).sum(axis=1) >= self.min_nbrs
+            if self.aggregate == "weighted-average":
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    total = fallback + total / sims.sum(axis=1)
+            out[row] = np.where(enough, total, fallback)
         return out
 
     def deletion_variants(self, train: TrainSet, kind: str, deletions):
