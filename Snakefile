@@ -4,6 +4,7 @@ import os
 
 from snakemake.utils import min_version
 
+from recinfluence.cli import claim_folder
 from recinfluence.errors import InputError
 from recinfluence.estimators import controlled_by_random_rows
 from recinfluence.settings import Settings
@@ -21,6 +22,16 @@ try:
     settings = Settings.from_config(config, ", ".join(map(os.path.abspath, workflow.configfiles)) or "config")
 except InputError as error:
     raise WorkflowError(str(error))
+
+
+# One run per folder: a second `snakemake` started in the same folder while one is running stops
+# before any job (Snakemake's own lock can let two runs started at the same moment through).
+onstart:
+    if workflow.is_main_process:
+        try:
+            claim_folder(".")
+        except InputError as error:
+            raise WorkflowError(str(error))
 
 
 report: "workflow/report/workflow.rst"

@@ -159,3 +159,23 @@ def test_planning_the_dag_imports_neither_torch_nor_numba_nor_scipy(tmp_path, mo
     result = subprocess.run(snakemake_command(study, "-n"), capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     assert "influence_shard" in result.stdout
+
+
+def test_a_second_run_in_the_same_folder_stops_before_any_job(tmp_path, movielens_dir):
+    """Snakemake's lock checks and then writes; the kernel lock a run holds cannot be taken twice
+    and dies with its holder."""
+    study = tmp_path / "study"
+    write_config(study, movielens_dir)
+    hold = f"from recinfluence.cli import claim_folder; claim_folder({str(study)!r}); print('held', flush=True); import time; time.sleep(120)"
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True, env=snakemake_env())
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = subprocess.run(snakemake_command(study, "--cores", "1"), capture_output=True, text=True, env=snakemake_env(), timeout=300)
+        assert result.returncode != 0
+        assert f"{study}: another Snakemake run (pid {holder.pid}) is working in this folder" in result.stdout + result.stderr
+        assert not (study / "results").exists() and not (study / "logs").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    retry = subprocess.run([sys.executable, "-c", f"from recinfluence.cli import claim_folder; claim_folder({str(study)!r})"], env=snakemake_env())
+    assert retry.returncode == 0  # the lock went with its holder

@@ -36,3 +36,38 @@ def limit_threads(threads: int) -> None:
 
     threadpool_limits(threads)
     torch.set_num_threads(threads)
+
+
+_CLAIMS: list = []  # open lock files: each is held until the process exits
+
+
+def claim_folder(folder) -> None:
+    """Hold an exclusive lock on ``folder`` (``.snakemake/recinfluence.lock``) for the life of
+    this process, or raise :class:`InputError` when another process holds it. Snakemake's own
+    lock checks and then writes, so two runs started at the same moment can both pass it; a
+    kernel lock cannot be taken twice, and it goes with its process, so a killed run leaves none
+    behind. Where the file system offers no locks (some network file systems) nothing is held."""
+    import errno
+    import fcntl
+    import os
+    from pathlib import Path
+
+    path = Path(folder) / ".snakemake" / "recinfluence.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        if error.errno in (errno.EAGAIN, errno.EACCES):
+            raise InputError(
+                f"{Path(folder).resolve()}: another Snakemake run ({holder}) is working in this folder; wait for it to end, "
+                "or run the other study in its own folder (--directory)"
+            ) from None
+        return
+    handle.truncate(0)
+    handle.write(f"pid {os.getpid()}\n")
+    handle.flush()
+    _CLAIMS.append(handle)
