@@ -39,17 +39,25 @@ class _Scorer:
     """Scores X_u - (X P)_u / diag(P) of one (baseline or downdated) model. ``deleted_users``
     and ``deleted_items`` score 0, as they do in a model refitted without them."""
 
-    def __init__(self, X: sp.csr_matrix, XP: np.ndarray, diag: np.ndarray, deleted_users=(), deleted_items=()):
-        self.X, self.XP, self.diag = X, XP, diag
+    def __init__(self, base: "EASE", diag: np.ndarray, deleted_users=(), deleted_items=()):
+        self.base, self.diag = base, diag
         self.deleted_users = np.asarray(deleted_users, dtype=np.int64)
         self.deleted_items = np.asarray(deleted_items, dtype=np.int64)
 
-    def xp_rows(self, users: np.ndarray) -> np.ndarray:
-        return self.XP[users]
+    def xp_change(self, XP: np.ndarray) -> np.ndarray | None:
+        """How the downdate changes the rows ``XP`` of X P (a new array; None: no change)."""
+        return None
 
     def score(self, users: np.ndarray) -> np.ndarray:
         users = np.asarray(users, dtype=np.int64)
-        scores = self.X[users].toarray() - self.xp_rows(users) / self.diag
+        X, XP = self.base.rows(users)
+        scores = self.xp_change(XP)
+        if scores is None:
+            scores = XP / self.diag
+        else:  # in place: a deletion's scores cost a few passes over one users x items array
+            scores += XP
+            scores /= self.diag
+        np.subtract(X, scores, out=scores)
         scores[np.isin(users, self.deleted_users)] = 0.0
         scores[:, self.deleted_items] = 0.0
         return scores
@@ -59,16 +67,14 @@ class _WithoutUsers(_Scorer):
     """The model refitted without users S, by the Woodbury downdate of the baseline's P."""
 
     def __init__(self, base: "EASE", users: np.ndarray):
-        A = base.X[users].toarray()  # |S| x n_items
-        self.U = base.P @ A.T  # P A'
-        C = np.eye(len(users)) - A @ self.U
-        self.UCinv = np.linalg.solve(C, self.U.T).T  # U C^-1 (C is symmetric)
-        self.A = A
-        super().__init__(base.X, base.XP, base.diag + np.einsum("js,js->j", self.UCinv, self.U), deleted_users=users)
+        self.A = base.X[users].toarray()  # |S| x n_items
+        U = base.P @ self.A.T  # P A'
+        C = np.eye(len(users)) - self.A @ U
+        self.UCinv = np.linalg.solve(C, U.T).T  # U C^-1 (C is symmetric)
+        super().__init__(base, base.diag + np.einsum("js,js->j", self.UCinv, U), deleted_users=users)
 
-    def xp_rows(self, users: np.ndarray) -> np.ndarray:
-        XP = self.XP[users]
-        return XP + (XP @ self.A.T) @ self.UCinv.T
+    def xp_change(self, XP: np.ndarray) -> np.ndarray:
+        return (XP @ self.A.T) @ self.UCinv.T
 
 
 class _WithoutItems(_Scorer):
@@ -79,17 +85,16 @@ class _WithoutItems(_Scorer):
         self.W = np.linalg.solve(base.P[np.ix_(items, items)], base.P[items])  # P_SS^-1 P_S  (|S| x n_items)
         diag = base.diag - np.einsum("sj,sj->j", base.P[items], self.W)
         diag[items] = 1.0 / base.l2  # their true value; their scores are set to 0 anyway
-        super().__init__(base.X, base.XP, diag, deleted_items=items)
+        super().__init__(base, diag, deleted_items=items)
 
-    def xp_rows(self, users: np.ndarray) -> np.ndarray:
-        XP = self.XP[users]
-        return XP - XP[:, self.items] @ self.W
+    def xp_change(self, XP: np.ndarray) -> np.ndarray:
+        change = XP[:, self.items] @ self.W
+        return np.negative(change, out=change)
 
 
 class EASE:
     """EASE^R with L2 weight ``l2`` (Steck's lambda; 500 by default, the order of magnitude he
     reports for MovieLens). Deterministic: ``fit`` ignores its seed."""
-
 
     def __init__(self, l2: float = 500.0):
         if not l2 > 0:
@@ -104,8 +109,18 @@ class EASE:
         self.P = (P + P.T) / 2  # symmetric, as the downdates assume
         self.XP = np.asarray(self.X @ self.P)
         self.diag = np.diag(self.P).copy()
-        self._scorer = _Scorer(self.X, self.XP, self.diag)
+        self._scorer = _Scorer(self, self.diag)
+        self._rows = None
         return self
+
+    def rows(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Dense rows of X and of X P for ``users`` (read-only; the last call's are kept: every
+        deletion variant scores the same evaluation users)."""
+        if self._rows is None or not np.array_equal(self._rows[0], users):
+            X, XP = self.X[users].toarray(), self.XP[users]
+            X.flags.writeable = XP.flags.writeable = False
+            self._rows = (users, X, XP)
+        return self._rows[1:]
 
     def score(self, users: np.ndarray) -> np.ndarray:
         return self._scorer.score(users)
