@@ -1,11 +1,12 @@
-"""Model families on MovieLens 100K: hyperparameters tuned on the heldout validation split, and
-the cost of one deletion derived without refitting (EASE's downdates, item-kNN's item deletions)
-against a refit, with the largest relative score difference between the two.
+"""Model families on MovieLens 100K: hyperparameters tuned on the heldout validation split, the
+cost of one deletion derived without refitting (EASE's downdates, item-kNN's item deletions)
+against a refit with the largest relative score difference between the two, and a report of a
+finished study of configs/families.yaml.
 
-    python benchmarks/families.py [--data ../shared/data/ml-100k] [--tune] [--cost 30]
+    python benchmarks/families.py [--data ../shared/data/ml-100k] [--tune] [--cost 30] [--report runs/families]
 
 Everything runs on one thread (as a workflow job does). Writes results/benchmarks/families/
-tuning.csv and deletion_cost.csv (and prints them as Markdown).
+tuning.csv, deletion_cost.csv and report.md (and prints them as Markdown).
 """
 
 from __future__ import annotations
@@ -81,12 +82,71 @@ def deletion_cost(data, count: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def report(folder: Path, metric: str = "map@10", shown=("map@10", "ndcg@10", "precision@10"), extremes: int = 5) -> str:
+    """Markdown of a finished families study (every dataset and protocol in ``folder``/results):
+    baselines, influence cost, share of nonzero influence, the extremes of the deterministic
+    families, user pruning against the random control, and the agreement matrices."""
+    lines = []
+    for protocol_dir in sorted((folder / "results").glob("*/*/")):
+        if not (protocol_dir / "split.parquet").exists():
+            continue
+        where = f"{protocol_dir.parent.name}, {protocol_dir.name}"
+        models = sorted(path.parent.name for path in protocol_dir.glob("*/noise_floor.csv"))
+        baselines, costs, nonzero, pruning = [], [], [], []
+        for model in models:
+            floor = pd.read_csv(protocol_dir / model / "noise_floor.csv").set_index(["part", "metric"])
+            baselines.append({"model": model, **{f"{part} {m}": floor.loc[(part, m), "mean"] for part in ("evaluation", "test") for m in shown}})
+            for kind in ("user", "item"):
+                kind_dir = protocol_dir / model / "exact" / kind
+                if not (kind_dir / "influence.parquet").exists():
+                    continue
+                timing = pd.read_csv(kind_dir / "timing.csv")
+                influence = pd.read_parquet(kind_dir / "influence.parquet").query("metric == @metric")
+                costs.append({"model": model, "kind": kind, "deletions": len(timing), "CPU s": timing["seconds"].sum(), "s per deletion": timing["seconds"].mean()})
+                nonzero.append({"model": model, "kind": kind, "entities": len(influence), f"nonzero {metric}": (influence["influence"] != 0).mean(),
+                                "nonzero auc": (pd.read_parquet(kind_dir / "influence.parquet").query("metric == 'auc'")["influence"] != 0).mean()})
+                summary = kind_dir / "pruning_summary.csv"
+                if summary.exists():
+                    table = pd.read_csv(summary).query("metric == @metric")
+                    for row in table.itertuples():
+                        pruning.append({"model": model, "kind": kind, "size": row.size, "selection": row.selection,
+                                        f"test {metric} change %": f"{row.mean:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}] (n={row.runs})"})
+        lines += [f"## {where}", "", "Baselines (mean over the noise seeds):", "", pd.DataFrame(baselines).to_markdown(index=False, floatfmt=".4f"), ""]
+        lines += ["Influence runs (exact deletion, CPU seconds of the retrains and evaluations):", "", pd.DataFrame(costs).to_markdown(index=False, floatfmt=".3g"), ""]
+        lines += ["Share of entities with nonzero influence:", "", pd.DataFrame(nonzero).to_markdown(index=False, floatfmt=".3f"), ""]
+        for model in (m for m in ("ease", "item_knn") if m in models):
+            for kind in ("user", "item"):
+                path = protocol_dir / model / "exact" / kind / "top_bottom.csv"
+                if path.exists():
+                    table = pd.read_csv(path).query("metric == @metric and rank <= @extremes")
+                    label = "title" if "title" in table.columns else "raw_id"
+                    table = table[["group", "rank", label, "n_train_rows", "influence"]]
+                    lines += [f"{model}: the {extremes} most and least influential {kind}s ({metric}):", "", table.to_markdown(index=False, floatfmt=".3g"), ""]
+        if pruning:
+            lines += ["User pruning, judged on the test split:", "", pd.DataFrame(pruning).to_markdown(index=False), ""]
+        for kind in ("user", "item"):
+            path = protocol_dir / "agreement" / f"exact_{kind}.csv"
+            if path.exists():
+                pairs = pd.read_csv(path).query("metric == @metric")
+                matrix = pairs.pivot(index="model_a", columns="model_b", values="spearman")
+                lines += [f"Agreement of {kind} influence ({metric}; Spearman, on the entities both models measured):", "", matrix.to_markdown(floatfmt=".2f"), ""]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/ml-100k")
     parser.add_argument("--tune", action="store_true", help="validation MAP@10 over each family's grid")
     parser.add_argument("--cost", type=int, metavar="N", help="time N random deletions of each kind, derived and refitted")
+    parser.add_argument("--report", type=Path, metavar="FOLDER", help="report a finished study of configs/families.yaml run in FOLDER")
     args = parser.parse_args()
+    if args.report:
+        text = report(args.report)
+        (OUT / "report.md").parent.mkdir(parents=True, exist_ok=True)
+        (OUT / "report.md").write_text(text + "\n")
+        print(text)
+    if not (args.tune or args.cost):
+        return
     threadpool_limits(1)
     torch.set_num_threads(1)
     data = load_movielens_100k(args.data)
