@@ -590,3 +590,17 @@ def test_amazon_missing_file(tmp_path):
     with pytest.raises(InputError, match="not found") as error:
         load_amazon_ratings(path)
     assert str(path) in str(error.value)
+
+
+def test_an_unverified_download_logs_its_sha256_and_the_key_that_pins_it(tmp_path):
+    source = tmp_path / "ratings.csv"
+    source.write_text("u1,i1,5,1\n")
+    log = io.StringIO()
+    data_module.download(source.as_uri(), tmp_path / "cache" / "ratings.csv", None, log=log, pin="datasets.amazon.sha256")
+    digest = data_module.sha256(source)
+    assert log.getvalue().splitlines()[-1] == (
+        f"{source.as_uri()}: sha256 {digest}, not verified (no checksum is published); to pin this copy, set datasets.amazon.sha256: {digest}"
+    )
+    log = io.StringIO()  # a pinned copy is verified and says nothing more
+    data_module.download(source.as_uri(), tmp_path / "cache" / "again.csv", digest, log=log, pin="datasets.amazon.sha256")
+    assert "not verified" not in log.getvalue()

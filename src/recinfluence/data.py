@@ -221,9 +221,12 @@ def download(
     backoff: float = 2.0,
     instead: str = "the dataset's path",
     log: TextIO | None = _STDERR,  # type: ignore[assignment]
+    pin: str | None = None,
 ) -> Path:
-    """Download ``url`` to ``dest`` through a temporary name, verifying the sha256 if given.
-    A connection that fails or stalls for ``timeout`` seconds is tried again, ``tries`` times in
+    """Download ``url`` to ``dest`` through a temporary name, verifying the sha256 if given (if
+    not and nothing checks the file later, ``pin`` names the config key that would pin it, and
+    ``log`` gets the file's sha256 with that key). A
+    connection that fails or stalls for ``timeout`` seconds is tried again, ``tries`` times in
     all (waiting ``backoff``, then twice as long, ...); then one :class:`InputError` names the URL,
     the cause and the way out (set ``instead`` to a local copy). Progress goes to ``log``."""
     log = sys.stderr if log is _STDERR else log
@@ -244,12 +247,11 @@ def download(
                 if log is not None:
                     print(f"{url}: try {attempt} of {tries} failed ({cause}); again in {backoff * 2 ** (attempt - 1):.0f} s", file=log, flush=True)
                 time.sleep(backoff * 2 ** (attempt - 1))
-        if expected_sha256:
-            actual = sha256(partial)
-            if actual != expected_sha256:
-                raise InputError(
-                    f"{url}: downloaded sha256 {actual} does not match the expected {expected_sha256}"
-                )
+        actual = sha256(partial)
+        if expected_sha256 and actual != expected_sha256:
+            raise InputError(f"{url}: downloaded sha256 {actual} does not match the expected {expected_sha256}")
+        if not expected_sha256 and pin and log is not None:
+            print(f"{url}: sha256 {actual}, not verified (no checksum is published); to pin this copy, set {pin}: {actual}", file=log, flush=True)
         partial.replace(dest)
     finally:
         partial.unlink(missing_ok=True)
@@ -518,7 +520,7 @@ def load_dataset(spec, cache_dir: str | Path = "resources") -> Interactions:
         if not path:
             path = Path(cache_dir) / "ratings_Electronics.csv"
             if not path.is_file():
-                download(spec.url or AMAZON_ELECTRONICS_URL, path, spec.sha256, instead=f"datasets.{spec.name}.path")
+                download(spec.url or AMAZON_ELECTRONICS_URL, path, spec.sha256, instead=f"datasets.{spec.name}.path", pin=f"datasets.{spec.name}.sha256")
         return load_amazon_ratings(
             path,
             columns=spec.columns or COLUMNS,
