@@ -1,6 +1,7 @@
 """Cost of exact deletion retraining on MovieLens 100K (paper split), one thread per job.
 
-Measures, in one run: scikit-surprise SVD fit vs the compiled SVD fit; NCF retrains per second
+Measures, in one run: scikit-surprise SVD fit vs the compiled SVD fit (bit-identical) and the
+fast one (fastmath, within 1e-9); NCF retrains per second
 through the plain loop of ``fit`` vs the batched ``fit_many`` path (same epochs, same data);
 evaluation time per model; one full deletion retrain (fit + evaluation) per model; peak memory.
 Projects the wall time of the full study on MovieLens 100K (every user and item, SVD and NCF)
@@ -8,6 +9,7 @@ on 8 cores, one single-threaded shard job per core.
 
     python benchmarks/speed.py                       # NCF timed with 2 epochs, projected to the config's 10
     python benchmarks/speed.py --ncf-epochs 10 --variants 16
+    python benchmarks/speed.py --svd-only            # the SVD lines only
 
 Prints a Markdown table and writes results/benchmarks/speed.csv.
 """
@@ -51,6 +53,7 @@ def main() -> None:
     parser.add_argument("--variants", type=int, default=16, help="deletion variants per batched NCF pass")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default="results/benchmarks")
+    parser.add_argument("--svd-only", action="store_true", help="time the SVD backends only")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -65,17 +68,22 @@ def main() -> None:
         rows.append((measure, value, unit))
         print(f"{measure}: {value:.4g} {unit}", flush=True)
 
-    SVD().fit(train, 0)  # compile once (numba caches the machine code on disk)
+    SVD().fit(train, 0), SVD(backend="fast").fit(train, 0)  # compile once (numba caches the machine code on disk)
     surprise_fit, _ = timed(lambda: SVD(backend="surprise").fit(train, 0), args.repeats)
     compiled_fit, svd = timed(lambda: SVD().fit(train, 0), args.repeats)
+    fast_fit, _ = timed(lambda: SVD(backend="fast").fit(train, 0), args.repeats)
     svd_eval, _ = timed(lambda: experiment.evaluate(svd), args.repeats)
     svd_retrain, _ = timed(lambda: experiment.evaluate(SVD().fit(train.without("user", 0), 0)), args.repeats)
     add("surprise SVD fit", surprise_fit, "s")
     add("compiled SVD fit", compiled_fit, "s")
     add("compiled SVD speed-up over surprise", surprise_fit / compiled_fit, "x")
+    add("fast SVD fit", fast_fit, "s")
+    add("fast SVD speed-up over surprise", surprise_fit / fast_fit, "x")
     add("SVD evaluation", svd_eval, "s")
     add("SVD evaluation / fit", svd_eval / compiled_fit, "ratio")
     add("SVD deletion retrain (fit + evaluation)", svd_retrain, "s")
+    if args.svd_only:
+        return
 
     ncf = NCF(epochs=args.ncf_epochs)
     variants = [train.without("user", u) for u in range(args.variants)]
