@@ -3,7 +3,7 @@
 Every training row is a positive with confidence ``alpha`` (implicit's convention: confidence
 alpha x value, 1 for the unobserved pairs). The model is trained on a matrix over the *global*
 id space, so a deleted user or item keeps its row (empty) and its place, and the initial factors
-(drawn here from the seed, uniform in [0, 0.01) as implicit draws them, users then items) are the
+(drawn here from the seed, uniform in [0, 0.01) like implicit's own, users then items) are the
 same for every retained entity whatever was deleted: the common-random-numbers property. ALS has
 no other randomness: each half-step solves every user (item) on its own, so with the same seed a
 deletion changes nothing but what the deleted rows feed into.

@@ -32,7 +32,6 @@ class ItemKNN:
     """Item-item kNN (LensKit's ItemKNNScorer semantics); ``aggregate`` defaults to ``sum`` for
     implicit and ``weighted-average`` for explicit feedback, as LensKit's do."""
 
-
     def __init__(self, k: int = 20, min_nbrs: int = 1, min_sim: float = 1e-6, feedback: str = "implicit", aggregate: str | None = None):
         if feedback not in FEEDBACK:
             raise ValueError(f"feedback must be one of {FEEDBACK}, not {feedback!r}")
@@ -84,11 +83,11 @@ class ItemKNN:
         user rated (which of equal ones is kept is numpy's choice; a sum does not depend on it),
         aggregated, or ``fallback`` with fewer than ``min_nbrs`` positive ones."""
         out = np.empty((len(users), self.similarity.shape[0]))
+        implicit = self.feedback == "implicit"  # every value is 1: only the similarities count
         for row, user in enumerate(users):
             span = slice(rated.indptr[user], rated.indptr[user + 1])
             items, values = rated.indices[span], rated.data[span]
             sims = self.similarity[:, items]  # similarities are >= 0: those <= min_sim are 0
-            implicit = self.feedback == "implicit"  # every value is 1: only the similarities count
             if len(items) > self.k and implicit:
                 sims = np.partition(sims, len(items) - self.k, axis=1)[:, -self.k :]
             elif len(items) > self.k:
