@@ -247,7 +247,7 @@ def download(
                 if log is not None:
                     print(f"{url}: try {attempt} of {tries} failed ({cause}); again in {backoff * 2 ** (attempt - 1):.0f} s", file=log, flush=True)
                 time.sleep(backoff * 2 ** (attempt - 1))
-        actual = sha256(partial)
+        actual = sha256(partial) if expected_sha256 or pin else None
         if expected_sha256 and actual != expected_sha256:
             raise InputError(f"{url}: downloaded sha256 {actual} does not match the expected {expected_sha256}")
         if not expected_sha256 and pin and log is not None:

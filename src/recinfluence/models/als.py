@@ -12,7 +12,6 @@ deletion changes nothing but what the deleted rows feed into.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from .base import TrainSet
 
@@ -38,8 +37,7 @@ class ALS:
     def fit(self, train: TrainSet, seed: int) -> "ALS":
         from implicit.cpu.als import AlternatingLeastSquares
 
-        matrix = sp.csr_matrix((np.ones(len(train), dtype=np.float32), (train.users, train.items)), shape=(train.n_users, train.n_items))
-        matrix.data[:] = 1.0
+        matrix = train.matrix(dtype=np.float32)
         model = AlternatingLeastSquares(
             factors=self.factors, regularization=self.regularization, alpha=self.alpha, iterations=self.iterations,
             use_cg=self.use_cg, num_threads=1, random_state=seed,

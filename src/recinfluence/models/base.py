@@ -67,6 +67,19 @@ class TrainSet:
     def __len__(self) -> int:
         return len(self.users)
 
+    def matrix(self, values=None, dtype=np.float64):
+        """The user x item matrix of these rows over the global id space (scipy CSR, sorted
+        indices): ``values`` per row, or 1 for every row (a pair given twice is still one
+        interaction)."""
+        import scipy.sparse as sp  # here: planning the workflow imports this module without scipy
+
+        data = np.ones(len(self), dtype=dtype) if values is None else np.asarray(values, dtype=dtype)
+        matrix = sp.csr_matrix((data, (self.users, self.items)), shape=(self.n_users, self.n_items))
+        if values is None:
+            matrix.data[:] = 1
+        matrix.sort_indices()
+        return matrix
+
     def keep(self, mask: np.ndarray, deleted_items=()) -> "TrainSet":
         """The rows where ``mask`` is true, in the same relative order; ids are unchanged.
         ``deleted_items`` leave the catalog; nothing else does."""

@@ -23,16 +23,8 @@ inverse and an O(n_users n_items^2) product.
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
 from .base import TrainSet
-
-
-def _binary_matrix(train: TrainSet) -> sp.csr_matrix:
-    data = np.ones(len(train), dtype=np.float64)
-    matrix = sp.csr_matrix((data, (train.users, train.items)), shape=(train.n_users, train.n_items))
-    matrix.data[:] = 1.0  # a (user, item) pair given twice is still one interaction
-    return matrix
 
 
 class _Scorer:
@@ -102,7 +94,7 @@ class EASE:
         self.l2 = float(l2)
 
     def fit(self, train: TrainSet, seed: int | None = None) -> "EASE":
-        self.X = _binary_matrix(train)
+        self.X = train.matrix()
         gram = (self.X.T @ self.X).toarray()
         gram[np.diag_indices_from(gram)] += self.l2
         P = np.linalg.inv(gram)

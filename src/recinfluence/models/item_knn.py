@@ -51,16 +51,14 @@ class ItemKNN:
                 self.item_means = np.bincount(train.items, values, minlength=train.n_items) / counts
             self.item_means[counts == 0] = 0.0
             values = values - self.item_means[train.items]
-        matrix = sp.csr_matrix((values, (train.users, train.items)), shape=(train.n_users, train.n_items))
-        matrix.sum_duplicates()
+        matrix = train.matrix(values)
         norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel())
         scaled = matrix @ sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0))
         similarity = (scaled.T @ scaled).toarray()
         np.fill_diagonal(similarity, 0.0)
         similarity[similarity <= self.min_sim] = 0.0
         self.similarity = similarity
-        self.rated = matrix.tocsr()
-        self.rated.sort_indices()
+        self.rated = matrix
         self.predicts_ratings = self.feedback == "explicit" and self.aggregate == "weighted-average"
         self.fallback = self.item_means if self.predicts_ratings else np.zeros(train.n_items)
         if self.predicts_ratings:

@@ -62,9 +62,7 @@ class MultVAE:
 
     def fit(self, train: TrainSet, seed: int) -> "MultVAE":
         n_users, n_items = train.n_users, train.n_items
-        rows = torch.zeros(n_users, n_items)
-        rows[torch.from_numpy(np.array(train.users)), torch.from_numpy(np.array(train.items))] = 1.0
-        self.rows = rows
+        self.rows = rows = torch.from_numpy(train.matrix(dtype=np.float32).toarray())
         active = rows.sum(dim=1) > 0
         generator = torch.Generator().manual_seed(seed)
         self.params = [t for sizes in ((n_items, self.hidden), (self.hidden, 2 * self.latent), (self.latent, self.hidden), (self.hidden, n_items)) for t in _layer(generator, *sizes)]
