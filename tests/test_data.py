@@ -4,6 +4,7 @@ broken files."""
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import zipfile
 from collections import Counter
@@ -604,3 +605,262 @@ def test_an_unverified_download_logs_its_sha256_and_the_key_that_pins_it(tmp_pat
     log = io.StringIO()  # a pinned copy is verified and says nothing more
     data_module.download(source.as_uri(), tmp_path / "cache" / "again.csv", digest, log=log, pin="datasets.amazon.sha256")
     assert "not verified" not in log.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------
+# MovieLens 1M and 25M: purpose-built folders and archives in GroupLens' formats (never the data)
+
+ML_1M_RATINGS = "1::20::5::978300760\n1::10::3::978302109\n2::10::4::978301968\n10::30::1::978300275\n"
+ML_1M_MOVIES = "10::Misérables, Les (1995)::Drama\n20::Star Wars: Episode IV - A New Hope (1977)::Action|Sci-Fi\n30::Toy Story (1995)::Animation\n"
+ML_25M_RATINGS = "userId,movieId,rating,timestamp\n1,296,5.0,1147880044\n1,306,3.5,1147868817\n2,296,0.5,1147868828\n10,1,4.0,1147878820\n"
+ML_25M_MOVIES = 'movieId,title,genres\n1,Toy Story (1995),Adventure|Animation\n296,"American President, The (1995)",Comedy\n306,Three Colors: Red (Trois couleurs: Rouge) (1994),Drama\n'
+MOVIELENS_FILES = {
+    "movielens_1m": ("ml-1m", {"ratings.dat": ML_1M_RATINGS.encode(), "movies.dat": ML_1M_MOVIES.encode("latin-1")}),
+    "movielens_25m": ("ml-25m", {"ratings.csv": ML_25M_RATINGS.encode(), "movies.csv": ML_25M_MOVIES.encode()}),
+}
+
+
+def _movielens_folder(loader: str, parent: Path, **replaced: bytes) -> Path:
+    release, files = MOVIELENS_FILES[loader]
+    folder = parent / release
+    folder.mkdir(parents=True)
+    for name, content in {**files, **replaced}.items():
+        (folder / name).write_bytes(content)
+    return folder
+
+
+def _movielens_archive(loader: str, path: Path) -> str:
+    release, files = MOVIELENS_FILES[loader]
+    with zipfile.ZipFile(path, "w") as bundle:
+        bundle.writestr(f"{release}/README", "not read\n")
+        for name, content in files.items():
+            bundle.writestr(f"{release}/{name}", content)
+    return path.resolve().as_uri()
+
+
+def _raw_rows(data: Interactions) -> list[tuple]:
+    frame = data.frame
+    return list(
+        zip(
+            data.users["raw_id"].to_numpy()[frame["user"]],
+            data.items["raw_id"].to_numpy()[frame["item"]],
+            frame["rating"],
+            frame["timestamp"],
+        )
+    )
+
+
+def test_movielens_1m_reads_double_colon_lines_and_latin1_titles(tmp_path):
+    data = data_module.load_movielens_1m(_movielens_folder("movielens_1m", tmp_path), log=None)
+    assert _raw_rows(data) == [("1", "20", 5.0, 978300760), ("1", "10", 3.0, 978302109), ("2", "10", 4.0, 978301968), ("10", "30", 1.0, 978300275)]
+    assert data.users["raw_id"].tolist() == ["1", "2", "10"]  # numeric order of the raw ids
+    assert data.items.set_index("raw_id")["title"].to_dict() == {
+        "10": "Misérables, Les (1995)",
+        "20": "Star Wars: Episode IV - A New Hope (1977)",  # a title holding ':'
+        "30": "Toy Story (1995)",
+    }
+    assert data.frame.dtypes.tolist() == [np.int64, np.int64, np.float64, np.int64]
+
+
+def test_movielens_25m_reads_half_stars_and_quoted_titles(tmp_path):
+    log = io.StringIO()
+    folder = _movielens_folder("movielens_25m", tmp_path)
+    data = data_module.load_movielens_25m(folder, log=log)
+    assert _raw_rows(data) == [("1", "296", 5.0, 1147880044), ("1", "306", 3.5, 1147868817), ("2", "296", 0.5, 1147868828), ("10", "1", 4.0, 1147878820)]
+    assert data.items.set_index("raw_id")["title"].to_dict() == {
+        "1": "Toy Story (1995)",
+        "296": "American President, The (1995)",
+        "306": "Three Colors: Red (Trois couleurs: Rouge) (1994)",
+    }
+    assert log.getvalue() == f"{folder / 'ratings.csv'}: read: 3 users, 3 items, 4 ratings\n"
+
+
+@pytest.mark.parametrize("loader", list(MOVIELENS_FILES))
+def test_movielens_without_a_titles_file_has_no_titles(loader, tmp_path):
+    folder = _movielens_folder(loader, tmp_path)
+    (folder / ("movies.dat" if loader == "movielens_1m" else "movies.csv")).unlink()
+    data = load_dataset(Dataset("ml", loader, path=str(folder)))
+    assert len(data.frame) == 4 and "title" not in data.items.columns
+
+
+@pytest.mark.parametrize("loader", list(MOVIELENS_FILES))
+def test_a_local_movielens_copy_loads_without_a_network(loader, tmp_path, monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("a local copy must not be downloaded")
+
+    monkeypatch.setattr(data_module, "download", no_network)
+    folder = _movielens_folder(loader, tmp_path / "data")
+    data = load_dataset(Dataset("ml", loader, path=str(folder)), cache_dir=tmp_path / "resources")
+    assert (len(data.frame), data.n_users, data.n_items) == (4, 3, 3)
+    assert not (tmp_path / "resources").exists()
+
+
+@pytest.mark.parametrize("loader", list(MOVIELENS_FILES))
+def test_movielens_archive_is_downloaded_verified_and_cached(loader, tmp_path):
+    release = MOVIELENS_FILES[loader][0]
+    archive = tmp_path / f"{release}.zip"
+    url = _movielens_archive(loader, archive)
+    spec = Dataset("ml", loader, url=url, sha256=data_module.sha256(archive))  # the fake archive's own sha256
+    cache = tmp_path / "resources"
+    data = load_dataset(spec, cache_dir=cache)
+    assert (len(data.frame), data.n_users, data.n_items) == (4, 3, 3)
+    assert sorted(p.name for p in cache.iterdir()) == [release]  # no archive or temporary left
+    assert sorted(p.name for p in (cache / release).iterdir()) == sorted(MOVIELENS_FILES[loader][1])  # only what is read
+    archive.unlink()  # the cached copy is read again without the source
+    pd.testing.assert_frame_equal(load_dataset(spec, cache_dir=cache).frame, data.frame)
+
+
+@pytest.mark.parametrize("loader", list(MOVIELENS_FILES))
+def test_a_movielens_archive_that_is_not_the_published_one_is_one_line_naming_it(loader, tmp_path):
+    release = MOVIELENS_FILES[loader][0]
+    url = _movielens_archive(loader, tmp_path / f"{release}.zip")  # not GroupLens' bytes
+    cache = tmp_path / "resources"
+    with pytest.raises(InputError) as error:
+        load_dataset(Dataset("ml", loader, url=url), cache_dir=cache)
+    published = data_module.MOVIELENS_ARCHIVE_SHA256[release]
+    message = str(error.value)
+    assert message.startswith(f"{url}: downloaded sha256 ") and message.endswith(f"does not match the expected {published}")
+    assert "\n" not in message
+    assert list(cache.iterdir()) == []  # neither the archive nor a dataset folder is left
+
+
+def test_the_published_movielens_checksums_are_pinned():
+    releases = data_module.MOVIELENS_RELEASES
+    assert releases["movielens_1m"].archive_sha256 == "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20"
+    assert releases["movielens_25m"].archive_sha256 == "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa"
+    assert releases["movielens_1m"].url.endswith("/ml-1m.zip") and releases["movielens_25m"].url.endswith("/ml-25m.zip")
+
+
+def test_a_movielens_archive_without_the_ratings_file_is_refused(tmp_path):
+    archive = tmp_path / "ml-1m.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("ml-1m/movies.dat", ML_1M_MOVIES.encode("latin-1"))
+    with pytest.raises(InputError, match=r"the archive has no \(or an empty\) ml-1m/ratings.dat$"):
+        load_dataset(Dataset("ml", "movielens_1m", url=archive.as_uri(), sha256=data_module.sha256(archive)), cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.parametrize(
+    "loader, name, content, message",
+    [
+        ("movielens_1m", "ratings.dat", "1::20::5::978300760\n1::10::x::978302109\n", r"non-numeric rating 'x' at data row 2 \(line 2\)$"),
+        ("movielens_1m", "ratings.dat", "1::20::5::978300760\n1::20::4::978300761\n", r"repeat a \(user, item\) pair, e.g. user '1' item '20'"),
+        ("movielens_1m", "ratings.dat", "1\t20\t5\t978300760\n", "cannot be read as UserID::MovieID::Rating::Timestamp lines"),
+        ("movielens_1m", "ratings.dat", "1::20::4.5::978300760\n1::10::0.5::978302109\n", r"rating 0.5 at data row 2 \(line 2\) is outside the rating scale \[1, 5\]"),
+        ("movielens_25m", "ratings.csv", "user,movie,stars,when\n1,2,3,4\n", "expected the header userId,movieId,rating,timestamp, found user,movie,stars,when"),
+        ("movielens_25m", "ratings.csv", "userId,movieId,rating,timestamp\n1,2,0,4\n", r"rating 0 at data row 1 \(line 2\) is outside the rating scale \[0.5, 5\]"),
+        ("movielens_25m", "ratings.csv", "userId,movieId,rating,timestamp\n1,2,3,4\n1,,3,5\n", r"1 blank item id\(s\), first at data row 2 \(line 3\)"),
+        ("movielens_25m", "ratings.csv", "", "file is empty"),
+    ],
+)
+def test_malformed_movielens_files_are_one_line_naming_the_file(loader, name, content, message, tmp_path):
+    folder = _movielens_folder(loader, tmp_path, **{name: content.encode()})
+    with pytest.raises(InputError, match=message) as error:
+        load_dataset(Dataset("ml", loader, path=str(folder)))
+    assert str(error.value).startswith(str(folder / name)) and "\n" not in str(error.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic: a real dataset grown by a seeded Kronecker expansion
+
+
+@pytest.mark.parametrize("factor", [*range(1, 40), 100, 1000])
+def test_the_expansion_matrix_has_factor_ones_covering_every_row_and_column(factor):
+    matrix = data_module.expansion_matrix(factor, seed=factor)
+    rows, columns = matrix.shape
+    assert (rows, columns) == data_module.expansion_shape(factor)
+    assert rows == int(np.ceil(np.sqrt(factor)))
+    assert matrix.sum() == factor and matrix.any(axis=0).all() and matrix.any(axis=1).all()
+    assert rows * columns > factor or factor == 1  # an empty cell: the seed has a choice
+    assert rows * (columns - 1) <= factor  # the fewest columns that do
+
+
+def test_synthetic_is_the_kronecker_product_of_the_ratings_and_s(movielens):
+    from scipy import sparse
+
+    factor = 10
+    expanded = data_module.expand_interactions(movielens, factor, seed=3, log=None)
+    matrix = data_module.expansion_matrix(factor, seed=3)
+    a, b = matrix.shape
+    assert (a, b) == (4, 3)
+    frame = expanded.frame
+    assert len(frame) == factor * len(movielens.frame)
+    assert (expanded.n_users, expanded.n_items) == (a * movielens.n_users, b * movielens.n_items)
+    assert frame.dtypes.tolist() == [np.int64, np.int64, np.float64, np.int64]
+    # rating and timestamp matrices equal R (x) S, computed independently by scipy
+    source = movielens.frame
+    for column in ("rating", "timestamp"):
+        r = sparse.coo_matrix((source[column].to_numpy(dtype=float), (source["user"], source["item"])), shape=(movielens.n_users, movielens.n_items))
+        expected = sparse.kron(r, sparse.csr_matrix(matrix.astype(float))).tocsr()
+        expected.eliminate_zeros()  # scipy keeps the products with S's zeros as stored zeros
+        got = sparse.coo_matrix((frame[column].to_numpy(dtype=float), (frame["user"], frame["item"])), shape=expected.shape).tocsr()
+        assert got.nnz == expected.nnz == len(frame)  # no (user, item) pair twice
+        assert (got != expected).nnz == 0
+
+
+def test_synthetic_users_are_relabelled_copies_with_scaled_degrees(movielens):
+    factor = 7
+    expanded = data_module.expand_interactions(movielens, factor, seed=0, log=None)
+    matrix = data_module.expansion_matrix(factor, seed=0)
+    a, b = matrix.shape
+    frame = expanded.frame
+    # every expanded user's items are copies of exactly the original user's items
+    original = movielens.frame.groupby("user")["item"].apply(frozenset)
+    copied = (frame["item"] // b).groupby(frame["user"]).apply(frozenset)
+    assert all(copied[user] == original[user // a] for user in copied.index)
+    # per-user and per-item counts: the original's times the ones of the copy's row (column) of S
+    user_counts = movielens.frame["user"].value_counts().sort_index().to_numpy()
+    item_counts = movielens.frame["item"].value_counts().sort_index().to_numpy()
+    np.testing.assert_array_equal(np.bincount(frame["user"]), np.outer(user_counts, matrix.sum(axis=1)).ravel())
+    np.testing.assert_array_equal(np.bincount(frame["item"]), np.outer(item_counts, matrix.sum(axis=0)).ravel())
+    # each copy of a rating keeps its rating and timestamp
+    origin = pd.DataFrame({"user": frame["user"] // a, "item": frame["item"] // b, "rating": frame["rating"], "timestamp": frame["timestamp"]})
+    merged = origin.merge(movielens.frame, on=["user", "item"], suffixes=("", "_source"), validate="many_to_one")
+    assert (merged["rating"] == merged["rating_source"]).all() and (merged["timestamp"] == merged["timestamp_source"]).all()
+
+
+def test_synthetic_ids_and_titles_name_the_copy(movielens):
+    expanded = data_module.expand_interactions(movielens, 4, log=None)
+    a, b = data_module.expansion_shape(4)
+    assert expanded.users["raw_id"].tolist()[: a + 1] == [f"1#{k}" for k in range(a)] + ["2#0"]
+    assert expanded.items.loc[b + 1, ["raw_id", "title"]].tolist() == ["2#1", "GoldenEye (1995) (copy 1)"]
+    assert list(expanded.users.index) == list(range(expanded.n_users))
+
+
+def test_synthetic_is_seeded(movielens):
+    first = data_module.expand_interactions(movielens, 10, seed=0, log=None)
+    again = data_module.expand_interactions(movielens, 10, seed=0, log=None)
+    other = data_module.expand_interactions(movielens, 10, seed=1, log=None)
+    pd.testing.assert_frame_equal(first.frame, again.frame)
+    assert not first.frame.equals(other.frame)
+    assert len(other.frame) == len(first.frame)
+    assert not np.array_equal(data_module.expansion_matrix(10, 0), data_module.expansion_matrix(10, 1))
+
+
+def test_synthetic_grows_movielens_100k_to_10_million_ratings(movielens):
+    expanded = data_module.expand_interactions(movielens, 100, log=None)
+    assert len(expanded.frame) == 10_000_000
+    assert (expanded.n_users, expanded.n_items) == (943 * 10, 1682 * 11)
+    assert expanded.frame["user"].max() == expanded.n_users - 1 and expanded.frame["item"].max() == expanded.n_items - 1
+
+
+@pytest.mark.parametrize("factor", [0, -3, 2.5, "10", True, None])
+def test_a_bad_factor_is_one_line_naming_it(factor, movielens):
+    with pytest.raises(InputError, match=f"^{re.escape(f'datasets.big: factor must be a whole number of at least 1, not {factor!r}')}$"):
+        data_module.expand_interactions(movielens, factor, source="datasets.big", log=None)
+
+
+def test_load_dataset_expands_its_source_entry(movielens_dir, tmp_path):
+    log = io.StringIO()
+    spec = Dataset("big", "synthetic", source={"loader": "movielens_100k", "path": str(movielens_dir)}, factor=3, expansion_seed=5)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(data_module.sys, "stderr", log)
+        data = load_dataset(spec, cache_dir=tmp_path)
+    assert (len(data.frame), data.n_users, data.n_items) == (300_000, 943 * 2, 1682 * 2)
+    assert log.getvalue().splitlines() == [
+        "datasets.big: source: 943 users, 1682 items, 100000 ratings",
+        "datasets.big: expanded x3 (S 2x2, seed 5): 1886 users, 3364 items, 300000 ratings",
+    ]
+    with pytest.raises(InputError, match=r"^datasets.big.source.loader: unknown loader 'nope'"):
+        load_dataset(Dataset("big", "synthetic", source={"loader": "nope"}, factor=3))
+    with pytest.raises(InputError, match=r"^datasets.big: factor must be a whole number of at least 1, not 0$"):
+        load_dataset(Dataset("big", "synthetic", source={"loader": "movielens_100k", "path": str(movielens_dir)}, factor=0))

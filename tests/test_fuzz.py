@@ -44,7 +44,7 @@ def _key_paths(node: dict, prefix=()) -> list[tuple]:
 
 
 KEY_PATHS = _key_paths(SCHEMA_TREE)
-KEY_PATHS += [("datasets", "ml-100k", key) for key in SCHEMA_TREE["properties"]["datasets"]["additionalProperties"]["properties"]]
+KEY_PATHS += [("datasets", "ml-100k", key) for key in SCHEMA_TREE["definitions"]["dataset"]["properties"]]
 for model in BUILTIN_MODELS:
     KEY_PATHS += [("models", model, "params", key) for key in SCHEMA_TREE["definitions"][f"{model}_params"]["properties"]]
     KEY_PATHS += [("models", model, "limit", kind) for kind in ("user", "item")]

@@ -137,6 +137,40 @@ def test_keys_that_must_agree_are_checked_together_before_any_job():
     assert Settings.from_config(config).evaluation.relevance_threshold == 0
 
 
+def test_synthetic_and_larger_movielens_entries_are_read_and_checked():
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    config["datasets"] = {
+        "ml-1m": {"loader": "movielens_1m"},
+        "ml-25m": {"loader": "movielens_25m", "path": "/data/ml-25m"},
+        "big": {"loader": "synthetic", "source": {"loader": "movielens_100k", "path": "/data/ml-100k"}, "factor": 100, "expansion_seed": 2},
+        "grown": {"loader": "synthetic", "source": {"loader": "table", "path": "r.csv", "columns": {"user": "u", "item": "i", "rating": "r"}}, "factor": 2},
+    }
+    settings = Settings.from_config(config)
+    big = settings.datasets["big"]
+    assert (big.factor, big.expansion_seed, big.source_spec().name, big.source_spec().path) == (100, 2, "big.source", "/data/ml-100k")
+    assert [spec.scale() for spec in settings.datasets.values()] == [(1, 5), (0.5, 5), (1, 5), None]  # a source's scale is the synthetic one's
+    assert Settings.from_params(settings.to_params()) == settings
+    # the keys a synthetic entry does not read, a missing factor and a bad source: every problem at once
+    config["datasets"] = {
+        "big": {"loader": "synthetic", "source": {"loader": "table"}, "rating_scale": [1, 5]},
+        "half": {"loader": "synthetic", "source": {"loader": "movielens_100k"}, "factor": 0},
+    }
+    with pytest.raises(InputError) as error:
+        Settings.from_config(config, "study.yaml")
+    assert str(error.value).splitlines() == [
+        "study.yaml: 5 problems",
+        "  datasets.big.source: 'columns' is a required property",
+        "  datasets.big.source: 'path' is a required property",
+        "  datasets.big: 'factor' is a required property",
+        "  datasets.big: 'rating_scale' is not one of ['loader', 'source', 'factor', 'expansion_seed']",
+        "  datasets.half.factor: 0 is less than the minimum of 1",
+    ]
+    # the rating scale is checked where it is set: in the source
+    config["datasets"] = {"half": {"loader": "synthetic", "source": {"loader": "movielens_25m", "rating_scale": [5, 1]}, "factor": 2}}
+    with pytest.raises(InputError, match=r"^study.yaml: datasets.half.source.rating_scale: \[5, 1\] is not \[lowest, highest\]$"):
+        Settings.from_config(config, "study.yaml")
+
+
 ANALYSIS = ["recinfluence.analysis", "recinfluence.summary", "recinfluence.plots", "recinfluence.settings", "recinfluence.estimators.base"]
 
 

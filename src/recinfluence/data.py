@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import math
 import shutil
 import sys
 import tempfile
@@ -24,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
-from .settings import DEFAULT_RATING_SCALE
 from .io import write_parquet
 
 MOVIELENS_100K_URL = "https://files.grouplens.org/datasets/movielens/ml-100k.zip"
@@ -32,7 +32,24 @@ MOVIELENS_100K_SHA256 = {
     "u.data": "06416e597f82b7342361e41163890c81036900f418ad91315590814211dca490",
     "u.item": "553841ebc7de3a0fd0d6b62a204ea30c1e651aacfb2814c7a6584ac52f2c5701",
 }
-MAX_EXTRACTED_BYTES = 200 * 1024**2  # the ml-100k archive holds about 16 MB
+MOVIELENS_1M_URL = "https://files.grouplens.org/datasets/movielens/ml-1m.zip"
+MOVIELENS_25M_URL = "https://files.grouplens.org/datasets/movielens/ml-25m.zip"
+# sha256 of the GroupLens archives as TensorFlow Datasets pins them (tensorflow/datasets,
+# tensorflow_datasets/url_checksums/movielens.txt: ml-1m.zip 5,917,549 bytes, ml-25m.zip
+# 261,978,986 bytes); several unrelated public projects pin the same two values, and those that
+# say so found their download's md5 equal to the one GroupLens publishes (ml-1m.zip
+# c4d9eecfca2ab87c1945afe126590906, ml-25m.zip 6b51fb2759a8657d3bfcbfc42b592ada). The same file's
+# ml-100k.zip entry (50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229) cannot be
+# checked against our u.data sha256 directly (that one is of the extracted file, not of the zip),
+# but public projects that pin both pair it with exactly our u.data and u.item sha256. We could not
+# download the archives to recompute them. GroupLens publishes no sha256 of the files inside the
+# 1M and 25M archives, so a local copy of those (a dataset's `path`) is read unverified.
+MOVIELENS_ARCHIVE_SHA256 = {
+    "ml-1m": "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
+    "ml-25m": "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa",
+}
+MAX_EXTRACTED_BYTES = 200 * 1024**2  # the ml-100k archive holds about 16 MB, ml-1m's files 25 MB
+MAX_EXTRACTED_BYTES_25M = 2 * 1024**3  # ml-25m's ratings.csv and movies.csv: about 680 MB
 _STDERR = object()  # stands for sys.stderr as it is at call time: cli.log_to and pytest swap it
 AMAZON_ELECTRONICS_URL = (
     "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles/ratings_Electronics.csv"
@@ -92,14 +109,15 @@ def from_raw(raw: pd.DataFrame, source: str, rating_scale=None, titles=None, fir
         raise InputError(f"{source}: missing column(s) {', '.join(missing)}")
     if raw.empty:
         raise InputError(f"{source}: no interactions (the file is empty)")
-    for column in ("user", "item"):
+    texts = [column for column in ("user", "item") if not _plain_integers(raw[column])]  # integer ids: nothing to strip
+    for column in texts:
         values = raw[column]
         blank = values.isna() | (values.astype(str).str.strip() == "")
         if blank.any():
             row = int(np.flatnonzero(blank.to_numpy())[0])
             raise InputError(f"{source}: {blank.sum()} blank {column} id(s), first at data row {data_row(row)}")
     # ids as training sees them (" 1" is user "1"), so the duplicate check below sees them too
-    raw = raw.assign(user=raw["user"].astype(str).str.strip(), item=raw["item"].astype(str).str.strip())
+    raw = raw.assign(**{column: raw[column].astype(str).str.strip() for column in texts})
     ratings = pd.to_numeric(raw["rating"], errors="coerce")
     bad = ratings.isna() | ~np.isfinite(ratings)
     if bad.any():
@@ -119,7 +137,7 @@ def from_raw(raw: pd.DataFrame, source: str, rating_scale=None, titles=None, fir
         first = raw.loc[duplicated].iloc[0]
         raise InputError(
             f"{source}: {int(duplicated.sum())} rows repeat a (user, item) pair, e.g. "
-            f"user {first['user']!r} item {first['item']!r}; keep one rating per pair"
+            f"user {str(first['user'])!r} item {str(first['item'])!r}; keep one rating per pair"
         )
     if "timestamp" in raw.columns:
         timestamps = pd.to_numeric(raw["timestamp"], errors="coerce").astype("float64")
@@ -157,8 +175,17 @@ def _shown(value) -> str:
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 
+def _plain_integers(values: pd.Series) -> bool:
+    """Ids of a numpy integer dtype (which holds no missing value), none negative: their text
+    has no blank, space or leading zero. (Pandas' nullable Int64 may hold a blank: not these.)"""
+    return isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu" and (values.empty or values.min() >= 0)
+
+
 def _dense_ids(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Number raw ids 0..n-1 in sorted order (numeric order when every id is a plain integer)."""
+    if _plain_integers(values):  # the numbering the text of these ids gets below, without the text
+        uniques, codes = np.unique(values.to_numpy(), return_inverse=True)
+        return codes.astype("int64").ravel(), uniques.astype(str)
     values = values.astype(str).str.strip()
     if not values.str.fullmatch(r"[1-9][0-9]*|0").all():
         codes, uniques = pd.factorize(values, sort=True)
@@ -275,35 +302,75 @@ def _copy_with_progress(response, out, url: str, log, every: float = 10.0) -> No
             print(f"{url}: {done / 1e6:.1f}{of} MB, {rate / 1e6:.1f} MB/s{eta}", file=log, flush=True)
 
 
-def download_movielens_100k(folder: str | Path, url: str = MOVIELENS_100K_URL, archive_sha256: str | None = None, instead: str = "the dataset's path") -> Path:
-    """Fetch the GroupLens archive into ``folder`` (checking the archive's sha256 if given) and
-    verify ``u.data`` against its published sha256."""
-    folder = Path(folder)
-    archive = download(url, folder / "ml-100k.zip", archive_sha256, instead=instead)
+@dataclass(frozen=True)
+class MovieLensRelease:
+    """One GroupLens archive: its top folder (also the cache folder), its name for messages, the
+    files a loader reads (each with its published sha256, or None where the archive's own sha256
+    is the only check), the file that marks a complete copy, and the largest size they may
+    extract to (None: :data:`MAX_EXTRACTED_BYTES`, read at call time)."""
+
+    folder: str
+    title: str
+    url: str
+    archive_sha256: str | None
+    members: dict
+    ratings: str
+    max_bytes: int | None = None
+
+
+MOVIELENS_RELEASES = {
+    "movielens_100k": MovieLensRelease("ml-100k", "MovieLens 100K", MOVIELENS_100K_URL, None, MOVIELENS_100K_SHA256, "u.data"),
+    "movielens_1m": MovieLensRelease(
+        "ml-1m", "MovieLens 1M", MOVIELENS_1M_URL, MOVIELENS_ARCHIVE_SHA256["ml-1m"], {"ratings.dat": None, "movies.dat": None}, "ratings.dat"
+    ),
+    "movielens_25m": MovieLensRelease(
+        "ml-25m", "MovieLens 25M", MOVIELENS_25M_URL, MOVIELENS_ARCHIVE_SHA256["ml-25m"], {"ratings.csv": None, "movies.csv": None}, "ratings.csv",
+        MAX_EXTRACTED_BYTES_25M,
+    ),
+}
+
+
+def download_movielens(
+    folder: str | Path, release: MovieLensRelease, url: str | None = None, archive_sha256: str | None = None, instead: str = "the dataset's path"
+) -> Path:
+    """Fetch a GroupLens archive into ``folder`` (checking the archive's sha256 if given), extract
+    the files the loader reads into ``folder/<release.folder>`` and verify those with a
+    published sha256. Returns that folder; neither the archive nor a partial folder is left."""
+    folder, url = Path(folder), url or release.url
+    archive = download(url, folder / f"{release.folder}.zip", archive_sha256, instead=instead)
+    limit = release.max_bytes or MAX_EXTRACTED_BYTES
     try:
         with tempfile.TemporaryDirectory(dir=folder) as tmp:
             try:
                 with zipfile.ZipFile(archive) as bundle:
-                    size = sum(member.file_size for member in bundle.infolist())
-                    if size > MAX_EXTRACTED_BYTES:
-                        raise InputError(f"{url}: the archive would extract to {size / 1e6:.0f} MB, more than MovieLens 100K's (limit {MAX_EXTRACTED_BYTES / 1e6:.0f} MB)")
-                    bundle.extractall(tmp)
+                    present = set(bundle.namelist())
+                    wanted = [f"{release.folder}/{name}" for name in release.members if f"{release.folder}/{name}" in present]
+                    size = sum(bundle.getinfo(name).file_size for name in wanted)
+                    if size > limit:
+                        raise InputError(f"{url}: the archive would extract to {size / 1e6:.0f} MB, more than {release.title}'s (limit {limit / 1e6:.0f} MB)")
+                    for name in wanted:
+                        bundle.extract(name, tmp)
             except zipfile.BadZipFile as error:
                 raise InputError(f"{url}: not a valid zip archive ({error})") from None
-            extracted = Path(tmp) / "ml-100k"
-            for name, expected in MOVIELENS_100K_SHA256.items():
+            extracted = Path(tmp) / release.folder
+            for name, expected in release.members.items():
                 member = extracted / name
                 if not member.is_file() or member.stat().st_size == 0:
-                    raise InputError(f"{url}: the archive has no (or an empty) ml-100k/{name}")
-                actual = sha256(member)
-                if actual != expected:
-                    raise InputError(f"{url}: ml-100k/{name} in the archive has sha256 {actual}, not the published {expected}")
-            target = folder / "ml-100k"
+                    raise InputError(f"{url}: the archive has no (or an empty) {release.folder}/{name}")
+                if expected is not None and (actual := sha256(member)) != expected:
+                    raise InputError(f"{url}: {release.folder}/{name} in the archive has sha256 {actual}, not the published {expected}")
+            target = folder / release.folder
             shutil.rmtree(target, ignore_errors=True)
             extracted.replace(target)
     finally:
         archive.unlink(missing_ok=True)  # kept neither on success (extracted) nor on failure
     return target
+
+
+def download_movielens_100k(folder: str | Path, url: str = MOVIELENS_100K_URL, archive_sha256: str | None = None, instead: str = "the dataset's path") -> Path:
+    """Fetch the GroupLens archive into ``folder`` (checking the archive's sha256 if given) and
+    verify ``u.data`` and ``u.item`` against their published sha256."""
+    return download_movielens(folder, MOVIELENS_RELEASES["movielens_100k"], url, archive_sha256, instead)
 
 
 def load_movielens_100k(folder: str | Path, rating_scale=(1, 5)) -> Interactions:
@@ -323,6 +390,67 @@ def load_movielens_100k(folder: str | Path, rating_scale=(1, 5)) -> Interactions
         )
         titles = dict(zip(item_table[0], item_table[1]))
     return from_raw(raw, str(ratings_file), rating_scale=rating_scale, titles=titles, first_line=1)
+
+
+def load_movielens_1m(folder: str | Path, rating_scale=(1, 5), log: TextIO | None = _STDERR) -> Interactions:  # type: ignore[assignment]
+    """MovieLens 1M from a GroupLens folder: ``ratings.dat`` (``UserID::MovieID::Rating::Timestamp``)
+    and, where present, the titles of ``movies.dat`` (``MovieID::Title::Genres``, Latin-1).
+    GroupLens publishes no sha256 of these files: a download is verified by the archive's."""
+    folder = Path(folder)
+    ratings_file = folder / "ratings.dat"
+    _require_file(ratings_file)
+    _require_text(ratings_file)
+    try:  # "::" read as ":" with empty fields between (the C parser takes one-character separators)
+        raw = pd.read_csv(ratings_file, sep=":", header=None, usecols=[0, 2, 4, 6])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        raise InputError(f"{ratings_file}: cannot be read as UserID::MovieID::Rating::Timestamp lines ({_parser_message(error)})") from None
+    raw.columns = list(COLUMNS)
+    titles = _movielens_titles(folder / "movies.dat", _double_colon_titles)
+    return _read_movielens(raw, ratings_file, rating_scale, titles, first_line=1, log=log)
+
+
+def load_movielens_25m(folder: str | Path, rating_scale=(0.5, 5), log: TextIO | None = _STDERR) -> Interactions:  # type: ignore[assignment]
+    """MovieLens 25M from a GroupLens folder: ``ratings.csv`` (header userId,movieId,rating,timestamp;
+    half stars from 0.5 to 5) and, where present, the titles of ``movies.csv``. GroupLens publishes
+    no sha256 of these files: a download is verified by the archive's."""
+    folder = Path(folder)
+    ratings_file = folder / "ratings.csv"
+    _require_file(ratings_file)
+    _require_text(ratings_file)
+    header = ["userId", "movieId", "rating", "timestamp"]
+    try:  # ids parsed as integers: 25M ids as Python strings would take gigabytes
+        raw = pd.read_csv(ratings_file)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        raise InputError(f"{ratings_file}: cannot be read as a CSV ({_parser_message(error)})") from None
+    if list(raw.columns) != header:
+        raise InputError(f"{ratings_file}: expected the header {','.join(header)}, found {','.join(map(str, raw.columns))}")
+    raw.columns = list(COLUMNS)
+    titles = _movielens_titles(folder / "movies.csv", lambda path: pd.read_csv(path, usecols=["movieId", "title"], dtype=str))
+    return _read_movielens(raw, ratings_file, rating_scale, titles, first_line=2, log=log)
+
+
+def _double_colon_titles(path: Path) -> pd.DataFrame:
+    """``MovieID::Title::Genres`` lines as a table of movieId and title (a title may hold ':')."""
+    rows = [line.split("::", 1) for line in path.read_text(encoding="latin-1").splitlines() if line.strip()]
+    return pd.DataFrame({"movieId": [row[0] for row in rows], "title": [row[1].rsplit("::", 1)[0] if len(row) > 1 else "" for row in rows]})
+
+
+def _movielens_titles(path: Path, read) -> dict | None:
+    """Titles by raw movie id from a MovieLens movies file read by ``read`` (None without one)."""
+    if not path.is_file():
+        return None
+    try:
+        table = read(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
+        raise InputError(f"{path}: cannot be read as a movies table ({_parser_message(error)})") from None
+    return dict(zip(table["movieId"].astype(str).str.strip(), table["title"].fillna("")))
+
+
+def _read_movielens(raw: pd.DataFrame, ratings_file: Path, rating_scale, titles, first_line: int, log) -> Interactions:
+    log = sys.stderr if log is _STDERR else log
+    data = from_raw(raw, str(ratings_file), rating_scale=rating_scale, titles=titles, first_line=first_line)
+    _progress(log, str(ratings_file), "read", data.frame["user"].to_numpy(), data.frame["item"].to_numpy())
+    return data
 
 
 def k_core(frame: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -507,14 +635,97 @@ def _read_table_csv(path: Path, sep: str) -> pd.DataFrame:
     return table
 
 
+def expansion_shape(factor: int) -> tuple[int, int]:
+    """The (rows, columns) of the expansion matrix S for ``factor``: rows = ceil(sqrt(factor)),
+    columns the fewest with rows x columns > factor (1 x 1 for factor 1). One cell more than
+    ``factor`` at least stays empty, so the seed always chooses among several S."""
+    if factor == 1:
+        return 1, 1
+    rows = math.isqrt(factor - 1) + 1
+    return rows, factor // rows + 1
+
+
+def expansion_matrix(factor: int, seed: int = 0) -> np.ndarray:
+    """The seeded binary matrix S of :func:`expand_interactions`, of shape
+    :func:`expansion_shape` with ``factor`` ones and at least one in every row and column: the
+    rows and columns in a seeded order are paired off along a diagonal (max(rows, columns)
+    ones), then the other ones fall on cells drawn uniformly from the rest."""
+    rows, columns = expansion_shape(factor)
+    rng = np.random.default_rng(seed)
+    row_order, column_order = rng.permutation(rows), rng.permutation(columns)
+    diagonal = np.arange(max(rows, columns))
+    matrix = np.zeros((rows, columns), dtype=bool)
+    matrix[row_order[diagonal % rows], column_order[diagonal % columns]] = True
+    free = np.flatnonzero(~matrix.ravel())
+    matrix.ravel()[rng.choice(free, factor - len(diagonal), replace=False)] = True
+    return matrix
+
+
+def expand_interactions(
+    data: Interactions,
+    factor: int,
+    seed: int = 0,
+    source: str = "synthetic",
+    log: TextIO | None = _STDERR,  # type: ignore[assignment]
+) -> Interactions:
+    """Grow ``data`` ``factor`` times by a Kronecker expansion in the spirit of Belletti et al.
+    (2019, "Scalable realistic recommendation datasets through fractal expansions"): R x S,
+    with R the (user, item) incidence of ``data`` and S the seeded binary matrix of
+    :func:`expansion_matrix` (a x b, ``factor`` ones, every row and column holding one).
+
+    Each rating (u, i, rating, timestamp) and each one-cell (r, c) of S give the rating
+    (u * a + r, i * b + c, rating, timestamp): ``factor`` times the ratings, a times the users,
+    b times the items. User copy (u, r) rates the copies (i, c), c in row r of S, of exactly the
+    items u rates, so its count is u's times the ones of row r (item copies likewise with the
+    columns): the count distributions keep their shape, scaled by S's row and column sums.
+    Raw ids are ``<raw id>#<copy>``, titles ``<title> (copy <c>)``. Rows come in the source's
+    order, the copies of one rating together. Vectorised, and no copy of the result is made:
+    growing MovieLens 100K to 10M ratings takes a fraction of a second and the result's 320 MB."""
+    log = sys.stderr if log is _STDERR else log
+    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+        raise InputError(f"{source}: factor must be a whole number of at least 1, not {factor!r}")
+    factor = int(factor)
+    frame = data.frame
+    _progress(log, source, "source", frame["user"].to_numpy(), frame["item"].to_numpy())
+    matrix = expansion_matrix(factor, seed)
+    a, b = matrix.shape
+    copy_rows, copy_columns = np.nonzero(matrix)  # row-major: the ones of S in a fixed order
+    expanded = pd.DataFrame(
+        {
+            "user": np.add.outer(frame["user"].to_numpy(dtype=np.int64) * a, copy_rows).ravel(),
+            "item": np.add.outer(frame["item"].to_numpy(dtype=np.int64) * b, copy_columns).ravel(),
+            "rating": np.repeat(frame["rating"].to_numpy(dtype=np.float64), factor),
+            "timestamp": np.repeat(frame["timestamp"].to_numpy(dtype=np.int64), factor),
+        },
+        copy=False,  # the four new arrays are the frame's: no second copy of 10M rows
+    )
+    result = Interactions(frame=expanded, users=_copies(data.users, a), items=_copies(data.items, b))
+    _progress(log, source, f"expanded x{factor} (S {a}x{b}, seed {seed})", expanded["user"].to_numpy(), expanded["item"].to_numpy())
+    return result
+
+
+def _copies(table: pd.DataFrame, copies: int) -> pd.DataFrame:
+    """The id table of ``copies`` copies of each id, copy k of id j at j * copies + k."""
+    copy = np.tile(np.arange(copies).astype(str), len(table))
+    out = pd.DataFrame({"raw_id": np.repeat(table["raw_id"].to_numpy().astype(str), copies).astype(object) + "#" + copy})
+    if "title" in table.columns:
+        titles = np.repeat(table["title"].to_numpy().astype(str), copies).astype(object)
+        out["title"] = np.where(titles != "", titles + " (copy " + copy + ")", "")
+    out.index.name = "id"
+    return out
+
+
 def load_dataset(spec, cache_dir: str | Path = "resources") -> Interactions:
     """Load the dataset one entry of ``datasets`` describes (a
-    :class:`recinfluence.settings.Dataset`; a key left out is ``None``: the loader's default)."""
-    if spec.loader == "movielens_100k":
-        folder = spec.path or Path(cache_dir) / "ml-100k"
-        if not spec.path and not (Path(folder) / "u.data").is_file():
-            download_movielens_100k(cache_dir, spec.url or MOVIELENS_100K_URL, spec.sha256, instead=f"datasets.{spec.name}.path")
-        return load_movielens_100k(folder, spec.rating_scale or DEFAULT_RATING_SCALE)
+    :class:`recinfluence.settings.Dataset`; a key left out is ``None``: the loader's default).
+    A ``synthetic`` entry loads its ``source`` entry (downloads go to the same ``cache_dir``)
+    and expands it."""
+    if spec.loader in MOVIELENS_RELEASES:
+        release = MOVIELENS_RELEASES[spec.loader]
+        folder = spec.path or Path(cache_dir) / release.folder
+        if not spec.path and not (Path(folder) / release.ratings).is_file():
+            download_movielens(cache_dir, release, spec.url, spec.sha256 or release.archive_sha256, instead=f"datasets.{spec.name}.path")
+        return MOVIELENS_LOADERS[spec.loader](folder, spec.scale())
     if spec.loader == "amazon_ratings":
         path = spec.path
         if not path:
@@ -527,8 +738,15 @@ def load_dataset(spec, cache_dir: str | Path = "resources") -> Interactions:
             k=spec.k_core or 5,
             sample_users=spec.sample_users,
             seed=spec.sample_seed or 0,
-            rating_scale=spec.rating_scale or DEFAULT_RATING_SCALE,
+            rating_scale=spec.scale(),
         )
     if spec.loader == "table":
         return load_table(spec.path, spec.columns, spec.rating_scale, spec.sep or ",")
-    raise InputError(f"datasets.{spec.name}.loader: unknown loader {spec.loader!r} (movielens_100k, amazon_ratings, table)")
+    if spec.loader == "synthetic":
+        source = spec.source_spec()
+        return expand_interactions(load_dataset(source, cache_dir), spec.factor, spec.expansion_seed or 0, source=f"datasets.{spec.name}")
+    known = ", ".join([*MOVIELENS_RELEASES, "amazon_ratings", "table", "synthetic"])
+    raise InputError(f"datasets.{spec.name}.loader: unknown loader {spec.loader!r} ({known})")
+
+
+MOVIELENS_LOADERS = {"movielens_100k": load_movielens_100k, "movielens_1m": load_movielens_1m, "movielens_25m": load_movielens_25m}

@@ -34,6 +34,14 @@ BUILTIN_MODELS = {
     "mult_vae": "recinfluence.models.mult_vae:MultVAE",
 }
 DEFAULT_RATING_SCALE = (1, 5)  # of the MovieLens and Amazon loaders (1 to 5 stars)
+# the scale each loader assumes when `rating_scale` is left out (a table has none; a synthetic
+# dataset has its source's)
+LOADER_RATING_SCALES = {
+    "movielens_100k": DEFAULT_RATING_SCALE,
+    "movielens_1m": DEFAULT_RATING_SCALE,
+    "movielens_25m": (0.5, 5),  # half stars
+    "amazon_ratings": DEFAULT_RATING_SCALE,
+}
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,21 @@ class Dataset(Section):
     sample_seed: int | None = None
     rating_scale: list | None = None
     sep: str | None = None
+    source: dict | None = None
+    factor: int | None = None
+    expansion_seed: int | None = None
+
+    def source_spec(self) -> "Dataset":
+        """A ``synthetic`` entry's ``source``, as an entry of its own named ``<name>.source``
+        (so that its messages name the key ``datasets.<name>.source.<key>``)."""
+        return Dataset(name=f"{self.name}.source", **self.source)
+
+    def scale(self) -> tuple | None:
+        """The rating scale in force: ``rating_scale``, else the loader's (the source's for a
+        ``synthetic`` entry; None for a table without one)."""
+        if self.loader == "synthetic":
+            return self.source_spec().scale()
+        return tuple(self.rating_scale) if self.rating_scale else LOADER_RATING_SCALES.get(self.loader)
 
 
 @dataclass(frozen=True)
@@ -216,10 +239,12 @@ class Settings:
         problems = []
         threshold = self.evaluation.relevance_threshold
         for dataset in self.datasets.values():
-            scale = dataset.rating_scale or (DEFAULT_RATING_SCALE if dataset.loader != "table" else None)
+            scale = dataset.scale()
             if scale is None:
                 continue
             low, high = scale
+            while dataset.loader == "synthetic":  # the scale is the source's: so is the key
+                dataset = dataset.source_spec()
             if low >= high:
                 problems.append(f"datasets.{dataset.name}.rating_scale: {list(scale)} is not [lowest, highest]")
             elif threshold > high:
