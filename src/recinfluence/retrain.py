@@ -18,6 +18,10 @@ How the deletion variants are trained depends on what the model offers, best fir
    baseline as the first variant of every batch, so that it shares every floating-point
    operation with the variants it is compared with;
 3. a loop of ``fit(train, seed)``, against the baseline fitted once per seed (and kept).
+
+An approximate estimator passes an ``approximation`` instead (README "Approximate influence"):
+it derives every variant from the fitted baseline, and may name the model the variants are
+compared with (a warm start compares with the baseline continued just as long).
 """
 
 from __future__ import annotations
@@ -117,6 +121,7 @@ class Retrainer:
         # How many deletions one training pass covers: the unit of work of exact deletion.
         self.block = variants_per_batch if self.batched else 1
         self._baselines: dict[int, _Baseline] = {}
+        self._references: dict[tuple, _Baseline] = {}
 
     @property
     def train(self) -> TrainSet:
@@ -135,7 +140,7 @@ class Retrainer:
             self._baselines[seed] = _Baseline(model, scores, self.experiment.evaluate(model, scores))
         return self._baselines[seed]
 
-    def deletions(self, kind: str, deletions, seed: int, comparison: str = "exclude", trains=None) -> list[Comparison]:
+    def deletions(self, kind: str, deletions, seed: int, comparison: str = "exclude", trains=None, approximation=None) -> list[Comparison]:
         """Retrain without each deletion (one id, or an array of ids, of ``kind``) and compare
         with the baseline of the same ``seed``. Batches of a batched model are consecutive
         blocks of ``deletions``, so pass whole blocks (work units) to keep numbers independent
@@ -143,7 +148,11 @@ class Retrainer:
 
         ``trains``, when given, are the training sets of the variants instead (one per deletion,
         e.g. without as many random rows as the entity has): each is still compared on the users
-        and catalog that deleting its entity would leave (the size-matched control)."""
+        and catalog that deleting its entity would leave (the size-matched control).
+
+        ``approximation``, when given, has ``reference(model, train)`` (the model to compare
+        with, None: the baseline) and ``variants(model, train, trains)`` (a model per training
+        set), both from the fitted baseline ``model``; nothing is retrained."""
         if kind not in ENTITY_KINDS:
             raise ValueError(f"entity kind must be one of {ENTITY_KINDS}, not {kind!r}")
         if comparison not in COMPARISONS:
@@ -161,7 +170,10 @@ class Retrainer:
             chunk_started = time.perf_counter()
             chunk_trains = [self.train.without(kind, ids) if train is None else train for ids, train in zip(chunk, trains[first : first + block])]
             derived = all(train is None for train in trains[first : first + block])
-            baseline, variants = self._variants(kind, chunk, chunk_trains, seed, derived)
+            if approximation is None:
+                baseline, variants = self._variants(kind, chunk, chunk_trains, seed, derived)
+            else:
+                baseline, variants = self._reference(seed, approximation), iter(approximation.variants(self.baseline(seed).model, self.train, chunk_trains))
             chunk_results = []
             for ids in chunk:
                 retrain_started = time.perf_counter()
@@ -177,6 +189,18 @@ class Retrainer:
                 chunk_results = [r._replace(seconds=r.seconds + shared) for r in chunk_results]
             results += chunk_results
         return results
+
+    def _reference(self, seed: int, approximation) -> _Baseline:
+        """What ``approximation``'s variants of ``seed`` are compared with (kept per seed)."""
+        key = (seed, approximation.reference_key)
+        if key not in self._references:
+            model = approximation.reference(self.baseline(seed).model, self.train)
+            if model is None:
+                self._references[key] = self.baseline(seed)
+            else:
+                scores = self.experiment.score(model)
+                self._references[key] = _Baseline(model, scores, self.experiment.evaluate(model, scores))
+        return self._references[key]
 
     def _variants(self, kind: str, chunk: list[np.ndarray], trains: list[TrainSet], seed: int, derived: bool):
         """(baseline, an iterator of the models fitted on ``trains``, in order). ``derived``:

@@ -14,6 +14,8 @@ ESTIMATORS = {
     "racing": "recinfluence.estimators.racing:Racing",
     "random": "recinfluence.estimators.random_control:RandomControl",
     "banzhaf": "recinfluence.estimators.banzhaf:DataBanzhaf",
+    "warm_start": "recinfluence.estimators.approximate:WarmStart",
+    "influence_function": "recinfluence.estimators.approximate:InfluenceFunction",
 }
 
 

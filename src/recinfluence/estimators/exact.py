@@ -27,6 +27,8 @@ class ExactDeletion(Estimator):
         """What each entity's variant trains on (None: the training set without the entity)."""
         return None
 
+    approximation = None  # see :mod:`recinfluence.estimators.approximate`
+
     def run(self, retrainer, kind: str, unit: np.ndarray, comparison: str = "exclude") -> Partial:
         return over_seeds([self.run_seed(retrainer, kind, unit, seed, comparison) for seed in self.seeds])
 
@@ -35,7 +37,7 @@ class ExactDeletion(Estimator):
         ``per_user`` keeps the seed (:func:`over_seeds` averages it away)."""
         rows_of = rows_per_entity(retrainer.train, kind)
         rows, per_user, timing = [], [], []
-        comparisons = retrainer.deletions(kind, unit, seed, comparison, self.variant_trains(retrainer.train, kind, unit, seed))
+        comparisons = retrainer.deletions(kind, unit, seed, comparison, self.variant_trains(retrainer.train, kind, unit, seed), self.approximation)
         for entity, (baseline, without, users, seconds) in zip(unit, comparisons):
             for metric in baseline.index:
                 sign = -1.0 if lower_is_better(metric) else 1.0

@@ -8,10 +8,22 @@ vectorise the dot products: no longer bit-identical, equal to scikit-surprise wi
 1e-9 on every score (tested), and faster again (``benchmarks/speed.py``).
 Either way the initial factors are drawn for the whole global id space in id order, so a
 deletion leaves every retained entity's initial factors unchanged.
+
+Two approximations of a deletion, from the fitted model instead of a refit (the ``warm_start``
+and ``influence_function`` estimators, README "Approximate influence"):
+
+- :meth:`SVD.warm_start` continues SGD for a few epochs on the reduced training set;
+- :meth:`SVD.influence_variants` takes one Newton step per entity that lost rows, on its own
+  parameters with the other side's held fixed (a ridge regression, so the step is exact for
+  that subproblem): the influence function restricted to the parameters a deletion touches
+  (Koh & Liang 2017; Cheng et al. 2019, "fast influence analysis" of latent factor models).
+
+In both, an entity left without any row gets its initial parameters back, as in a refit.
 """
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 
 import numba
@@ -88,7 +100,7 @@ class SVD:
         self.backend = backend
 
     def fit(self, train: TrainSet, seed: int) -> "SVD":
-        self.rating_scale = train.rating_scale
+        self.rating_scale, self.seed = train.rating_scale, seed
         # surprise visits ratings user by user (its ``ur`` dict in id order), each user's ratings
         # in insertion order: a stable sort by user reproduces that order.
         order = np.argsort(train.users, kind="stable")
@@ -105,6 +117,69 @@ class SVD:
             mean = self.global_mean if self.biased else 0.0
             (_sgd_fast if self.backend == "fast" else _sgd)(users, items, ratings, mean, self.bu, self.bi, self.pu, self.qi, self.n_epochs, self.biased, self.lr, self.reg)
         return self
+
+    def _sgd(self, train: TrainSet, epochs: int) -> None:
+        """``epochs`` more epochs of SGD over ``train`` (in fit's order), from the current
+        parameters and with the current global mean."""
+        order = np.argsort(train.users, kind="stable")
+        sgd = _sgd_fast if self.backend == "fast" else _sgd
+        mean = self.global_mean if self.biased else 0.0
+        sgd(train.users[order], train.items[order], train.ratings[order], mean, self.bu, self.bi, self.pu, self.qi, epochs, self.biased, self.lr, self.reg)
+
+    def _copy(self) -> "SVD":
+        model = copy.copy(self)
+        model._filters = None
+        model.bu, model.bi, model.pu, model.qi = (array.copy() for array in (self.bu, self.bi, self.pu, self.qi))
+        return model
+
+    def _initial_factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """The factors ``fit`` started from (the same draws for every backend)."""
+        if getattr(self, "_initial", None) is None:
+            rng = np.random.RandomState(self.seed)
+            pu = rng.normal(self.init_mean, self.init_std_dev, size=self.pu.shape)
+            self._initial = pu, rng.normal(self.init_mean, self.init_std_dev, size=self.qi.shape)
+        return self._initial
+
+    def _reset_rowless(self, model: "SVD", train: TrainSet) -> "SVD":
+        """``model`` with every entity that has no row in ``train`` back at its initial
+        parameters (where a refit leaves it)."""
+        pu0, qi0 = self._initial_factors()
+        for n_rows, factors, initial, bias in ((np.bincount(train.users, minlength=len(model.bu)), model.pu, pu0, model.bu), (np.bincount(train.items, minlength=len(model.bi)), model.qi, qi0, model.bi)):
+            rowless = n_rows == 0
+            factors[rowless], bias[rowless] = initial[rowless], 0.0
+        return model
+
+    def warm_start(self, train: TrainSet, epochs: int) -> "SVD":
+        """A copy continued for ``epochs`` SGD epochs on ``train`` (global mean kept)."""
+        model = self._copy()
+        model._sgd(train, epochs)
+        return self._reset_rowless(model, train)
+
+    def influence_variants(self, train: TrainSet, trains, epochs: int | None = None):
+        """For each training set of ``trains`` (rows of ``train``, the set this model was
+        fitted on), the model with every user and item that lost rows moved by the influence of
+        those rows on ``epochs`` epochs of gradient descent (default: the model's own).
+
+        For an item j with rows R (inputs x_v = (p_u, 1), residuals e_v) and regularisation
+        Lambda per row (as SGD applies it), the loss restricted to theta_j = (q_j, b_j), with
+        the users held fixed, is a ridge regression with Hessian H = sum_R (x x' + Lambda).
+        Removing rows D changes its gradient by g = sum_D e_v x_v - |D| Lambda theta_j, and
+        T epochs of gradient descent with learning rates L turn that into
+        delta theta_j = -F g, F = sum_{t<T} (I - L H)^t L; users alike with x = (q_i, 1).
+        As T grows F tends to H^-1, the classic influence function (Koh & Liang 2017; Cheng et
+        al. 2019 restrict it to the parameters a deletion touches, as here); with few epochs
+        and small steps F is far smaller in the directions SGD has not yet fitted, which is
+        what the trained model is."""
+        epochs = self.n_epochs if epochs is None else epochs
+        filters = getattr(self, "_filters", None)
+        if filters is None or filters.train is not train or filters.epochs != epochs:  # kept across calls
+            filters = self._filters = _Filters(self, train, epochs)
+        for reduced in trains:
+            removed = np.ones(len(train), dtype=bool)
+            removed[np.searchsorted(train.rows, reduced.rows)] = False
+            model = self._copy()
+            filters.apply(model, np.flatnonzero(removed))
+            yield self._reset_rowless(model, reduced)
 
     def _fit_surprise(self, train, users, items, ratings, seed):
         from surprise import SVD as SurpriseSVD
@@ -133,3 +208,78 @@ class SVD:
         if self.biased:
             scores += self.global_mean + self.bu[users, None] + self.bi[None, :]
         return scores
+
+
+class _Filters:
+    """The per-entity filters F of :meth:`SVD.influence_variants`, computed once per entity
+    (on first use, from its rows in the full training set) and kept."""
+
+    def __init__(self, model: SVD, train: TrainSet, epochs: int):
+        self.model, self.train, self.epochs = model, train, epochs
+        residuals = train.ratings - (model.global_mean if model.biased else 0.0) - np.einsum("rf,rf->r", model.pu[train.users], model.qi[train.items])
+        if model.biased:
+            residuals -= model.bu[train.users] + model.bi[train.items]
+        self.residuals = residuals
+        lr_bu, lr_bi, lr_pu, lr_qi = model.lr
+        reg_bu, reg_bi, reg_pu, reg_qi = model.reg
+        n = model.pu.shape[1]
+
+        def per_coordinate(factor_value, bias_value):
+            return np.r_[np.full(n, factor_value), [bias_value] * model.biased]
+
+        # side -> (own column, other column, own parameters, other side's factors, Lambda, L)
+        self.sides = {
+            "item": (train.items, train.users, (model.qi, model.bi), model.pu, per_coordinate(reg_qi, reg_bi), per_coordinate(lr_qi, lr_bi)),
+            "user": (train.users, train.items, (model.pu, model.bu), model.qi, per_coordinate(reg_pu, reg_bu), per_coordinate(lr_pu, lr_bu)),
+        }
+        self.rows_of = {side: _rows_by(column) for side, (column, *_) in self.sides.items()}
+        self.filters: dict[tuple[str, int], np.ndarray] = {}
+
+    def inputs(self, side: str, rows: np.ndarray) -> np.ndarray:
+        """x_v of ``rows``: the other side's factors, and 1 for the bias when there is one."""
+        other, other_factors = self.sides[side][1], self.sides[side][3]
+        x = other_factors[other[rows]]
+        return np.hstack([x, np.ones((len(rows), 1))]) if self.model.biased else x
+
+    def filter(self, side: str, entity: int) -> np.ndarray:
+        """F of one entity, through the eigenvectors of L^1/2 H L^1/2 (symmetric)."""
+        key = (side, entity)
+        if key not in self.filters:
+            rows = self.rows_of[side][entity]
+            reg, lr = self.sides[side][4], self.sides[side][5]
+            x = self.inputs(side, rows)
+            root = np.sqrt(lr)
+            curvature, vectors = np.linalg.eigh(root[:, None] * (x.T @ x + np.diag(len(rows) * reg)) * root[None, :])
+            # sum_{t<T} (1 - m)^t = (1 - (1 - m)^T) / m; SGD with m >= 1 would have converged
+            curvature = np.maximum(curvature, 0.0)
+            damped = np.minimum(curvature, 1.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                gain = np.where(curvature > 1e-12, (1 - (1 - damped) ** self.epochs) / np.where(curvature > 1e-12, curvature, 1.0), self.epochs)
+            scaled = root[:, None] * vectors
+            self.filters[key] = (scaled * gain) @ scaled.T
+        return self.filters[key]
+
+    def apply(self, model: SVD, removed: np.ndarray) -> None:
+        """Move ``model``'s copy of the parameters of every entity owning a ``removed`` row
+        (the baseline's own parameters are read, never written)."""
+        n = model.pu.shape[1]
+        for side, (column, _, (own_factors, own_bias), _, reg, _) in self.sides.items():
+            target_factors, target_bias = (model.qi, model.bi) if side == "item" else (model.pu, model.bu)
+            order = np.argsort(column[removed], kind="stable")
+            entities, starts = np.unique(column[removed][order], return_index=True)
+            for entity, rows in zip(entities.tolist(), np.split(removed[order], starts[1:])):
+                if len(rows) == len(self.rows_of[side][entity]):
+                    continue  # an entity left without rows is reset by the caller
+                theta = np.r_[own_factors[entity], [own_bias[entity]] * self.model.biased]
+                gradient = self.inputs(side, rows).T @ self.residuals[rows] - len(rows) * reg * theta
+                theta = theta - self.filter(side, entity) @ gradient
+                target_factors[entity] = theta[:n]
+                if self.model.biased:
+                    target_bias[entity] = theta[n]
+
+
+def _rows_by(column: np.ndarray) -> dict[int, np.ndarray]:
+    """Row positions of every value of ``column``."""
+    order = np.argsort(column, kind="stable")
+    values, starts = np.unique(column[order], return_index=True)
+    return dict(zip(values.tolist(), np.split(order, starts[1:])))

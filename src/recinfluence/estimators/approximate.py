@@ -1,0 +1,78 @@
+"""Approximate deletion: each variant derived from the fitted baseline of a seed instead of
+retrained (README "Approximate influence").
+
+Everything else is exact deletion's (seeds, comparison, tables); only the variants differ:
+
+- ``warm_start``: the baseline trained ``epochs`` more epochs without the entity, compared with
+  the baseline trained as many more epochs on everything (so what the extra epochs change by
+  themselves cancels);
+- ``influence_function``: one Newton step of the parameters the deletion touches (the
+  influence function of Koh & Liang, 2017, restricted as in Cheng et al., 2019), compared with
+  the baseline itself.
+
+Both need the model's own hook (``warm_start(train, epochs)``, ``influence_variants(train,
+trains)``); SVD has both. Cheaper per deletion than a retrain, and without a retrain's chaotic
+seed noise: :mod:`benchmarks.fidelity` measures how closely each follows exact deletion.
+"""
+
+from __future__ import annotations
+
+from ..errors import InputError
+from .base import blocks
+from .exact import ExactDeletion
+
+
+class _Approximate(ExactDeletion):
+    hook = ""  # the model method the approximation needs
+
+    def run(self, retrainer, kind, unit, comparison="exclude"):
+        model = retrainer.make_model()
+        if not callable(getattr(model, self.hook, None)):
+            raise InputError(f"estimator {self.name}: model {type(model).__name__} has no {self.hook}() (README \"Approximate influence\" lists the models that do)")
+        return super().run(retrainer, kind, unit, comparison)
+
+    def work_units(self, retrainer, entities):
+        return blocks(entities, 1)  # nothing is trained in batches
+
+    @property
+    def approximation(self):
+        return self
+
+    @property
+    def reference_key(self) -> str:
+        """Names the reference model (the retrainer keeps one per seed and key)."""
+        return self.name
+
+    def reference(self, model, train):
+        return None
+
+
+class WarmStart(_Approximate):
+    name = "warm_start"
+    hook = "warm_start"
+
+    def __init__(self, seed: int = 0, seeds: int = 1, epochs: int = 2):
+        super().__init__(seed, seeds)
+        self.epochs = epochs
+
+    @property
+    def reference_key(self) -> str:
+        return f"{self.name}:{self.epochs}"
+
+    def reference(self, model, train):
+        return model.warm_start(train, self.epochs)
+
+    def variants(self, model, train, trains):
+        return (model.warm_start(reduced, self.epochs) for reduced in trains)
+
+
+class InfluenceFunction(_Approximate):
+    name = "influence_function"
+    hook = "influence_variants"
+
+    def __init__(self, seed: int = 0, seeds: int = 1, epochs: int | None = None):
+        super().__init__(seed, seeds)
+        self.epochs = epochs
+
+    def variants(self, model, train, trains):
+        return model.influence_variants(train, trains, self.epochs)
