@@ -46,11 +46,7 @@ UTILITIES = ("map@10", "auc", "rmse")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("config", help="a study config (configs/reliability-ml100k.yaml)")
-    parser.add_argument("--directory", help="where the config's relative paths start (default runs/<config name>)")
-    parser.add_argument("--dataset", help="default: the config's first")
-    parser.add_argument("--model", help="default: the config's first")
-    parser.add_argument("--protocol", default="heldout")
+    add_study_arguments(parser)
     parser.add_argument("--run", nargs="*", default=[], metavar="ESTIMATOR:KIND:COUNT", help="compute (or extend to) COUNT seeds (exact, random_rows) or subsets (banzhaf)")
     parser.add_argument("--reverse", action="store_true", help="compute seeds last first (a second process then meets the first halfway)")
     parser.add_argument("--table", action="store_true", help="tabulate what has been computed")
@@ -58,21 +54,9 @@ def main() -> None:
     parser.add_argument("--subsets", type=int, nargs="+", default=[500, 2000, 8000], help="M grid of the table (Data Banzhaf)")
     parser.add_argument("--prune", nargs="*", default=[], metavar="ESTIMATOR:COUNT[:METRIC]", help="prune users by that estimator's ranking (by METRIC, default the config's) at COUNT seeds/subsets (test split, prune.sizes, prune.random_draws, the noise seeds)")
     parser.add_argument("--race", type=int, nargs="*", default=[], metavar="K", help="replay a race for the K least / most users on the exact deletions computed")
-    parser.add_argument("--out", default="results/benchmarks/reliability")
     args = parser.parse_args()
-
-    settings = Settings.from_file(args.config)
-    directory = Path(args.directory or Path("runs") / Path(args.config).stem)
-    directory.mkdir(parents=True, exist_ok=True)  # relative paths pass through it, as in the workflow
-    dataset = settings.datasets[args.dataset or next(iter(settings.datasets))]
-    model = settings.models[args.model or next(iter(settings.models))]
-    if dataset.path and not Path(dataset.path).is_absolute():
-        dataset = type(dataset).from_params({**dataset.to_params(), "path": str(directory / dataset.path)})
-    data = load_dataset(dataset, directory / "resources" / dataset.name)
-    split = split_interactions(len(data.frame), settings.split.test_fraction, settings.split.seed, args.protocol, settings.split.valid_fraction)
+    settings, model, data, split, experiment, out = load_study(args)
     evaluation = settings.evaluation
-    experiment = Experiment.build(data, split, "evaluation", evaluation.k, evaluation.relevance_threshold)
-    out = Path(args.out) / dataset.name / args.protocol / model.name
     for job in args.run:
         name, kind, count = job.split(":")
         retrainer = Retrainer(model.factory(), experiment, settings.influence.variants_per_batch)
@@ -97,20 +81,48 @@ def main() -> None:
         print(table.to_markdown(index=False, floatfmt=".3f"))
 
 
-def run_seeds(settings: Settings, name: str, retrainer: Retrainer, kind: str, seeds: int, out: Path, reverse: bool = False) -> None:
-    """One piece per seed (exact deletion or its random-rows control), every entity of ``kind``;
-    a piece already there is skipped."""
+def add_study_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which study, dataset, model and protocol: the arguments this script shares with
+    ``benchmarks/fidelity.py``."""
+    parser.add_argument("config", help="a study config (configs/reliability-ml100k.yaml)")
+    parser.add_argument("--directory", help="where the config's relative paths start (default runs/<config name>)")
+    parser.add_argument("--dataset", help="default: the config's first")
+    parser.add_argument("--model", help="default: the config's first")
+    parser.add_argument("--protocol", default="heldout")
+    parser.add_argument("--out", default="results/benchmarks/reliability")
+
+
+def load_study(args):
+    """(settings, model entry, data, split, influence experiment, pieces folder) of ``args``."""
+    settings = Settings.from_file(args.config)
+    directory = Path(args.directory or Path("runs") / Path(args.config).stem)
+    directory.mkdir(parents=True, exist_ok=True)  # relative paths pass through it, as in the workflow
+    dataset = settings.datasets[args.dataset or next(iter(settings.datasets))]
+    model = settings.models[args.model or next(iter(settings.models))]
+    if dataset.path and not Path(dataset.path).is_absolute():
+        dataset = type(dataset).from_params({**dataset.to_params(), "path": str(directory / dataset.path)})
+    data = load_dataset(dataset, directory / "resources" / dataset.name)
+    split = split_interactions(len(data.frame), settings.split.test_fraction, settings.split.seed, args.protocol, settings.split.valid_fraction)
+    evaluation = settings.evaluation
+    experiment = Experiment.build(data, split, "evaluation", evaluation.k, evaluation.relevance_threshold)
+    return settings, model, data, split, experiment, Path(args.out) / dataset.name / args.protocol / model.name
+
+
+def run_seeds(settings: Settings, name: str, retrainer: Retrainer, kind: str, seeds: int, out: Path, reverse: bool = False, params: dict | None = None, label: str | None = None) -> None:
+    """One piece per seed (exact deletion, its random-rows control, or an approximation of it
+    with ``params``, saved as ``label``), every entity of ``kind``; a piece already there is
+    skipped."""
     entities = entity_list(retrainer.train, kind)
     order = range(settings.seed, settings.seed + seeds)
     for seed in reversed(order) if reverse else order:
-        path = out / f"{name}_{kind}_seed{seed}.parquet"
+        path = out / f"{label or name}_{kind}_seed{seed}.parquet"
         if path.exists():
             continue
         started = time.process_time()
-        estimator = build_estimator(name, {"seeds": 1}, seed)
+        estimator = build_estimator(name, {**(params or {}), "seeds": 1}, seed)
         rows = estimator.run_units(retrainer, kind, estimator.work_units(retrainer, entities), settings.comparison).rows
         write_parquet(rows.assign(cpu_seconds=(time.process_time() - started) / len(rows)), path)
-        print(f"{name} {kind} seed {seed}: {time.process_time() - started:.0f} CPU-s", file=sys.stderr)
+        print(f"{label or name} {kind} seed {seed}: {time.process_time() - started:.0f} CPU-s", file=sys.stderr)
 
 
 def run_banzhaf(settings: Settings, name: str, retrainer: Retrainer, kind: str, subsets: int, out: Path) -> None:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from scipy import stats
 
 from recinfluence.errors import InputError
 from recinfluence.estimators import build_estimator
 from recinfluence.estimators.approximate import InfluenceFunction, WarmStart
 from recinfluence.models import model_factory
+from recinfluence.models.ncf import initial_parameters
 from recinfluence.models.svd import SVD
 from recinfluence.retrain import Experiment, Retrainer
 
-from .test_influence import SMALL_SVD
+from .test_influence import SMALL_NCF, SMALL_SVD
 
 
 @pytest.fixture(scope="module")
@@ -120,3 +122,18 @@ def test_the_warm_start_compares_with_the_baseline_trained_as_long(experiment):
     reference = retrainer._references[(0, "warm_start:3")].model
     expected = SVD(**SMALL_SVD).fit(experiment.train, 0).warm_start(experiment.train, 3)
     assert np.array_equal(reference.qi, expected.qi)
+
+
+def test_an_ncf_warm_start_keeps_common_random_numbers(experiment):
+    make = model_factory("ncf", SMALL_NCF)
+    retrainer = Retrainer(make, experiment, log=None)
+    train = experiment.train
+    absent = int(np.flatnonzero(np.bincount(train.items, minlength=train.n_items) == 0)[0])
+    result = WarmStart(seed=0, epochs=1).estimate(retrainer, "item", [absent, 1], log=None).influence
+    assert result.query("entity == @absent")["influence"].eq(0.0).all()  # the same floats as the reference
+    assert result.query("entity == 1")["influence"].ne(0.0).any()
+    baseline = retrainer.baseline(0).model
+    variant = baseline.warm_start(train.without("user", [5]), 1)
+    initial = initial_parameters(train.n_users, train.n_items, SMALL_NCF["factors"], SMALL_NCF["layers"], 0)
+    assert torch.equal(variant.params["gmf_user"][0, 5], initial["gmf_user"][5])  # the deleted user back at its start
+    assert not torch.equal(variant.params["gmf_item"], baseline.params["gmf_item"])  # the rest trained on

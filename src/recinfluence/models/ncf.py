@@ -172,12 +172,26 @@ class NCF:
         self.device = resolve_device(device)
 
     def fit(self, train: TrainSet, seed: int) -> "NCF":
-        self.params = self.fit_many([train], seed)[0].params
+        self.params, self.seed = self.fit_many([train], seed)[0].params, seed
         return self
 
-    def fit_many(self, variants: list[TrainSet], seed: int) -> list["NCF"]:
+    def warm_start(self, train: TrainSet, epochs: int) -> "NCF":
+        """This fitted model trained ``epochs`` more epochs on ``train`` (the random numbers of
+        epochs n_epochs, n_epochs + 1, ... of the same seed; Adam's moments start afresh), with
+        every user and item that has no row in ``train`` back at its initial embeddings."""
+        model = self.fit_many([train], self.seed, start=self.params, epochs=range(self.epochs, self.epochs + epochs))[0]
+        initial = initial_parameters(train.n_users, train.n_items, self.factors, self.layers, self.seed)
+        for kind, column, n in (("user", train.users, train.n_users), ("item", train.items, train.n_items)):
+            rowless = torch.as_tensor(np.bincount(column, minlength=n) == 0)
+            for name in (f"gmf_{kind}", f"mlp_{kind}"):
+                model.params[name][0, rowless] = initial[name][rowless].to(self.device)
+        return model
+
+    def fit_many(self, variants: list[TrainSet], seed: int, start=None, epochs=None) -> list["NCF"]:
         """Train one model per TrainSet; all must be deletion variants of the same full training
-        rows (same ``n_full_rows``, rows identified by ``TrainSet.rows``)."""
+        rows (same ``n_full_rows``, rows identified by ``TrainSet.rows``). ``start`` (a fitted
+        model's ``params``) and ``epochs`` (the epoch indices, which key the random numbers;
+        default ``range(self.epochs)``) continue a training instead of starting one."""
         first = variants[0]
         n_variants, n_full, device = len(variants), first.n_full_rows, self.device
         present = np.zeros((n_variants, n_full), dtype=bool)
@@ -192,7 +206,10 @@ class NCF:
         rated = np.zeros((first.n_users, first.n_items), dtype=bool)
         rated[users_of[used], items_of[used]] = True
 
-        initial = initial_parameters(first.n_users, first.n_items, self.factors, self.layers, seed)
+        if start is None:
+            initial = initial_parameters(first.n_users, first.n_items, self.factors, self.layers, seed)
+        else:
+            initial = {name: value[0].cpu() for name, value in start.items()}
         dense = [{name: value.to(device).clone().requires_grad_() for name, value in initial.items() if name not in EMBEDDINGS} for _ in range(n_variants)]
         # One flat table per kind, GMF columns then MLP columns: one gather and one update each.
         tables = {
@@ -209,7 +226,7 @@ class NCF:
         labels = torch.zeros(group, device=device)
         labels[0] = 1.0
         offsets = {kind: torch.arange(n_variants, device=device)[:, None] * n for kind, n in (("user", first.n_users), ("item", first.n_items))}
-        for epoch in range(self.epochs):
+        for epoch in range(self.epochs) if epochs is None else epochs:
             candidates = negative_candidates(seed, epoch, n_full, first.n_items, self.n_negatives)
             for batch in epoch_batches(seed, epoch, n_full, rows_per_batch):
                 # The loss is a sum over the batch's present samples divided by the size of the
@@ -256,6 +273,7 @@ class NCF:
         for index, layers in enumerate(dense):
             model = NCF.__new__(NCF)
             model.__dict__.update(self.__dict__)
+            model.seed = seed
             model.params = {name: value.detach()[None].clone() for name, value in layers.items()}
             for kind, n in (("user", first.n_users), ("item", first.n_items)):
                 table = tables[kind][index * n : (index + 1) * n]
