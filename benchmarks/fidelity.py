@@ -49,7 +49,8 @@ def main() -> None:
     for job in args.run:
         name, params = parse_job(job)
         retrainer = Retrainer(model.factory(), experiment, settings.influence.variants_per_batch)
-        run_seeds(settings, name, retrainer, args.kind, args.seeds, out, params=params, label=job.replace(":", "-").replace("=", ""))
+        label = job.replace(":", "-").replace("=", "")
+        run_seeds(settings, name, retrainer, args.kind, args.seeds, out, params=params, label=label, limit=args.limit or settings.limit(args.kind, model.name))
     if args.table:
         table = tabulate(out, args.kind, args.seeds, settings.seed, args.top_n)
         write_csv(table, out / f"fidelity_{args.kind}.csv", index=False)

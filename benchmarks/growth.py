@@ -3,17 +3,22 @@
 MovieLens 100K grown by the seeded Kronecker expansion of the ``synthetic`` loader (factor 1,
 10, 100: 100K, 1M and 10M ratings, users and items each about sqrt(factor) times as many), SVD
 (compiled, one thread), heldout protocol. For each size and estimator (exact deletion, warm
-start, influence function), a few user and item deletions are timed (fit or derivation plus
-evaluation, CPU-seconds); the baseline fit and evaluation apart. A least-squares fit of
-seconds per deletion = a x ratings + b x users x items (training grows with the ratings,
-evaluating every user's ranking over the catalog with the matrix) projects the cost of one
-seed over every user and item of MovieLens 1M and 25M and Amazon Electronics 5-core, on 8
-cores and on a 100-node cluster of 32-core nodes.
+start, influence function), a few user and item deletions of median activity are timed (fit or
+derivation plus evaluation, CPU-seconds), and so are the baseline's fit and one evaluation (the
+scores of every evaluation user over the catalog and their metrics).
+
+Projection: a deletion is its training part (the time less its evaluations: one for a user, two
+for an item, whose baseline is evaluated again without it), which grows with the ratings, plus
+its evaluations, which grow with users x items; both are scaled from the largest size measured
+to MovieLens 1M and 25M and Amazon Electronics 5-core, for one seed over every user and item,
+on 8 cores and on a 100-node cluster of 32-core nodes. Beyond about a billion scores the score
+matrix (``score_matrix_gb``) no longer fits in memory: evaluation would have to go by blocks of
+users, which it does not do today.
 
     python benchmarks/growth.py ../shared/data/ml-100k                 # factors 1 10 100
     python benchmarks/growth.py ../shared/data/ml-100k --factors 1 10 --deletions 2
 
-Writes results/benchmarks/growth/growth.csv, projections.csv, their .md and growth.png/.pdf.
+Writes results/benchmarks/growth/growth.csv, projections.csv, growth.md and growth.png/.pdf.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ def main() -> None:
     write_csv(projections, out / "projections.csv", index=False)
     write_text(table.to_markdown(index=False, floatfmt=".3g") + "\n\n" + projections.to_markdown(index=False, floatfmt=".3g") + "\n", out / "growth.md")
     print(projections.to_markdown(index=False, floatfmt=".3g"))
-    plot(table, out)
+    plot(table, projections, out)
 
 
 def measure(data, factor: int, deletions: int) -> list[dict]:
@@ -73,9 +78,12 @@ def measure(data, factor: int, deletions: int) -> list[dict]:
     size = {"factor": factor, "ratings": len(data.frame), "users": data.n_users, "items": data.n_items}
     retrainer = Retrainer(SVD, experiment, log=None)
     started = time.process_time()
-    retrainer.baseline(0)
+    model = retrainer.baseline(0).model
     rows = [{**size, "estimator": "baseline", "kind": "-", "cpu_seconds": time.process_time() - started}]
-    print(f"x{factor}: {size['ratings']:,} ratings, baseline {rows[0]['cpu_seconds']:.1f} CPU-s", flush=True)
+    started = time.process_time()
+    experiment.evaluate(model)
+    rows.append({**size, "estimator": "evaluation", "kind": "-", "cpu_seconds": time.process_time() - started})
+    print(f"x{factor}: {size['ratings']:,} ratings, baseline {rows[0]['cpu_seconds']:.1f} CPU-s, one evaluation {rows[1]['cpu_seconds']:.1f}", flush=True)
     counts = {"user": np.bincount(experiment.train.users, minlength=data.n_users), "item": np.bincount(experiment.train.items, minlength=data.n_items)}
     for kind in ("user", "item"):
         # entities of median activity, so that a few stand for the many
@@ -90,46 +98,61 @@ def measure(data, factor: int, deletions: int) -> list[dict]:
 
 
 def project(table: pd.DataFrame) -> pd.DataFrame:
-    """Least squares of seconds per deletion on (ratings, users x items), non-negative, per
-    estimator and kind; the cost of one seed over every user and item of each target."""
+    """One seed over every user and item of each target, from the largest size measured: the
+    training part scaled by the ratings, the evaluations by users x items."""
+    largest = table[table["ratings"] == table["ratings"].max()]
+    evaluation = float(largest.loc[largest["estimator"] == "evaluation", "cpu_seconds"].iloc[0])
+    measured = largest.iloc[0]
     rows = []
     for name in ESTIMATORS:
-        coefficients = {}
-        for kind in ("user", "item"):
-            mine = table[(table["estimator"] == name) & (table["kind"] == kind)]
-            design = np.column_stack([mine["ratings"], mine["users"] * mine["items"]]).astype(float)
-            coefficients[kind] = np.clip(np.linalg.lstsq(design, mine["cpu_seconds"].to_numpy(), rcond=None)[0], 0, None)
         for target, (ratings, users, items) in TARGETS.items():
-            per_user = coefficients["user"] @ [ratings, users * items]
-            per_item = coefficients["item"] @ [ratings, users * items]
-            total = per_user * users + per_item * items
+            per = {}
+            for kind, evaluations in (("user", 1), ("item", 2)):
+                seconds = float(largest.loc[(largest["estimator"] == name) & (largest["kind"] == kind), "cpu_seconds"].iloc[0])
+                training = max(seconds - evaluations * evaluation, 0.0)
+                per[kind] = training * ratings / measured["ratings"] + evaluations * evaluation * (users * items) / (measured["users"] * measured["items"])
+            total = per["user"] * users + per["item"] * items
             rows.append({
                 "dataset": target, "ratings": ratings, "users": users, "items": items, "estimator": name,
-                "seconds_per_user": per_user, "seconds_per_item": per_item, "cpu_hours": total / 3600,
+                "seconds_per_user": per["user"], "seconds_per_item": per["item"], "cpu_hours": total / 3600,
                 **{f"wall_hours_{label.replace(' ', '_')}": total / 3600 / cores for label, cores in CORES.items()},
                 "score_matrix_gb": users * items * 8 / 1e9,
             })
     return pd.DataFrame(rows)
 
 
-def plot(table: pd.DataFrame, out: Path) -> None:
+def plot(table: pd.DataFrame, projections: pd.DataFrame, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
+    colors = dict(zip(ESTIMATORS, ("C0", "C1", "C2")))
     for axis, kind in zip(axes, ("user", "item")):
         for name in ESTIMATORS:
             mine = table[(table["estimator"] == name) & (table["kind"] == kind)]
-            axis.loglog(mine["ratings"], mine["cpu_seconds"], marker="o", label=name)
-        base = table[table["estimator"] == "baseline"]
-        axis.loglog(base["ratings"], base["cpu_seconds"], marker="s", linestyle="--", color="grey", label="baseline fit + evaluation")
-        axis.set_title(f"One {kind} deletion, SVD (one thread)")
-        axis.set_xlabel("ratings (MovieLens 100K grown by Kronecker expansion)")
+            axis.loglog(mine["ratings"], mine["cpu_seconds"], marker="o", color=colors[name], label=name)
+        for name, style in (("baseline", "--"), ("evaluation", ":")):
+            mine = table[table["estimator"] == name]
+            axis.loglog(mine["ratings"], mine["cpu_seconds"], marker="s", linestyle=style, color="grey", label="baseline fit + evaluation" if name == "baseline" else "one evaluation")
+        axis.set_title(f"One {kind} deletion, SVD, one thread")
+        axis.set_ylabel("CPU-seconds per deletion")
+    study = axes[2]
+    for name in ESTIMATORS:
+        per = table[table["estimator"] == name].pivot_table(index=["ratings", "users", "items"], columns="kind", values="cpu_seconds").reset_index()
+        study.loglog(per["ratings"], (per["user"] * per["users"] + per["item"] * per["items"]) / 3600, marker="o", color=colors[name], label=f"{name} (measured)")
+        mine = projections[projections["estimator"] == name]
+        study.loglog(mine["ratings"], mine["cpu_hours"], marker="x", linestyle="none", color=colors[name], label=f"{name} (projected)")
+    for _, target in projections.drop_duplicates("dataset").iterrows():
+        study.annotate(target["dataset"], (target["ratings"], projections.loc[projections["dataset"] == target["dataset"], "cpu_hours"].max()), fontsize=7, textcoords="offset points", xytext=(0, 6), ha="center")
+    study.set_title("Every user and item, one seed")
+    study.set_ylabel("CPU-hours")
+    study.set_xlabel("ratings (o: MovieLens 100K grown; x: projected to real datasets)")
+    for axis in axes:
+        axis.set_xlabel(axis.get_xlabel() or "ratings (MovieLens 100K grown by Kronecker expansion)")
         axis.grid(True, which="both", alpha=0.3)
-    axes[0].set_ylabel("CPU-seconds per deletion")
-    axes[1].legend()
+        axis.legend(fontsize=7)
     figure.tight_layout()
     out.mkdir(parents=True, exist_ok=True)
     for suffix in ("png", "pdf"):

@@ -63,7 +63,7 @@ def main() -> None:
         if name == "banzhaf":
             run_banzhaf(settings, name, retrainer, kind, int(count), out)
         else:
-            run_seeds(settings, name, retrainer, kind, int(count), out, args.reverse)
+            run_seeds(settings, name, retrainer, kind, int(count), out, args.reverse, limit=args.limit or settings.limit(kind, model.name))
     if args.table:
         floor = noise_floor(seed_baselines(model.factory(), {"evaluation": experiment}, settings.noise_seeds())[0], settings.noise.quantile)[0]
         table = tabulate(settings, out, floor, args.seeds, args.subsets)
@@ -89,6 +89,7 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", help="default: the config's first")
     parser.add_argument("--model", help="default: the config's first")
     parser.add_argument("--protocol", default="heldout")
+    parser.add_argument("--limit", type=int, help="exact deletion and its approximations: only the first LIMIT entities (default: the model's limit in the config)")
     parser.add_argument("--out", default="results/benchmarks/reliability")
 
 
@@ -108,11 +109,11 @@ def load_study(args):
     return settings, model, data, split, experiment, Path(args.out) / dataset.name / args.protocol / model.name
 
 
-def run_seeds(settings: Settings, name: str, retrainer: Retrainer, kind: str, seeds: int, out: Path, reverse: bool = False, params: dict | None = None, label: str | None = None) -> None:
+def run_seeds(settings: Settings, name: str, retrainer: Retrainer, kind: str, seeds: int, out: Path, reverse: bool = False, params: dict | None = None, label: str | None = None, limit: int | None = None) -> None:
     """One piece per seed (exact deletion, its random-rows control, or an approximation of it
-    with ``params``, saved as ``label``), every entity of ``kind``; a piece already there is
-    skipped."""
-    entities = entity_list(retrainer.train, kind)
+    with ``params``, saved as ``label``), the first ``limit`` entities of ``kind`` (None:
+    all); a piece already there is skipped."""
+    entities = entity_list(retrainer.train, kind, limit)
     order = range(settings.seed, settings.seed + seeds)
     for seed in reversed(order) if reverse else order:
         path = out / f"{label or name}_{kind}_seed{seed}.parquet"
