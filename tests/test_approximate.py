@@ -8,6 +8,7 @@ import torch
 from scipy import stats
 
 from recinfluence.errors import InputError
+from recinfluence.settings import BUILTIN_MODELS, ESTIMATOR_HOOKS, Settings, import_object
 from recinfluence.estimators import build_estimator
 from recinfluence.estimators.approximate import InfluenceFunction, WarmStart
 from recinfluence.models import model_factory
@@ -146,3 +147,26 @@ def test_an_ncf_warm_start_keeps_common_random_numbers(experiment):
     initial = initial_parameters(train.n_users, train.n_items, SMALL_NCF["factors"], SMALL_NCF["layers"], 0)
     assert torch.equal(variant.params["gmf_user"][0, 5], initial["gmf_user"][5])  # the deleted user back at its start
     assert not torch.equal(variant.params["gmf_item"], baseline.params["gmf_item"])  # the rest trained on
+
+
+def test_the_table_of_hooks_is_true_to_the_built_in_models():
+    for name, (hook, classes) in ESTIMATOR_HOOKS.items():
+        having = {model for model, path in BUILTIN_MODELS.items() if callable(getattr(import_object(path, model, "model class"), hook, None))}
+        assert having == set(classes), name
+
+
+def test_a_config_pairing_an_approximation_with_a_model_without_its_hook_is_refused(tmp_path):
+    config = {
+        "datasets": {"ml": {"loader": "movielens_100k"}},
+        "models": {"svd": {"class": "svd"}, "ease": {"class": "ease"}, "mine": {"class": "tests.test_influence:Spy"}},
+        "estimators": {"exact": {}, "warm_start": {}, "influence_function": {}},
+    }
+    with pytest.raises(InputError) as error:
+        Settings.from_config(config, "study.yaml")
+    message = str(error.value)
+    assert "estimators.warm_start: model ease (class ease) has no warm_start(); the built-in models with it: ncf, svd" in message
+    assert "estimators.influence_function: model ease (class ease) has no influence_variants(); the built-in models with it: svd" in message
+    assert "model svd" not in message and "model mine" not in message  # plugins are imported once the rest is right
+    del config["models"]["ease"]
+    with pytest.raises(InputError, match=r"estimators.warm_start: model mine \(tests.test_influence:Spy\) has no warm_start\(\)"):
+        Settings.from_config(config, "study.yaml")

@@ -33,6 +33,13 @@ BUILTIN_MODELS = {
     "als": "recinfluence.models.als:ALS",
     "mult_vae": "recinfluence.models.mult_vae:MultVAE",
 }
+# The model method each approximate estimator needs (README "Approximate influence") and the
+# built-in models that have it: the config is checked without importing the models (a test
+# keeps this table true to the classes).
+ESTIMATOR_HOOKS = {
+    "warm_start": ("warm_start", ("ncf", "svd")),
+    "influence_function": ("influence_variants", ("svd",)),
+}
 DEFAULT_RATING_SCALE = (1, 5)  # of the MovieLens and Amazon loaders (1 to 5 stars)
 # the scale each loader assumes when `rating_scale` is left out (a table has none; a synthetic
 # dataset has its source's)
@@ -255,6 +262,10 @@ class Settings:
         racing = self.estimators.get("racing")
         if racing is not None and racing.params["start_seeds"] > racing.params["max_seeds"]:
             problems.append(f"estimators.racing.start_seeds: {racing.params['start_seeds']} is more than max_seeds ({racing.params['max_seeds']})")
+        for name, (hook, classes) in ESTIMATOR_HOOKS.items():
+            for model in self.models.values():
+                if name in self.estimators and model.class_name in BUILTIN_MODELS and model.class_name not in classes:
+                    problems.append(f"estimators.{name}: model {model.name} (class {model.class_name}) has no {hook}(); the built-in models with it: {', '.join(classes)}")
         raise_problems(source, problems)
 
     def check_plugin_models(self, source: str = "config") -> None:
@@ -265,9 +276,13 @@ class Settings:
             if model.class_name in BUILTIN_MODELS:
                 continue
             try:
-                model.factory()
+                instance = model.factory()()
             except InputError as error:
                 problems.append(str(error))
+                continue
+            for name, (hook, _) in ESTIMATOR_HOOKS.items():
+                if name in self.estimators and not callable(getattr(instance, hook, None)):
+                    problems.append(f"estimators.{name}: model {model.name} ({model.class_name}) has no {hook}()")
         raise_problems(source, problems)
 
     @property

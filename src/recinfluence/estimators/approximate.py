@@ -11,13 +11,15 @@ Everything else is exact deletion's (seeds, comparison, tables); only the varian
   the baseline itself.
 
 Both need the model's own hook (``warm_start(train, epochs)``, ``influence_variants(train,
-trains)``); SVD has both. Cheaper per deletion than a retrain, and without a retrain's chaotic
+trains)``: :data:`recinfluence.settings.ESTIMATOR_HOOKS`, where a config naming a model without
+it is refused before any job runs); SVD has both, NCF a warm start. Cheaper per deletion than a retrain, and without a retrain's chaotic
 seed noise: :mod:`benchmarks.fidelity` measures how closely each follows exact deletion.
 """
 
 from __future__ import annotations
 
 from ..errors import InputError
+from ..settings import ESTIMATOR_HOOKS
 from .base import blocks
 from .exact import ExactDeletion
 
@@ -49,7 +51,7 @@ class _Approximate(ExactDeletion):
 
 class WarmStart(_Approximate):
     name = "warm_start"
-    hook = "warm_start"
+    hook = ESTIMATOR_HOOKS[name][0]
 
     def __init__(self, seed: int = 0, seeds: int = 1, epochs: int = 2):
         super().__init__(seed, seeds)
@@ -68,7 +70,7 @@ class WarmStart(_Approximate):
 
 class InfluenceFunction(_Approximate):
     name = "influence_function"
-    hook = "influence_variants"
+    hook = ESTIMATOR_HOOKS[name][0]
 
     def __init__(self, seed: int = 0, seeds: int = 1, epochs: int | None = None):
         super().__init__(seed, seeds)
