@@ -2,7 +2,8 @@
 
 MovieLens 100K grown by the seeded Kronecker expansion of the ``synthetic`` loader (factor 1,
 10, 100: 100K, 1M and 10M ratings, users and items each about sqrt(factor) times as many), SVD
-(compiled, one thread), heldout protocol. For each size and estimator (exact deletion, warm
+(compiled) or NCF (default settings; exact deletion batched, the timed deletions sharing one
+pass with the baseline), one thread, heldout protocol. For each size and estimator (exact deletion, warm
 start, influence function), a few user and item deletions of median activity are timed (fit or
 derivation plus evaluation, CPU-seconds), and so are the baseline's fit and one evaluation (the
 scores of every evaluation user over the catalog and their metrics).
@@ -16,9 +17,9 @@ matrix (``score_matrix_gb``) no longer fits in memory: evaluation would have to 
 users, which it does not do today.
 
     python benchmarks/growth.py ../shared/data/ml-100k                 # factors 1 10 100
-    python benchmarks/growth.py ../shared/data/ml-100k --factors 1 10 --deletions 2
+    python benchmarks/growth.py ../shared/data/ml-100k --model ncf --factors 1 10 --deletions 3
 
-Writes results/benchmarks/growth/growth.csv, projections.csv, growth.md and growth.png/.pdf.
+Writes results/benchmarks/growth/<model>/growth.csv, projections.csv, growth.md and growth.png/.pdf.
 """
 
 from __future__ import annotations
@@ -34,11 +35,15 @@ from recinfluence.cli import limit_threads
 from recinfluence.data import expand_interactions, load_movielens_100k
 from recinfluence.estimators import build_estimator
 from recinfluence.io import write_csv, write_text
-from recinfluence.models import SVD
+from recinfluence.models import model_factory
 from recinfluence.retrain import Experiment, Retrainer
 from recinfluence.split import split_interactions
 
-ESTIMATORS = {"exact": {}, "warm_start": {"epochs": 2}, "influence_function": {}}
+# the estimators timed for each model (an approximation only where the model has its hook)
+ESTIMATORS = {
+    "svd": {"exact": {}, "warm_start": {"epochs": 2}, "influence_function": {}},
+    "ncf": {"exact": {}, "warm_start": {"epochs": 1}},
+}
 # (ratings, users, items) of the datasets projected to (GroupLens READMEs; Amazon Electronics
 # 5-core as McAuley et al. publish it)
 TARGETS = {
@@ -53,15 +58,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("movielens", help="an ml-100k folder")
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 10, 100])
+    parser.add_argument("--model", default="svd", choices=sorted(ESTIMATORS))
     parser.add_argument("--deletions", type=int, default=3, help="deletions timed per kind, size and estimator")
     parser.add_argument("--out", default="results/benchmarks/growth")
     args = parser.parse_args()
     limit_threads(1)
-    out = Path(args.out)
+    out = Path(args.out) / args.model
     source = load_movielens_100k(args.movielens)
     rows = []
     for factor in args.factors:
-        rows += measure(expand_interactions(source, factor, seed=0, log=None) if factor > 1 else source, factor, args.deletions)
+        rows += measure(expand_interactions(source, factor, seed=0, log=None) if factor > 1 else source, factor, args.model, args.deletions)
         table = pd.DataFrame(rows)
         write_csv(table, out / "growth.csv", index=False)  # after each size: a long run keeps what it measured
         print(table.to_markdown(index=False, floatfmt=".3g"), flush=True)
@@ -69,19 +75,19 @@ def main() -> None:
     write_csv(projections, out / "projections.csv", index=False)
     write_text(table.to_markdown(index=False, floatfmt=".3g") + "\n\n" + projections.to_markdown(index=False, floatfmt=".3g") + "\n", out / "growth.md")
     print(projections.to_markdown(index=False, floatfmt=".3g"))
-    plot(table, projections, out)
+    plot(table, projections, args.model, out)
 
 
-def measure(data, factor: int, deletions: int) -> list[dict]:
+def measure(data, factor: int, model: str, deletions: int) -> list[dict]:
     split = split_interactions(len(data.frame), 0.25, 0, "heldout", 0.1)
     experiment = Experiment.build(data, split, "evaluation", 10, 4.0)
     size = {"factor": factor, "ratings": len(data.frame), "users": data.n_users, "items": data.n_items}
-    retrainer = Retrainer(SVD, experiment, log=None)
+    retrainer = Retrainer(model_factory(model), experiment, log=None)
     started = time.process_time()
-    model = retrainer.baseline(0).model
+    fitted = retrainer.baseline(0).model
     rows = [{**size, "estimator": "baseline", "kind": "-", "cpu_seconds": time.process_time() - started}]
     started = time.process_time()
-    experiment.evaluate(model)
+    experiment.evaluate(fitted)
     rows.append({**size, "estimator": "evaluation", "kind": "-", "cpu_seconds": time.process_time() - started})
     print(f"x{factor}: {size['ratings']:,} ratings, baseline {rows[0]['cpu_seconds']:.1f} CPU-s, one evaluation {rows[1]['cpu_seconds']:.1f}", flush=True)
     counts = {"user": np.bincount(experiment.train.users, minlength=data.n_users), "item": np.bincount(experiment.train.items, minlength=data.n_items)}
@@ -89,7 +95,7 @@ def measure(data, factor: int, deletions: int) -> list[dict]:
         # entities of median activity, so that a few stand for the many
         order = np.argsort(np.abs(counts[kind] - np.median(counts[kind][counts[kind] > 0])), kind="stable")
         entities = np.sort(order[:deletions])
-        for name, params in ESTIMATORS.items():
+        for name, params in ESTIMATORS[model].items():
             started = time.process_time()
             build_estimator(name, params, 0).estimate(retrainer, kind, entities, log=None)
             rows.append({**size, "estimator": name, "kind": kind, "cpu_seconds": (time.process_time() - started) / len(entities)})
@@ -104,7 +110,7 @@ def project(table: pd.DataFrame) -> pd.DataFrame:
     evaluation = float(largest.loc[largest["estimator"] == "evaluation", "cpu_seconds"].iloc[0])
     measured = largest.iloc[0]
     rows = []
-    for name in ESTIMATORS:
+    for name in _estimators(table):
         for target, (ratings, users, items) in TARGETS.items():
             per = {}
             for kind, evaluations in (("user", 1), ("item", 2)):
@@ -121,25 +127,29 @@ def project(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plot(table: pd.DataFrame, projections: pd.DataFrame, out: Path) -> None:
+def _estimators(table: pd.DataFrame) -> list[str]:
+    return [name for name in table["estimator"].unique() if name not in ("baseline", "evaluation")]
+
+
+def plot(table: pd.DataFrame, projections: pd.DataFrame, model: str, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    colors = dict(zip(ESTIMATORS, ("C0", "C1", "C2")))
+    colors = dict(zip(_estimators(table), ("C0", "C1", "C2")))
     for axis, kind in zip(axes, ("user", "item")):
-        for name in ESTIMATORS:
+        for name in colors:
             mine = table[(table["estimator"] == name) & (table["kind"] == kind)]
             axis.loglog(mine["ratings"], mine["cpu_seconds"], marker="o", color=colors[name], label=name)
         for name, style in (("baseline", "--"), ("evaluation", ":")):
             mine = table[table["estimator"] == name]
             axis.loglog(mine["ratings"], mine["cpu_seconds"], marker="s", linestyle=style, color="grey", label="baseline fit + evaluation" if name == "baseline" else "one evaluation")
-        axis.set_title(f"One {kind} deletion, SVD, one thread")
+        axis.set_title(f"One {kind} deletion, {model.upper()}, one thread")
         axis.set_ylabel("CPU-seconds per deletion")
     study = axes[2]
-    for name in ESTIMATORS:
+    for name in colors:
         per = table[table["estimator"] == name].pivot_table(index=["ratings", "users", "items"], columns="kind", values="cpu_seconds").reset_index()
         study.loglog(per["ratings"], (per["user"] * per["users"] + per["item"] * per["items"]) / 3600, marker="o", color=colors[name], label=f"{name} (measured)")
         mine = projections[projections["estimator"] == name]
