@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from scipy import stats
@@ -170,3 +171,10 @@ def test_a_config_pairing_an_approximation_with_a_model_without_its_hook_is_refu
     del config["models"]["ease"]
     with pytest.raises(InputError, match=r"estimators.warm_start: model mine \(tests.test_influence:Spy\) has no warm_start\(\)"):
         Settings.from_config(config, "study.yaml")
+
+
+def test_an_ncf_warm_start_in_batches_equals_one_at_a_time(experiment):
+    make = model_factory("ncf", SMALL_NCF)
+    together = WarmStart(seed=0, epochs=1).estimate(Retrainer(make, experiment, 3, log=None), "user", [3, 5, 8], log=None).influence
+    alone = WarmStart(seed=0, epochs=1).estimate(Retrainer(make, experiment, 1, log=None), "user", [5], log=None).influence
+    pd.testing.assert_frame_equal(together[together["entity"] == 5].reset_index(drop=True), alone, check_exact=True)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from ..errors import InputError
 from ..settings import ESTIMATOR_HOOKS
-from .base import blocks
 from .exact import ExactDeletion
 
 
@@ -32,9 +31,6 @@ class _Approximate(ExactDeletion):
         if not callable(getattr(model, self.hook, None)):
             raise InputError(f"estimator {self.name}: model {type(model).__name__} has no {self.hook}() (README \"Approximate influence\" lists the models that do)")
         return super().run(retrainer, kind, unit, comparison)
-
-    def work_units(self, retrainer, entities):
-        return blocks(entities, 1)  # nothing is trained in batches
 
     @property
     def approximation(self):
@@ -65,7 +61,8 @@ class WarmStart(_Approximate):
         return model.warm_start(train, self.epochs)
 
     def variants(self, model, train, trains):
-        return (model.warm_start(reduced, self.epochs) for reduced in trains)
+        many = getattr(model, "warm_start_many", None)  # a batched model warms a work unit in one pass
+        return iter(many(trains, self.epochs)) if callable(many) else (model.warm_start(reduced, self.epochs) for reduced in trains)
 
 
 class InfluenceFunction(_Approximate):

@@ -179,13 +179,20 @@ class NCF:
         """This fitted model trained ``epochs`` more epochs on ``train`` (the random numbers of
         epochs n_epochs, n_epochs + 1, ... of the same seed; Adam's moments start afresh), with
         every user and item that has no row in ``train`` back at its initial embeddings."""
-        model = self.fit_many([train], self.seed, start=self.params, epochs=range(self.epochs, self.epochs + epochs))[0]
-        initial = initial_parameters(train.n_users, train.n_items, self.factors, self.layers, self.seed)
-        for kind, column, n in (("user", train.users, train.n_users), ("item", train.items, train.n_items)):
-            rowless = torch.as_tensor(np.bincount(column, minlength=n) == 0)
-            for name in (f"gmf_{kind}", f"mlp_{kind}"):
-                model.params[name][0, rowless] = initial[name][rowless].to(self.device)
-        return model
+        return self.warm_start_many([train], epochs)[0]
+
+    def warm_start_many(self, trains: list[TrainSet], epochs: int) -> list["NCF"]:
+        """:meth:`warm_start` of several training sets in one batched pass (each variant's
+        floats are those of its own warm start: see the module docstring)."""
+        models = self.fit_many(trains, self.seed, start=self.params, epochs=range(self.epochs, self.epochs + epochs))
+        first = trains[0]
+        initial = initial_parameters(first.n_users, first.n_items, self.factors, self.layers, self.seed)
+        for model, train in zip(models, trains):
+            for kind, column, n in (("user", train.users, train.n_users), ("item", train.items, train.n_items)):
+                rowless = torch.as_tensor(np.bincount(column, minlength=n) == 0)
+                for name in (f"gmf_{kind}", f"mlp_{kind}"):
+                    model.params[name][0, rowless] = initial[name][rowless].to(self.device)
+        return models
 
     def fit_many(self, variants: list[TrainSet], seed: int, start=None, epochs=None) -> list["NCF"]:
         """Train one model per TrainSet; all must be deletion variants of the same full training
