@@ -8,7 +8,7 @@ share that baseline's noise with its reference. Each row gives, for one estimato
 and one utility: the Spearman correlation with the reference and the overlap of the top and
 bottom N; the same correlation corrected for the reference's own noise (divided by the square
 root of its split-half reliability: an estimate of the correlation with exact deletion's
-infinite-seed mean); CPU-seconds per entity and the speed-up against exact deletion with the
+infinite-seed mean; none where the reference's halves do not agree at all); CPU-seconds per entity and the speed-up against exact deletion with the
 same R. Exact deletion with R = 1 and 4 is tabulated beside, against the same kind of reference.
 
     python benchmarks/reliability.py configs/reliability-ml100k.yaml --run exact:user:16
@@ -90,7 +90,7 @@ def tabulate(out, kind: str, max_seeds: int, first_seed: int, top_n: int) -> pd.
                 cost = _cost(pieces)
                 rows.append({
                     "kind": kind, "estimator": label, "seeds": count, "utility": metric, "entities": int(agreement["entities"]),
-                    "spearman": agreement["spearman"], "spearman_corrected": agreement["spearman"] / np.sqrt(reliability["reliability"]),
+                    "spearman": agreement["spearman"], "spearman_corrected": agreement["spearman"] / np.sqrt(reliability["reliability"]) if reliability["reliability"] > 0 else np.nan,
                     f"top{top_n}_overlap": agreement["top_overlap"], f"bottom{top_n}_overlap": agreement["bottom_overlap"],
                     "reference_seeds": len(reference_seeds), "reference_reliability": reliability["reliability"],
                     "exact_split_half": reliability["split_half"], "cpu_seconds_per_entity": cost * count,
