@@ -6,14 +6,15 @@ Everything else is exact deletion's (seeds, comparison, tables); only the varian
 - ``warm_start``: the baseline trained ``epochs`` more epochs without the entity, compared with
   the baseline trained as many more epochs on everything (so what the extra epochs change by
   themselves cancels);
-- ``influence_function``: one Newton step of the parameters the deletion touches (the
-  influence function of Koh & Liang, 2017, restricted as in Cheng et al., 2019), compared with
-  the baseline itself.
+- ``influence_function``: every user and item that lost rows moved by the influence of those
+  rows on its own parameters over the epochs trained (Koh & Liang, 2017, restricted as in
+  Cheng et al., 2019; see :meth:`recinfluence.models.svd.SVD.influence_variants`), compared
+  with the baseline itself.
 
 Both need the model's own hook (``warm_start(train, epochs)``, ``influence_variants(train,
-trains)``: :data:`recinfluence.settings.ESTIMATOR_HOOKS`, where a config naming a model without
-it is refused before any job runs); SVD has both, NCF a warm start. Cheaper per deletion than a retrain, and without a retrain's chaotic
-seed noise: :mod:`benchmarks.fidelity` measures how closely each follows exact deletion.
+trains)``: :data:`recinfluence.settings.ESTIMATOR_HOOKS`; a config naming a model without it
+is refused before any job runs); SVD has both, NCF a warm start. Neither equals a refit:
+``benchmarks/fidelity.py`` measures how closely each follows exact deletion, and at what cost.
 """
 
 from __future__ import annotations
