@@ -135,10 +135,12 @@ class Retrainer:
         """The model fitted on the whole training set with ``seed``, its scores and its per-user
         metrics (fitted on first use, then kept)."""
         if seed not in self._baselines:
-            model = self.fit(seed)
-            scores = self.experiment.score(model)
-            self._baselines[seed] = _Baseline(model, scores, self.experiment.evaluate(model, scores))
+            self._baselines[seed] = self._evaluated(self.fit(seed))
         return self._baselines[seed]
+
+    def _evaluated(self, model) -> _Baseline:
+        scores = self.experiment.score(model)
+        return _Baseline(model, scores, self.experiment.evaluate(model, scores))
 
     def deletions(self, kind: str, deletions, seed: int, comparison: str = "exclude", trains=None, approximation=None) -> list[Comparison]:
         """Retrain without each deletion (one id, or an array of ids, of ``kind``) and compare
@@ -195,11 +197,7 @@ class Retrainer:
         key = (seed, approximation.reference_key)
         if key not in self._references:
             model = approximation.reference(self.baseline(seed).model, self.train)
-            if model is None:
-                self._references[key] = self.baseline(seed)
-            else:
-                scores = self.experiment.score(model)
-                self._references[key] = _Baseline(model, scores, self.experiment.evaluate(model, scores))
+            self._references[key] = self.baseline(seed) if model is None else self._evaluated(model)
         return self._references[key]
 
     def _variants(self, kind: str, chunk: list[np.ndarray], trains: list[TrainSet], seed: int, derived: bool):
@@ -207,8 +205,7 @@ class Retrainer:
         the trains are the deletions of ``chunk``'s entities, which a deriving model derives."""
         if self.batched:
             baseline_model, *models = self.make_model().fit_many([self.train, *trains], seed)
-            scores = self.experiment.score(baseline_model)
-            return _Baseline(baseline_model, scores, self.experiment.evaluate(baseline_model, scores)), iter(models)
+            return self._evaluated(baseline_model), iter(models)
         baseline = self.baseline(seed)
         if self.derives and derived:
             return baseline, iter(baseline.model.deletion_variants(self.train, kind, chunk))

@@ -13,10 +13,11 @@ Two approximations of a deletion, from the fitted model instead of a refit (the 
 and ``influence_function`` estimators, README "Approximate influence"):
 
 - :meth:`SVD.warm_start` continues SGD for a few epochs on the reduced training set;
-- :meth:`SVD.influence_variants` takes one Newton step per entity that lost rows, on its own
-  parameters with the other side's held fixed (a ridge regression, so the step is exact for
-  that subproblem): the influence function restricted to the parameters a deletion touches
-  (Koh & Liang 2017; Cheng et al. 2019, "fast influence analysis" of latent factor models).
+- :meth:`SVD.influence_variants` moves every entity that lost rows by the influence of those
+  rows on its own parameters (the other side held fixed: a ridge regression), propagated over
+  the epochs of gradient descent actually trained: the influence function restricted to the
+  parameters a deletion touches (Koh & Liang 2017; Cheng et al. 2019, "fast influence
+  analysis" of latent factor models), for a fit stopped early.
 
 In both, an entity left without any row gets its initial parameters back, as in a refit.
 """
@@ -101,27 +102,22 @@ class SVD:
 
     def fit(self, train: TrainSet, seed: int) -> "SVD":
         self.rating_scale, self.seed = train.rating_scale, seed
-        # surprise visits ratings user by user (its ``ur`` dict in id order), each user's ratings
-        # in insertion order: a stable sort by user reproduces that order.
-        order = np.argsort(train.users, kind="stable")
-        users, items, ratings = train.users[order], train.items[order], train.ratings[order]
-        self.global_mean = float(np.mean(ratings)) if len(ratings) else 0.0
+        self.global_mean = float(np.mean(train.ratings)) if len(train) else 0.0
         if self.backend == "surprise":
-            self._fit_surprise(train, users, items, ratings, seed)
+            self._fit_surprise(train, seed)
         else:
             rng = np.random.RandomState(seed)
             self.bu = np.zeros(train.n_users)
             self.bi = np.zeros(train.n_items)
             self.pu = rng.normal(self.init_mean, self.init_std_dev, size=(train.n_users, self.n_factors))
             self.qi = rng.normal(self.init_mean, self.init_std_dev, size=(train.n_items, self.n_factors))
-            mean = self.global_mean if self.biased else 0.0
-            (_sgd_fast if self.backend == "fast" else _sgd)(users, items, ratings, mean, self.bu, self.bi, self.pu, self.qi, self.n_epochs, self.biased, self.lr, self.reg)
+            self._train_on(train, self.n_epochs)
         return self
 
-    def _sgd(self, train: TrainSet, epochs: int) -> None:
-        """``epochs`` more epochs of SGD over ``train`` (in fit's order), from the current
-        parameters and with the current global mean."""
-        order = np.argsort(train.users, kind="stable")
+    def _train_on(self, train: TrainSet, epochs: int) -> None:
+        """``epochs`` epochs of SGD over ``train`` from the current parameters, with the current
+        global mean."""
+        order = _surprise_order(train)
         sgd = _sgd_fast if self.backend == "fast" else _sgd
         mean = self.global_mean if self.biased else 0.0
         sgd(train.users[order], train.items[order], train.ratings[order], mean, self.bu, self.bi, self.pu, self.qi, epochs, self.biased, self.lr, self.reg)
@@ -152,7 +148,7 @@ class SVD:
     def warm_start(self, train: TrainSet, epochs: int) -> "SVD":
         """A copy continued for ``epochs`` SGD epochs on ``train`` (global mean kept)."""
         model = self._copy()
-        model._sgd(train, epochs)
+        model._train_on(train, epochs)
         return self._reset_rowless(model, train)
 
     def influence_variants(self, train: TrainSet, trains, epochs: int | None = None):
@@ -181,9 +177,12 @@ class SVD:
             filters.apply(model, np.flatnonzero(removed))
             yield self._reset_rowless(model, reduced)
 
-    def _fit_surprise(self, train, users, items, ratings, seed):
+    def _fit_surprise(self, train, seed):
         from surprise import SVD as SurpriseSVD
         from surprise import Trainset
+
+        order = _surprise_order(train)
+        users, items, ratings = train.users[order], train.items[order], train.ratings[order]
 
         ur = {u: [] for u in range(train.n_users)}
         ir = defaultdict(list)
@@ -208,6 +207,12 @@ class SVD:
         if self.biased:
             scores += self.global_mean + self.bu[users, None] + self.bi[None, :]
         return scores
+
+
+def _surprise_order(train: TrainSet) -> np.ndarray:
+    """The order scikit-surprise visits the ratings in: user by user (its ``ur`` dict in id
+    order), each user's in insertion order, which a stable sort by user reproduces."""
+    return np.argsort(train.users, kind="stable")
 
 
 class _Filters:
