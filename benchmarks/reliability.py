@@ -112,18 +112,22 @@ def load_study(args):
 def run_seeds(settings: Settings, name: str, retrainer: Retrainer, kind: str, seeds: int, out: Path, reverse: bool = False, params: dict | None = None, label: str | None = None, limit: int | None = None) -> None:
     """One piece per seed (exact deletion, its random-rows control, or an approximation of it
     with ``params``, saved as ``label``), the first ``limit`` entities of ``kind`` (None:
-    all); a piece already there is skipped."""
-    entities = entity_list(retrainer.train, kind, limit)
+    all). A piece already there is kept and extended with the entities it lacks (a deletion's
+    numbers do not depend on what else shares its batch), so raising ``limit`` resumes."""
+    wanted = entity_list(retrainer.train, kind, limit)
     order = range(settings.seed, settings.seed + seeds)
     for seed in reversed(order) if reverse else order:
         path = out / f"{label or name}_{kind}_seed{seed}.parquet"
-        if path.exists():
+        done = pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["entity"])
+        entities = wanted[~np.isin(wanted, done["entity"].to_numpy(dtype=np.int64))]
+        if len(entities) == 0:
             continue
         started = time.process_time()
         estimator = build_estimator(name, {**(params or {}), "seeds": 1}, seed)
         rows = estimator.run_units(retrainer, kind, estimator.work_units(retrainer, entities), settings.comparison).rows
-        write_parquet(rows.assign(cpu_seconds=(time.process_time() - started) / len(rows)), path)
-        print(f"{label or name} {kind} seed {seed}: {time.process_time() - started:.0f} CPU-s", file=sys.stderr)
+        rows = rows.assign(cpu_seconds=(time.process_time() - started) / len(rows))
+        write_parquet(pd.concat([done, rows], ignore_index=True) if len(done) else rows, path)
+        print(f"{label or name} {kind} seed {seed}: {len(entities)} entities, {time.process_time() - started:.0f} CPU-s", file=sys.stderr)
 
 
 def run_banzhaf(settings: Settings, name: str, retrainer: Retrainer, kind: str, subsets: int, out: Path) -> None:
