@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,11 +10,11 @@ import torch
 from scipy import stats
 
 from recinfluence.errors import InputError
-from recinfluence.settings import BUILTIN_MODELS, ESTIMATOR_HOOKS, Settings, import_object
+from recinfluence.settings import BUILTIN_MODELS, ESTIMATOR_HOOKS, ESTIMATOR_OPTIONS, Settings, import_object
 from recinfluence.estimators import build_estimator
 from recinfluence.estimators.approximate import InfluenceFunction, WarmStart
 from recinfluence.models import model_factory
-from recinfluence.models.ncf import initial_parameters
+from recinfluence.models.ncf import NCF, forward, initial_parameters, negative_candidates, pick_negatives
 from recinfluence.models.svd import SVD
 from recinfluence.retrain import Experiment, Retrainer
 
@@ -126,6 +127,17 @@ def test_a_model_without_the_hook_is_refused_by_name(experiment):
         InfluenceFunction(seed=0).estimate(retrainer, "user", [1], log=None)
 
 
+def test_an_option_of_another_models_influence_function_is_refused(experiment, tmp_path):
+    retrainer = Retrainer(model_factory("svd", SMALL_SVD), experiment, log=None)
+    with pytest.raises(InputError, match=r"estimator influence_function: option damping does not apply to model SVD"):
+        InfluenceFunction(seed=0, damping=0.5).estimate(retrainer, "user", [1], log=None)
+    config = {"datasets": {"ml": {"loader": "movielens_100k"}}, "models": {"svd": {"class": "svd"}, "ncf": {"class": "ncf"}}, "estimators": {"influence_function": {"damping": 0.5, "epochs": 3}}}
+    with pytest.raises(InputError) as error:
+        Settings.from_config(config, "study.yaml")
+    assert "estimators.influence_function.damping: model svd (class svd) takes no damping; it applies to: ncf" in str(error.value)
+    assert "estimators.influence_function.epochs: model ncf (class ncf) takes no epochs; it applies to: svd" in str(error.value)
+
+
 def test_the_warm_start_compares_with_the_baseline_trained_as_long(experiment):
     retrainer = Retrainer(model_factory("svd", SMALL_SVD), experiment, log=None)
     estimator = WarmStart(seed=0, epochs=3)
@@ -150,10 +162,61 @@ def test_an_ncf_warm_start_keeps_common_random_numbers(experiment):
     assert not torch.equal(variant.params["gmf_item"], baseline.params["gmf_item"])  # the rest trained on
 
 
+def test_the_ncf_influence_function_is_the_damped_newton_step_of_the_samples_lost(movielens_train):
+    """Checked against autograd's Hessian of one item's last-epoch loss, computed apart."""
+    train, damping = movielens_train, 0.1
+    model = NCF(**{**SMALL_NCF, "epochs": 2}).fit(train, 0)
+    user = int(train.users[0])
+    reduced = train.without("user", [user])
+    variant = next(model.influence_variants(train, [reduced], damping=damping))
+    # the last epoch's samples: each row with the negatives epoch 1 drew for it
+    candidates = negative_candidates(0, 1, train.n_full_rows, train.n_items, 1)[train.rows]
+    rated = np.zeros((train.n_users, train.n_items), dtype=bool)
+    rated[train.users, train.items] = True
+    negatives = pick_negatives(candidates, train.users, rated, train.item_catalog[None], 1)[0, :, 0]
+    users, items = np.r_[train.users, train.users], np.r_[train.items, negatives]
+    labels = torch.as_tensor(np.r_[np.ones(len(train)), np.zeros(len(train))])
+    lost = np.r_[train.users == user, train.users == user]
+    item = int(train.items[train.users == user][0])
+    p = {name: value[0].double() for name, value in model.params.items()}
+    mine = items == item
+
+    def loss(theta, samples):  # the item's samples' binary cross-entropy, everything but theta fixed
+        u = torch.as_tensor(users[samples])
+        q = theta.expand(len(u), -1)
+        logits = forward(p, p["gmf_user"][u] * q[:, :4], torch.cat([p["mlp_user"][u], q[:, 4:]], dim=1))
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels[samples], reduction="sum")
+
+    theta = torch.cat([p["gmf_item"][item], p["mlp_item"][item]])
+    hessian = torch.autograd.functional.hessian(lambda t: loss(t, mine), theta)
+    step = theta.clone().requires_grad_()
+    (gradient,) = torch.autograd.grad(loss(step, mine & lost), step)
+    expected = torch.linalg.solve(hessian + damping * hessian.trace() / len(theta) * torch.eye(len(theta), dtype=torch.float64), gradient)
+    moved = torch.cat([variant.params["gmf_item"][0, item], variant.params["mlp_item"][0, item]]).double() - theta
+    assert torch.allclose(moved, expected, rtol=1e-4, atol=1e-7) and expected.abs().max() > 1e-4
+    untouched = np.setdiff1d(np.arange(train.n_items), items[lost])
+    assert torch.equal(variant.params["gmf_item"][0, untouched], model.params["gmf_item"][0, untouched])  # in no lost sample
+    initial = initial_parameters(train.n_users, train.n_items, 4, (8, 4), 0)
+    assert torch.equal(variant.params["gmf_user"][0, user], initial["gmf_user"][user])  # row-less: back at its start
+
+
+def test_an_ncf_influence_function_gives_exactly_zero_for_a_row_less_item(experiment):
+    make = model_factory("ncf", SMALL_NCF)
+    absent = int(np.flatnonzero(np.bincount(experiment.train.items, minlength=experiment.train.n_items) == 0)[0])
+    result = InfluenceFunction(seed=0).estimate(Retrainer(make, experiment, log=None), "item", [absent, 1], log=None).influence
+    assert result.query("entity == @absent")["influence"].eq(0.0).all()
+    assert result.query("entity == 1")["influence"].ne(0.0).any()
+
+
 def test_the_table_of_hooks_is_true_to_the_built_in_models():
     for name, (hook, classes) in ESTIMATOR_HOOKS.items():
         having = {model for model, path in BUILTIN_MODELS.items() if callable(getattr(import_object(path, model, "model class"), hook, None))}
         assert having == set(classes), name
+    for name, options in ESTIMATOR_OPTIONS.items():
+        hook = ESTIMATOR_HOOKS[name][0]
+        for option, classes in options.items():
+            taking = {model for model in ESTIMATOR_HOOKS[name][1] if option in inspect.signature(getattr(import_object(BUILTIN_MODELS[model], model, "model class"), hook)).parameters}
+            assert taking == set(classes), (name, option)
 
 
 def test_a_config_pairing_an_approximation_with_a_model_without_its_hook_is_refused(tmp_path):
@@ -166,7 +229,7 @@ def test_a_config_pairing_an_approximation_with_a_model_without_its_hook_is_refu
         Settings.from_config(config, "study.yaml")
     message = str(error.value)
     assert "estimators.warm_start: model ease (class ease) has no warm_start(); the built-in models with it: ncf, svd" in message
-    assert "estimators.influence_function: model ease (class ease) has no influence_variants(); the built-in models with it: svd" in message
+    assert "estimators.influence_function: model ease (class ease) has no influence_variants(); the built-in models with it: ncf, svd" in message
     assert "model svd" not in message and "model mine" not in message  # plugins are imported once the rest is right
     del config["models"]["ease"]
     with pytest.raises(InputError, match=r"estimators.warm_start: model mine \(tests.test_influence:Spy\) has no warm_start\(\)"):

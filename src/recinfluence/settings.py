@@ -38,8 +38,10 @@ BUILTIN_MODELS = {
 # keeps this table true to the classes).
 ESTIMATOR_HOOKS = {
     "warm_start": ("warm_start", ("ncf", "svd")),
-    "influence_function": ("influence_variants", ("svd",)),
+    "influence_function": ("influence_variants", ("ncf", "svd")),
 }
+# estimator options that only some built-in models' hook takes: estimator -> option -> classes
+ESTIMATOR_OPTIONS = {"influence_function": {"epochs": ("svd",), "damping": ("ncf",)}}
 DEFAULT_RATING_SCALE = (1, 5)  # of the MovieLens and Amazon loaders (1 to 5 stars)
 # the scale each loader assumes when `rating_scale` is left out (a table has none; a synthetic
 # dataset has its source's)
@@ -266,6 +268,12 @@ class Settings:
             for model in self.models.values():
                 if name in self.estimators and model.class_name in BUILTIN_MODELS and model.class_name not in classes:
                     problems.append(f"estimators.{name}: model {model.name} (class {model.class_name}) has no {hook}(); the built-in models with it: {', '.join(classes)}")
+        for name, options in ESTIMATOR_OPTIONS.items():
+            for option, classes in options.items():
+                if name in self.estimators and self.estimators[name].params.get(option) is not None:
+                    for model in self.models.values():
+                        if model.class_name in BUILTIN_MODELS and model.class_name not in classes:
+                            problems.append(f"estimators.{name}.{option}: model {model.name} (class {model.class_name}) takes no {option}; it applies to: {', '.join(classes)}")
         raise_problems(source, problems)
 
     def check_plugin_models(self, source: str = "config") -> None:

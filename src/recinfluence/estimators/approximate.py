@@ -7,17 +7,22 @@ Everything else is exact deletion's (seeds, comparison, tables); only the varian
   the baseline trained as many more epochs on everything (so what the extra epochs change by
   themselves cancels);
 - ``influence_function``: every user and item that lost rows moved by the influence of those
-  rows on its own parameters over the epochs trained (Koh & Liang, 2017, restricted as in
-  Cheng et al., 2019; see :meth:`recinfluence.models.svd.SVD.influence_variants`), compared
-  with the baseline itself.
+  rows on its own parameters (Koh & Liang, 2017, restricted as in Cheng et al., 2019), compared
+  with the baseline itself. Each model's hook says how: SVD propagates it over the epochs
+  trained (option ``epochs``, :meth:`recinfluence.models.svd.SVD.influence_variants`), NCF
+  through the damped inverse Hessian of each embedding (option ``damping``,
+  :meth:`recinfluence.models.ncf.NCF.influence_variants`); an option the model's hook does not
+  take is refused.
 
 Both need the model's own hook (``warm_start(train, epochs)``, ``influence_variants(train,
 trains)``: :data:`recinfluence.settings.ESTIMATOR_HOOKS`; a config naming a model without it
-is refused before any job runs); SVD has both, NCF a warm start. Neither equals a refit:
+is refused before any job runs); SVD and NCF have both. Neither equals a refit:
 ``benchmarks/fidelity.py`` measures how closely each follows exact deletion, and at what cost.
 """
 
 from __future__ import annotations
+
+import inspect
 
 from ..errors import InputError
 from ..settings import ESTIMATOR_HOOKS
@@ -70,9 +75,16 @@ class InfluenceFunction(_Approximate):
     name = "influence_function"
     hook = ESTIMATOR_HOOKS[name][0]
 
-    def __init__(self, seed: int = 0, seeds: int = 1, epochs: int | None = None):
+    def __init__(self, seed: int = 0, seeds: int = 1, epochs: int | None = None, damping: float | None = None):
         super().__init__(seed, seeds)
-        self.epochs = epochs
+        self.options = {name: value for name, value in (("epochs", epochs), ("damping", damping)) if value is not None}
+
+    def run(self, retrainer, kind, unit, comparison="exclude"):
+        accepted = inspect.signature(getattr(retrainer.make_model(), self.hook, lambda: None)).parameters
+        foreign = sorted(set(self.options) - set(accepted))
+        if foreign:
+            raise InputError(f"estimator {self.name}: option {', '.join(foreign)} does not apply to model {type(retrainer.make_model()).__name__} (README \"Approximate influence\")")
+        return super().run(retrainer, kind, unit, comparison)
 
     def variants(self, model, train, trains):
-        return model.influence_variants(train, trains, self.epochs)
+        return model.influence_variants(train, trains, **self.options)

@@ -41,6 +41,7 @@ from .base import TrainSet
 
 EMBEDDINGS = ("gmf_user", "gmf_item", "mlp_user", "mlp_item")
 BETAS, EPS = (0.9, 0.999), 1e-8
+CHUNK = 1 << 15  # samples per block of the influence function's Hessians
 
 
 def resolve_device(device: str) -> torch.device:
@@ -194,6 +195,40 @@ class NCF:
                     model.params[name][0, rowless] = initial[name][rowless].to(self.device)
         return models
 
+    def influence_variants(self, train: TrainSet, trains, damping: float = 0.1):
+        """For each training set of ``trains`` (rows of ``train``, the set this model was
+        fitted on), this model with every user and item embedding that lost samples moved by
+        their influence function, the dense layers and every other embedding held fixed (Koh &
+        Liang 2017, restricted to the parameters a deletion touches as in Cheng et al. 2019);
+        an entity left without rows goes back to its initial embeddings, as in a refit.
+
+        The loss is the last epoch's: each row of ``train`` with the negatives that epoch drew
+        for it. A sample is lost when its row is deleted or its item left the catalog (the
+        negatives a refit would draw instead are not added). For one entity's embedding theta
+        (GMF and MLP halves, the other side of every sample held fixed) the logit z is linear in
+        the GMF half and piecewise linear in the MLP half (ReLU), so the Hessian of the binary
+        cross-entropy is exactly H = sum_s sigma_s (1 - sigma_s) J_s J_s' with J_s = dz_s /
+        dtheta (torch autograd, one backward pass for every sample). Removing samples D moves
+        theta by (H + lambda I)^-1 sum_D (sigma_s - y_s) J_s, lambda = ``damping`` x the mean
+        eigenvalue of H (Adam stops far from a minimum, where H may be singular: an entity
+        seen in few samples). Fidelity to exact deletion: ``benchmarks/fidelity.py``."""
+        cache = getattr(self, "_influence", None)
+        if cache is None or cache.train is not train or cache.damping != damping:  # kept across calls
+            cache = self._influence = _Influence(self, train, damping)
+        initial = initial_parameters(train.n_users, train.n_items, self.factors, self.layers, self.seed)
+        for reduced in trains:
+            model = NCF.__new__(NCF)
+            model.__dict__.update({key: value for key, value in self.__dict__.items() if key != "_influence"})
+            model.params = dict(self.params)
+            tables = cache.moved(reduced)
+            for kind, column, n in (("user", reduced.users, reduced.n_users), ("item", reduced.items, reduced.n_items)):
+                rowless = torch.as_tensor(np.bincount(column, minlength=n) == 0)
+                table = tables[kind]
+                table[rowless] = torch.cat([initial[f"gmf_{kind}"], initial[f"mlp_{kind}"]], dim=1)[rowless].to(table)
+                table = table.to(self.device)
+                model.params[f"gmf_{kind}"], model.params[f"mlp_{kind}"] = table[None, :, : self.factors], table[None, :, self.factors :]
+            yield model
+
     def fit_many(self, variants: list[TrainSet], seed: int, start=None, epochs=None) -> list["NCF"]:
         """Train one model per TrainSet; all must be deletion variants of the same full training
         rows (same ``n_full_rows``, rows identified by ``TrainSet.rows``). ``start`` (a fitted
@@ -291,3 +326,59 @@ class NCF:
     def score(self, users: np.ndarray, chunk: int = 256) -> np.ndarray:
         users = torch.as_tensor(users, device=self.device)
         return torch.cat([score_all(self.params, 0, users[s : s + chunk]) for s in range(0, len(users), chunk)]).double().cpu().numpy()
+
+
+class _Influence:
+    """What :meth:`NCF.influence_variants` needs of one fitted model and its training set,
+    computed once: the last epoch's samples, each one's residual sigma - y and Jacobians, and
+    every entity's damped inverse Hessian."""
+
+    def __init__(self, model: NCF, train: TrainSet, damping: float):
+        self.train, self.damping = train, damping
+        n_negatives, group = model.n_negatives, 1 + model.n_negatives
+        candidates = negative_candidates(model.seed, model.epochs - 1, train.n_full_rows, train.n_items, n_negatives)[train.rows]
+        rated = np.zeros((train.n_users, train.n_items), dtype=bool)
+        rated[train.users, train.items] = True
+        negatives = pick_negatives(candidates, train.users, rated, train.item_catalog[None], n_negatives)[0]
+        self.row = np.repeat(np.arange(len(train)), group)  # each sample's row, by position in ``train``
+        self.ids = {"user": np.repeat(train.users, group), "item": np.column_stack([train.items, negatives]).reshape(-1)}
+        labels = np.tile(np.r_[1.0, np.zeros(n_negatives)], len(train))
+        p = {name: value[0].cpu().double() for name, value in model.params.items()}
+        embedded = {kind: torch.cat([p[f"gmf_{kind}"], p[f"mlp_{kind}"]], dim=1) for kind in ("user", "item")}
+        self.tables = {kind: table.float() for kind, table in embedded.items()}
+        rows = {kind: embedded[kind][torch.as_tensor(self.ids[kind])].requires_grad_() for kind in embedded}
+        factors = model.factors
+        logits = forward(p, rows["user"][:, :factors] * rows["item"][:, :factors], torch.cat([rows["user"][:, factors:], rows["item"][:, factors:]], dim=1))
+        logits.sum().backward()  # each logit depends on its own sample's rows only: per-sample Jacobians
+        probs = torch.sigmoid(logits.detach())
+        self.residual = probs - torch.as_tensor(labels)
+        self.jacobian = {kind: rows[kind].grad for kind in rows}
+        curvature = probs * (1 - probs)
+        self.inverse = {}
+        for kind, n in (("user", train.n_users), ("item", train.n_items)):
+            jacobian, ids = self.jacobian[kind], torch.as_tensor(self.ids[kind])
+            dimension = jacobian.shape[1]
+            hessian = torch.zeros(n, dimension * dimension, dtype=jacobian.dtype)
+            for start in range(0, len(ids), CHUNK):  # the outer products a chunk at a time (d^2 floats per sample)
+                part = slice(start, start + CHUNK)
+                hessian.index_add_(0, ids[part], (curvature[part, None, None] * jacobian[part, :, None] * jacobian[part, None, :]).flatten(1))
+            hessian = hessian.view(n, dimension, dimension)
+            ridge = damping * hessian.diagonal(dim1=1, dim2=2).sum(1) / dimension
+            ridge = torch.where(ridge > 0, ridge, torch.ones_like(ridge))  # an entity in no sample: moved by nothing anyway
+            self.inverse[kind] = torch.linalg.inv(hessian + ridge[:, None, None] * torch.eye(dimension, dtype=hessian.dtype))
+
+    def moved(self, reduced: TrainSet) -> dict[str, torch.Tensor]:
+        """The user and item embedding tables (GMF then MLP columns) moved by the samples
+        ``reduced`` lost."""
+        kept = np.zeros(len(self.train), dtype=bool)
+        kept[np.searchsorted(self.train.rows, reduced.rows)] = True
+        lost = ~kept[self.row] | ~reduced.item_catalog[self.ids["item"]]
+        tables = {}
+        for kind, table in self.tables.items():
+            ids = torch.as_tensor(self.ids[kind][lost])
+            touched, inverse = torch.unique(ids, return_inverse=True)
+            gradient = torch.zeros(len(touched), table.shape[1], dtype=torch.float64).index_add_(0, inverse, self.residual[lost][:, None] * self.jacobian[kind][lost])
+            moved = table.clone()
+            moved[touched] += torch.einsum("eij,ej->ei", self.inverse[kind][touched], gradient).float()
+            tables[kind] = moved
+        return tables
