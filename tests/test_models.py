@@ -425,6 +425,26 @@ def test_ncf_variant_floats_do_not_depend_on_position_or_batch_size(movielens_tr
             _assert_same_parameters(model, alone, f"position {position} of {n_variants}")
 
 
+def test_ncf_variants_beyond_device_memory_train_in_several_passes_to_the_same_floats(movielens_train, monkeypatch):
+    """On CUDA a work unit larger than free memory allows is cut into passes; the CPU stands in
+    for the device here (the cut is what is tested; the floats are position-independent)."""
+    train = movielens_train
+    variants = [train, train.without("user", _busy_user(train)), train.without("item", _busy_item(train)), train.without("item", 7), train]
+    whole = NCF(**POSITION_NCF).fit_many(variants, seed=0)
+    assert NCF(**POSITION_NCF).variants_per_pass(train.n_users, train.n_items) is None  # the CPU: one pass
+    passes = []
+    monkeypatch.setattr(NCF, "variants_per_pass", lambda self, n_users, n_items: 2)
+    original = NCF.fit_many
+    monkeypatch.setattr(NCF, "fit_many", lambda self, trains, *args, **kwargs: passes.append(len(trains)) or original(self, trains, *args, **kwargs))
+    cut = NCF(**POSITION_NCF).fit_many(variants, seed=0)
+    assert passes == [5, 2, 2, 1]
+    for index, (got, want) in enumerate(zip(cut, whole, strict=True)):
+        _assert_same_parameters(got, want, f"variant {index}")
+    model = NCF()  # 40 floats per embedding row: a variant holds its tables and both Adam moments
+    assert model.bytes_per_variant(943, 1682) > 3 * (943 + 1682) * 40 * 4
+    assert model.bytes_per_variant(9430, 16820) - model.bytes_per_variant(943, 1682) == 3 * 9 * (943 + 1682) * 40 * 4
+
+
 def test_ncf_deletion_floats_do_not_depend_on_the_other_variants_of_its_batch(movielens_train):
     """A deletion trained beside the baseline alone, or among other deletions at another
     position, is the same model bit for bit."""

@@ -229,11 +229,34 @@ class NCF:
                 model.params[f"gmf_{kind}"], model.params[f"mlp_{kind}"] = table[None, :, : self.factors], table[None, :, self.factors :]
             yield model
 
+    def bytes_per_variant(self, n_users: int, n_items: int) -> int:
+        """An upper estimate of the device memory one variant of :meth:`fit_many` holds: its
+        embedding tables with both Adam moments, its dense layers with their gradients and
+        moments, and one mini-batch's activations and gradients (single precision)."""
+        width = self.factors + self.layers[0] // 2  # one embedding row, GMF then MLP columns
+        dense = sum(a * b + b for a, b in zip(self.layers[:-1], self.layers[1:])) + self.factors + self.layers[-1] + 1
+        # rows gathered, their gradients, activations and theirs, and ids (int64) and masks
+        per_sample = 6 * width + 2 * (self.factors + self.layers[0] + sum(self.layers)) + 8
+        return 4 * (3 * (n_users + n_items) * width + 4 * dense + 2 * self.batch_size * per_sample)
+
+    def variants_per_pass(self, n_users: int, n_items: int) -> int | None:
+        """On CUDA, how many variants fit in 80% of the free device memory (at least one); on
+        the CPU, no limit (the work unit's ``variants_per_batch`` is the pass)."""
+        if self.device.type != "cuda":
+            return None
+        free, _ = torch.cuda.mem_get_info(self.device)
+        return max(1, int(0.8 * free) // self.bytes_per_variant(n_users, n_items))
+
     def fit_many(self, variants: list[TrainSet], seed: int, start=None, epochs=None) -> list["NCF"]:
         """Train one model per TrainSet; all must be deletion variants of the same full training
         rows (same ``n_full_rows``, rows identified by ``TrainSet.rows``). ``start`` (a fitted
         model's ``params``) and ``epochs`` (the epoch indices, which key the random numbers;
-        default ``range(self.epochs)``) continue a training instead of starting one."""
+        default ``range(self.epochs)``) continue a training instead of starting one. On CUDA,
+        more variants than fit in device memory train in several passes, which changes no
+        number (a variant's floats do not depend on its batch)."""
+        limit = self.variants_per_pass(variants[0].n_users, variants[0].n_items)
+        if limit is not None and len(variants) > limit:
+            return [model for start_at in range(0, len(variants), limit) for model in self.fit_many(variants[start_at : start_at + limit], seed, start, epochs)]
         first = variants[0]
         n_variants, n_full, device = len(variants), first.n_full_rows, self.device
         present = np.zeros((n_variants, n_full), dtype=bool)
