@@ -66,7 +66,8 @@ def main() -> None:
             run_seeds(settings, name, retrainer, kind, int(count), out, args.reverse, limit=args.limit or settings.limit(kind, model.name))
     if args.table:
         floor = noise_floor(seed_baselines(model.factory(), {"evaluation": experiment}, settings.noise_seeds())[0], settings.noise.quantile)[0]
-        table = tabulate(settings, out, floor, args.seeds, args.subsets)
+        limits = {kind: args.limit or settings.limit(kind, model.name) for kind in ("user", "item")}
+        table = tabulate(settings, out, floor, args.seeds, args.subsets, limits)
         write_csv(table, out / "reliability.csv", index=False)
         write_text(table.to_markdown(index=False, floatfmt=".3f") + "\n", out / "reliability.md")
         print(table.to_markdown(index=False, floatfmt=".3f"))
@@ -144,10 +145,12 @@ def run_banzhaf(settings: Settings, name: str, retrainer: Retrainer, kind: str, 
         write_parquet(partial.rows.assign(cpu_seconds=(time.process_time() - started) / len(partial.rows)), path)
 
 
-def tabulate(settings: Settings, out: Path, floor: pd.DataFrame, seed_grid, subset_grid) -> pd.DataFrame:
+def tabulate(settings: Settings, out: Path, floor: pd.DataFrame, seed_grid, subset_grid, limits: dict) -> pd.DataFrame:
+    """The reliability table over the first ``limits[kind]`` entities of each kind (None: all;
+    Data Banzhaf values every entity at once, and its CPU-seconds are those of all its retrains)."""
     rows = []
     for kind in ("user", "item"):
-        exact, control = _seeds(out, "exact", kind), _seeds(out, "random_rows", kind)
+        exact, control = (_first(_seeds(out, name, kind), limits[kind]) for name in ("exact", "random_rows"))
         for count in seed_grid:
             available = sorted(exact["seed"].unique()) if len(exact) else []
             if len(available) < max(count, 2):
@@ -165,8 +168,14 @@ def tabulate(settings: Settings, out: Path, floor: pd.DataFrame, seed_grid, subs
             if len(chosen) == 0 or chosen["block"].nunique() < blocks:
                 continue
             result = build_estimator("banzhaf", {"subsets": count}, settings.seed).reduce(kind, [Partial(chosen.drop(columns="cpu_seconds"), pd.DataFrame(), pd.DataFrame())])
-            rows += _rows(settings, kind, "banzhaf", count, result.influence, result.by_seed, chosen["cpu_seconds"].sum(), floor, None, None, False)
+            influence, by_seed = (_first(table, limits[kind]) for table in (result.influence, result.by_seed))
+            rows += _rows(settings, kind, "banzhaf", count, influence, by_seed, chosen["cpu_seconds"].sum(), floor, None, None, False)
     return pd.DataFrame(rows)
+
+
+def _first(table: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    """The rows of the first ``limit`` entities (ids 0, ..., limit - 1; None: all)."""
+    return table if limit is None or len(table) == 0 else table[table["entity"] < limit]
 
 
 def influence_at(settings: Settings, out: Path, estimator: str, kind: str, count: int) -> pd.DataFrame:
