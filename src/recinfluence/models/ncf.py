@@ -353,11 +353,12 @@ class NCF:
 
 class _Influence:
     """What :meth:`NCF.influence_variants` needs of one fitted model and its training set,
-    computed once: the last epoch's samples, each one's residual sigma - y and Jacobians, and
-    every entity's damped inverse Hessian."""
+    computed once: the last epoch's samples and every entity's damped inverse Hessian. The
+    Jacobians are computed a block of samples at a time and not kept (a deletion recomputes
+    those of the samples it lost), so memory stays at one d x d matrix per entity."""
 
     def __init__(self, model: NCF, train: TrainSet, damping: float):
-        self.train, self.damping = train, damping
+        self.train, self.damping, self.factors = train, damping, model.factors
         n_negatives, group = model.n_negatives, 1 + model.n_negatives
         candidates = negative_candidates(model.seed, model.epochs - 1, train.n_full_rows, train.n_items, n_negatives)[train.rows]
         rated = np.zeros((train.n_users, train.n_items), dtype=bool)
@@ -365,43 +366,47 @@ class _Influence:
         negatives = pick_negatives(candidates, train.users, rated, train.item_catalog[None], n_negatives)[0]
         self.row = np.repeat(np.arange(len(train)), group)  # each sample's row, by position in ``train``
         self.ids = {"user": np.repeat(train.users, group), "item": np.column_stack([train.items, negatives]).reshape(-1)}
-        labels = np.tile(np.r_[1.0, np.zeros(n_negatives)], len(train))
-        p = {name: value[0].cpu().double() for name, value in model.params.items()}
-        embedded = {kind: torch.cat([p[f"gmf_{kind}"], p[f"mlp_{kind}"]], dim=1) for kind in ("user", "item")}
-        self.tables = {kind: table.float() for kind, table in embedded.items()}
-        rows = {kind: embedded[kind][torch.as_tensor(self.ids[kind])].requires_grad_() for kind in embedded}
-        factors = model.factors
-        logits = forward(p, rows["user"][:, :factors] * rows["item"][:, :factors], torch.cat([rows["user"][:, factors:], rows["item"][:, factors:]], dim=1))
-        logits.sum().backward()  # each logit depends on its own sample's rows only: per-sample Jacobians
-        probs = torch.sigmoid(logits.detach())
-        self.residual = probs - torch.as_tensor(labels)
-        self.jacobian = {kind: rows[kind].grad for kind in rows}
-        curvature = probs * (1 - probs)
+        self.labels = torch.as_tensor(np.tile(np.r_[1.0, np.zeros(n_negatives)], len(train)))
+        self.params = {name: value[0].cpu().double() for name, value in model.params.items()}
+        self.tables = {kind: torch.cat([self.params[f"gmf_{kind}"], self.params[f"mlp_{kind}"]], dim=1) for kind in ("user", "item")}
+        dimension = self.tables["user"].shape[1]
+        hessians = {kind: torch.zeros(len(table), dimension * dimension, dtype=torch.float64) for kind, table in self.tables.items()}
+        for start in range(0, len(self.row), CHUNK):
+            samples = np.arange(start, min(start + CHUNK, len(self.row)))
+            probs, jacobians = self._jacobians(samples)
+            curvature = probs * (1 - probs)
+            for kind, jacobian in jacobians.items():
+                outer = curvature[:, None, None] * jacobian[:, :, None] * jacobian[:, None, :]
+                hessians[kind].index_add_(0, torch.as_tensor(self.ids[kind][samples]), outer.flatten(1))
         self.inverse = {}
-        for kind, n in (("user", train.n_users), ("item", train.n_items)):
-            jacobian, ids = self.jacobian[kind], torch.as_tensor(self.ids[kind])
-            dimension = jacobian.shape[1]
-            hessian = torch.zeros(n, dimension * dimension, dtype=jacobian.dtype)
-            for start in range(0, len(ids), CHUNK):  # the outer products a chunk at a time (d^2 floats per sample)
-                part = slice(start, start + CHUNK)
-                hessian.index_add_(0, ids[part], (curvature[part, None, None] * jacobian[part, :, None] * jacobian[part, None, :]).flatten(1))
-            hessian = hessian.view(n, dimension, dimension)
+        for kind, hessian in hessians.items():
+            hessian = hessian.view(-1, dimension, dimension)
             ridge = damping * hessian.diagonal(dim1=1, dim2=2).sum(1) / dimension
             ridge = torch.where(ridge > 0, ridge, torch.ones_like(ridge))  # an entity in no sample: moved by nothing anyway
             self.inverse[kind] = torch.linalg.inv(hessian + ridge[:, None, None] * torch.eye(dimension, dtype=hessian.dtype))
 
+    def _jacobians(self, samples: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """sigma of each sample's logit, and its gradient with respect to the sample's user and
+        item embedding rows (one backward pass: each logit depends on its own rows only)."""
+        rows = {kind: table[torch.as_tensor(self.ids[kind][samples])].requires_grad_() for kind, table in self.tables.items()}
+        f = self.factors
+        logits = forward(self.params, rows["user"][:, :f] * rows["item"][:, :f], torch.cat([rows["user"][:, f:], rows["item"][:, f:]], dim=1))
+        logits.sum().backward()
+        return torch.sigmoid(logits.detach()), {kind: row.grad for kind, row in rows.items()}
+
     def moved(self, reduced: TrainSet) -> dict[str, torch.Tensor]:
-        """The user and item embedding tables (GMF then MLP columns) moved by the samples
-        ``reduced`` lost."""
+        """The user and item embedding tables (GMF then MLP columns, single precision) moved by
+        the samples ``reduced`` lost."""
         kept = np.zeros(len(self.train), dtype=bool)
         kept[np.searchsorted(self.train.rows, reduced.rows)] = True
-        lost = ~kept[self.row] | ~reduced.item_catalog[self.ids["item"]]
+        lost = np.flatnonzero(~kept[self.row] | ~reduced.item_catalog[self.ids["item"]])
+        probs, jacobians = self._jacobians(lost)
+        residual = probs - self.labels[lost]
         tables = {}
-        for kind, table in self.tables.items():
-            ids = torch.as_tensor(self.ids[kind][lost])
-            touched, inverse = torch.unique(ids, return_inverse=True)
-            gradient = torch.zeros(len(touched), table.shape[1], dtype=torch.float64).index_add_(0, inverse, self.residual[lost][:, None] * self.jacobian[kind][lost])
-            moved = table.clone()
-            moved[touched] += torch.einsum("eij,ej->ei", self.inverse[kind][touched], gradient).float()
-            tables[kind] = moved
+        for kind, jacobian in jacobians.items():
+            touched, inverse = torch.unique(torch.as_tensor(self.ids[kind][lost]), return_inverse=True)
+            gradient = torch.zeros(len(touched), jacobian.shape[1], dtype=torch.float64).index_add_(0, inverse, residual[:, None] * jacobian)
+            moved = self.tables[kind].clone()
+            moved[touched] += torch.einsum("eij,ej->ei", self.inverse[kind][touched], gradient)
+            tables[kind] = moved.float()
         return tables
