@@ -186,14 +186,18 @@ class NCF:
         """:meth:`warm_start` of several training sets in one batched pass (each variant's
         floats are those of its own warm start: see the module docstring)."""
         models = self.fit_many(trains, self.seed, start=self.params, epochs=range(self.epochs, self.epochs + epochs))
-        first = trains[0]
-        initial = initial_parameters(first.n_users, first.n_items, self.factors, self.layers, self.seed)
+        initial = initial_parameters(trains[0].n_users, trains[0].n_items, self.factors, self.layers, self.seed)
         for model, train in zip(models, trains):
-            for kind, column, n in (("user", train.users, train.n_users), ("item", train.items, train.n_items)):
-                rowless = torch.as_tensor(np.bincount(column, minlength=n) == 0)
-                for name in (f"gmf_{kind}", f"mlp_{kind}"):
-                    model.params[name][0, rowless] = initial[name][rowless].to(self.device)
+            self._reset_rowless(model, train, initial)
         return models
+
+    def _reset_rowless(self, model: "NCF", train: TrainSet, initial: dict) -> None:
+        """Every user and item without a row in ``train`` back at its ``initial`` embeddings
+        (where a refit leaves it)."""
+        for kind, column, n in (("user", train.users, train.n_users), ("item", train.items, train.n_items)):
+            rowless = torch.as_tensor(np.bincount(column, minlength=n) == 0)
+            for name in (f"gmf_{kind}", f"mlp_{kind}"):
+                model.params[name][0, rowless] = initial[name][rowless].to(self.device)
 
     def influence_variants(self, train: TrainSet, trains, damping: float = 0.1):
         """For each training set of ``trains`` (rows of ``train``, the set this model was
@@ -208,7 +212,7 @@ class NCF:
         (GMF and MLP halves, the other side of every sample held fixed) the logit z is linear in
         the GMF half and piecewise linear in the MLP half (ReLU), so the Hessian of the binary
         cross-entropy is exactly H = sum_s sigma_s (1 - sigma_s) J_s J_s' with J_s = dz_s /
-        dtheta (torch autograd, one backward pass for every sample). Removing samples D moves
+        dtheta (torch autograd, one backward pass per block of samples). Removing samples D moves
         theta by (H + lambda I)^-1 sum_D (sigma_s - y_s) J_s, lambda = ``damping`` x the mean
         eigenvalue of H (Adam stops far from a minimum, where H may be singular: an entity
         seen in few samples). Fidelity to exact deletion: ``benchmarks/fidelity.py``."""
@@ -220,13 +224,10 @@ class NCF:
             model = NCF.__new__(NCF)
             model.__dict__.update({key: value for key, value in self.__dict__.items() if key != "_influence"})
             model.params = dict(self.params)
-            tables = cache.moved(reduced)
-            for kind, column, n in (("user", reduced.users, reduced.n_users), ("item", reduced.items, reduced.n_items)):
-                rowless = torch.as_tensor(np.bincount(column, minlength=n) == 0)
-                table = tables[kind]
-                table[rowless] = torch.cat([initial[f"gmf_{kind}"], initial[f"mlp_{kind}"]], dim=1)[rowless].to(table)
+            for kind, table in cache.moved(reduced).items():
                 table = table.to(self.device)
                 model.params[f"gmf_{kind}"], model.params[f"mlp_{kind}"] = table[None, :, : self.factors], table[None, :, self.factors :]
+            self._reset_rowless(model, reduced, initial)
             yield model
 
     def bytes_per_variant(self, n_users: int, n_items: int) -> int:
