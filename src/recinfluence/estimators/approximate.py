@@ -80,10 +80,11 @@ class InfluenceFunction(_Approximate):
         self.options = {name: value for name, value in (("epochs", epochs), ("damping", damping)) if value is not None}
 
     def run(self, retrainer, kind, unit, comparison="exclude"):
-        accepted = inspect.signature(getattr(retrainer.make_model(), self.hook, lambda: None)).parameters
-        foreign = sorted(set(self.options) - set(accepted))
+        model = retrainer.make_model()
+        hook = getattr(model, self.hook, None)  # a model without it is refused by name below
+        foreign = sorted(set(self.options) - set(inspect.signature(hook).parameters)) if callable(hook) else []
         if foreign:
-            raise InputError(f"estimator {self.name}: option {', '.join(foreign)} does not apply to model {type(retrainer.make_model()).__name__} (README \"Approximate influence\")")
+            raise InputError(f"estimator {self.name}: option {', '.join(foreign)} does not apply to model {type(model).__name__} (README \"Approximate influence\")")
         return super().run(retrainer, kind, unit, comparison)
 
     def variants(self, model, train, trains):
