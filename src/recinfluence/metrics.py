@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
+import numba
 import numpy as np
 import pandas as pd
 
@@ -134,12 +135,34 @@ def evaluate(
 def auc(masked: np.ndarray, relevant: np.ndarray) -> np.ndarray:
     """Per row: the AUC of the relevant candidates against the non-relevant ones (candidates:
     finite ``masked`` scores); NaN without a relevant or a non-relevant candidate."""
-    candidate = np.isfinite(masked)
-    relevant = relevant & candidate
-    n_relevant, n_other = relevant.sum(axis=1), (candidate & ~relevant).sum(axis=1)
-    values = np.full(len(masked), np.nan)
-    for row in np.flatnonzero((n_relevant > 0) & (n_other > 0)):
-        values[row] = pairs_below(masked[row], relevant[row]).sum() / (n_relevant[row] * n_other[row])
+    return _auc_rows(np.ascontiguousarray(masked, dtype=np.float64), np.ascontiguousarray(relevant, dtype=np.bool_))
+
+
+@numba.njit(cache=True)
+def _auc_rows(masked, relevant):
+    # Compiled, and without a sort: a user has few relevant items, so comparing each candidate
+    # with each of them is cheaper (a Python loop over users made AUC most of an evaluation,
+    # and an item deletion evaluates twice). Pair counts are integers: the result is exact.
+    n_rows, n_items = masked.shape
+    values = np.full(n_rows, np.nan)
+    mine = np.empty(n_items)
+    for row in range(n_rows):
+        n_relevant = 0
+        for item in range(n_items):
+            if relevant[row, item] and np.isfinite(masked[row, item]):
+                mine[n_relevant] = masked[row, item]
+                n_relevant += 1
+        below, ties, n_other = 0, 0, 0
+        for item in range(n_items):
+            score = masked[row, item]
+            if relevant[row, item] or not np.isfinite(score):
+                continue
+            n_other += 1
+            for index in range(n_relevant):
+                below += mine[index] > score
+                ties += mine[index] == score
+        if n_relevant > 0 and n_other > 0:
+            values[row] = (below + ties / 2.0) / (n_relevant * n_other)
     return values
 
 
