@@ -87,8 +87,10 @@ def studies(slurm, tmp_path_factory, movielens_dir):
     """The small study through Slurm and, at the same time, locally: both working folders, the
     Slurm run's output and the Slurm jobs it left (squeue keeps finished ones for MinJobAge)."""
     on_slurm, local = tmp_path_factory.mktemp("on_slurm"), tmp_path_factory.mktemp("local")
-    for folder in (on_slurm, local):  # without the random-rows control: what Slurm runs, not every estimator (CI time)
-        config = write_config(folder, movielens_dir, estimators={"exact": {"seeds": 2}, "random": {"seeds": 2}})
+    # without the random-rows control: what Slurm runs, not every estimator (CI time); two shards
+    # per table, so that a group job holds shards of one table
+    for folder in (on_slurm, local):
+        config = write_config(folder, movielens_dir, estimators={"exact": {"seeds": 2}, "random": {"seeds": 2}}, influence__shards=2)
     targets = [*TABLES, RANKED]
     started = time.monotonic()
     local_run = subprocess.Popen(
