@@ -6,7 +6,8 @@ Banzhaf (M subsets), saving every seed and every chunk of subsets as it finishes
 interrupted run resumes and a larger R or M reuses what is there. Then tabulates, for every
 R and M of the grids (prefixes of what was computed) and every utility: split-half reliability
 with its bootstrap interval, CPU-seconds, the projected wall time on 8 cores, and how many
-entities are detectable, above the noise floor and different from random rows.
+entities are detectable, above the noise floor and different from random rows (paired over the
+control seeds there are, `control_seeds`).
 
     python benchmarks/reliability.py configs/reliability-ml100k.yaml --run exact:user:16 banzhaf:user:8000
     python benchmarks/reliability.py configs/reliability-ml100k.yaml --table --prune exact:16 exact:16:auc banzhaf:8000 --race 10 50
@@ -255,6 +256,7 @@ def _rows(settings, kind, estimator, count, influence, by_seed, cpu_seconds, flo
             "cpu_seconds": cpu_seconds, "wall_hours_8_cores": cpu_seconds / CORES / 3600,
             "detectable": int(mine["detectable"].sum()), "above_noise": int(mine["above_noise"].sum()),
             "differs_from_random_rows": int(differs.get(metric, 0)) if len(differs) else np.nan,
+            "control_seeds": control_by_seed["seed"].nunique() if control_by_seed is not None and len(control_by_seed) else 0,
         })
     return rows
 
