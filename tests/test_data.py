@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import sys
+import time
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -16,8 +18,9 @@ import pytest
 
 from recinfluence import data as data_module
 from recinfluence.data import (
+    MOVIELENS_RELEASES,
     Interactions,
-    download_movielens_100k,
+    download_movielens,
     from_raw,
     k_core,
     load_amazon_ratings,
@@ -25,6 +28,8 @@ from recinfluence.data import (
     load_movielens_100k,
     load_table,
 )
+from recinfluence.data import movielens as movielens_module
+from recinfluence.data.downloads import _copy_with_progress
 from recinfluence.errors import InputError
 from recinfluence.settings import Dataset
 
@@ -101,10 +106,14 @@ def _zip_movielens(source: Path, archive: Path, corrupt: bool = False, folder: s
     return archive.resolve().as_uri()
 
 
+def _download_ml_100k(folder: Path, url: str) -> Path:
+    return download_movielens(folder, MOVIELENS_RELEASES["movielens_100k"], url)
+
+
 def test_download_movielens_from_file_url(movielens_dir, tmp_path):
     url = _zip_movielens(movielens_dir, tmp_path / "source.zip")
     cache = tmp_path / "cache"
-    target = download_movielens_100k(cache, url=url)
+    target = _download_ml_100k(cache, url=url)
     assert target == cache / "ml-100k"
     assert (target / "u.data").read_bytes() == (movielens_dir / "u.data").read_bytes()
     assert not (cache / "ml-100k.zip").exists()  # the archive is removed after extraction
@@ -124,7 +133,7 @@ def test_download_movielens_corrupt_u_data(movielens_dir, tmp_path):
     url = _zip_movielens(movielens_dir, tmp_path / "source.zip", corrupt=True)
     cache = tmp_path / "cache"
     with pytest.raises(InputError, match="sha256") as error:
-        download_movielens_100k(cache, url=url)
+        _download_ml_100k(cache, url=url)
     assert "u.data" in str(error.value)
     assert not (cache / "ml-100k").exists()  # nothing that looks like a complete dataset
     assert list(cache.iterdir()) == []  # neither the archive nor a temporary folder is left
@@ -133,19 +142,19 @@ def test_download_movielens_corrupt_u_data(movielens_dir, tmp_path):
 def test_download_movielens_zip_without_folder(movielens_dir, tmp_path):
     url = _zip_movielens(movielens_dir, tmp_path / "source.zip", folder="other")
     with pytest.raises(InputError, match="u.data"):
-        download_movielens_100k(tmp_path / "cache", url=url)
+        _download_ml_100k(tmp_path / "cache", url=url)
 
 
 def test_download_movielens_not_a_zip(tmp_path):
     bogus = tmp_path / "source.zip"
     bogus.write_text("this is not a zip archive\n")
     with pytest.raises(InputError, match="not a valid zip"):
-        download_movielens_100k(tmp_path / "cache", url=bogus.resolve().as_uri())
+        _download_ml_100k(tmp_path / "cache", url=bogus.resolve().as_uri())
 
 
 def test_an_unreachable_url_fails_in_one_line_naming_the_url_the_cause_and_the_fix(tmp_path, monkeypatch):
     waits = []
-    monkeypatch.setattr(data_module.time, "sleep", waits.append)
+    monkeypatch.setattr(time, "sleep", waits.append)
     url = (tmp_path / "nowhere" / "ml-100k.zip").as_uri()
     log = io.StringIO()
     with pytest.raises(InputError) as error:
@@ -175,7 +184,7 @@ def test_large_downloads_report_progress():
         headers = {"Content-Length": str(3 << 20)}
 
     log, out = io.StringIO(), io.BytesIO()
-    data_module._copy_with_progress(Response(b"x" * (3 << 20)), out, "https://example.org/f.csv", log, every=0.0)
+    _copy_with_progress(Response(b"x" * (3 << 20)), out, "https://example.org/f.csv", log, every=0.0)
     lines = log.getvalue().splitlines()
     assert len(out.getvalue()) == 3 << 20 and len(lines) == 3
     assert lines[-1].startswith("https://example.org/f.csv: 3.1 of 3.1 MB, ") and lines[-1].endswith("ETA 0 s")
@@ -183,9 +192,9 @@ def test_large_downloads_report_progress():
 
 def test_an_archive_that_would_extract_too_much_is_refused(movielens_dir, tmp_path, monkeypatch):
     url = _zip_movielens(movielens_dir, tmp_path / "source.zip")
-    monkeypatch.setattr(data_module, "MAX_EXTRACTED_BYTES", 1000)
+    monkeypatch.setattr(movielens_module, "MAX_EXTRACTED_BYTES", 1000)  # read where download_movielens runs
     with pytest.raises(InputError, match="the archive would extract to .* MB, more than MovieLens 100K's"):
-        download_movielens_100k(tmp_path / "cache", url=url)
+        _download_ml_100k(tmp_path / "cache", url=url)
     assert list((tmp_path / "cache").iterdir()) == []
 
 
@@ -688,7 +697,7 @@ def test_a_local_movielens_copy_loads_without_a_network(loader, tmp_path, monkey
     def no_network(*args, **kwargs):
         raise AssertionError("a local copy must not be downloaded")
 
-    monkeypatch.setattr(data_module, "download", no_network)
+    monkeypatch.setattr(movielens_module, "download", no_network)  # the name download_movielens calls
     folder = _movielens_folder(loader, tmp_path / "data")
     data = load_dataset(Dataset("ml", loader, path=str(folder)), cache_dir=tmp_path / "resources")
     assert (len(data.frame), data.n_users, data.n_items) == (4, 3, 3)
@@ -853,7 +862,7 @@ def test_load_dataset_expands_its_source_entry(movielens_dir, tmp_path):
     log = io.StringIO()
     spec = Dataset("big", "synthetic", source={"loader": "movielens_100k", "path": str(movielens_dir)}, factor=3, expansion_seed=5)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(data_module.sys, "stderr", log)
+        patch.setattr(sys, "stderr", log)
         data = load_dataset(spec, cache_dir=tmp_path)
     assert (len(data.frame), data.n_users, data.n_items) == (300_000, 943 * 2, 1682 * 2)
     assert log.getvalue().splitlines() == [
