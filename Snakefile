@@ -4,10 +4,10 @@ import os
 
 from snakemake.utils import min_version
 
-from recinfluence.cli import claim_folder
+from recinfluence.compose import load_settings
 from recinfluence.errors import InputError
-from recinfluence.estimators import controlled_by_random_rows
-from recinfluence.settings import Settings
+from recinfluence.jobs import claim_folder
+from recinfluence.registry import controlled_by_random_rows
 
 min_version("9.0")
 
@@ -19,7 +19,7 @@ configfile: "config.yaml"
 # line per key) and read into typed sections before any job runs. Rules read `settings`, never
 # `config`, and each passes its jobs only the sections they read.
 try:
-    settings = Settings.from_config(config, ", ".join(map(os.path.abspath, workflow.configfiles)) or "config")
+    settings = load_settings(config, ", ".join(map(os.path.abspath, workflow.configfiles)) or "config")
 except InputError as error:
     raise WorkflowError(str(error))
 

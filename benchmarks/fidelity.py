@@ -1,5 +1,5 @@
 """How closely does each approximate estimator follow exact deletion, and at what cost?
-(README "Approximate influence")
+(docs/method.md "Approximate influence")
 
 The reference is exact deletion's mean over many seeds, from the pieces
 ``benchmarks/reliability.py`` saves (``--run exact:user:R``), using only seeds the estimator
@@ -31,6 +31,7 @@ import torch
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from reliability import UTILITIES, _pieces, _seeds, add_study_arguments, load_study, run_seeds  # noqa: E402
 
+from recinfluence.compose import make_model  # noqa: E402
 from recinfluence.analysis import ranking_agreement, split_half_reliability  # noqa: E402
 from recinfluence.io import write_csv, write_text  # noqa: E402
 from recinfluence.retrain import Retrainer  # noqa: E402
@@ -48,7 +49,7 @@ def main() -> None:
     settings, model, _, _, experiment, out = load_study(args)
     for job in args.run:
         name, params = parse_job(job)
-        retrainer = Retrainer(model.factory(), experiment, settings.influence.variants_per_batch)
+        retrainer = Retrainer(make_model(model), experiment, settings.influence.variants_per_batch)
         label = job.replace(":", "-").replace("=", "")
         run_seeds(settings, name, retrainer, args.kind, args.seeds, out, params=params, label=label, limit=args.limit or settings.limit(args.kind, model.name))
     if args.table:

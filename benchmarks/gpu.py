@@ -1,5 +1,4 @@
-"""Batched NCF deletions on CUDA against one CPU thread (README "Approximate influence and cost
-at scale"; the device check of the GPU path).
+"""Batched NCF deletions on CUDA against one CPU thread (docs/scale.md "NCF on a GPU"; the device check of the GPU path).
 
 MovieLens 100K, paper split, default NCF: the baseline and V user deletions trained in one
 ``fit_many`` pass on the GPU for each V of ``--variants`` (passes cut to free device memory by
@@ -24,7 +23,7 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from recinfluence.cli import limit_threads
+from recinfluence.jobs import limit_threads
 from recinfluence.data import load_movielens_100k
 from recinfluence.estimators import build_estimator
 from recinfluence.io import write_csv, write_text

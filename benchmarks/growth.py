@@ -1,4 +1,4 @@
-"""How the cost of deletion diagnostics grows with the data (README "Cost at scale").
+"""How the cost of deletion diagnostics grows with the data (docs/scale.md "Cost at scale").
 
 MovieLens 100K grown by the seeded Kronecker expansion of the ``synthetic`` loader (factor 1,
 10, 100: 100K, 1M and 10M ratings, users and items each about sqrt(factor) times as many), SVD
@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recinfluence.cli import limit_threads
+from recinfluence.jobs import limit_threads
 from recinfluence.data import expand_interactions, load_movielens_100k
 from recinfluence.estimators import build_estimator
 from recinfluence.io import write_csv, write_text

@@ -1,4 +1,4 @@
-"""How reliable is each estimator's ranking, and at what cost? (README "Trustworthy influence")
+"""How reliable is each estimator's ranking, and at what cost? (docs/results.md "Reliability of the rankings")
 
 Computes, for one dataset and model of a study config, the influence of every user and item by
 exact deletion (R seeds), by the size-matched random-rows control (the same seeds) and by Data
@@ -37,7 +37,9 @@ from recinfluence.estimators.racing import Racing
 from recinfluence.io import write_csv, write_parquet, write_text
 from recinfluence.pruning import prune_and_retrain
 from recinfluence.retrain import Experiment, Retrainer, entity_list, seed_baselines
-from recinfluence.settings import Settings, metric_column
+from recinfluence.compose import load_settings, make_model
+from recinfluence.registry import metric_column
+from recinfluence.settings import Settings
 from recinfluence.split import split_interactions
 
 CORES = 8
@@ -60,13 +62,13 @@ def main() -> None:
     evaluation = settings.evaluation
     for job in args.run:
         name, kind, count = job.split(":")
-        retrainer = Retrainer(model.factory(), experiment, settings.influence.variants_per_batch)
+        retrainer = Retrainer(make_model(model), experiment, settings.influence.variants_per_batch)
         if name == "banzhaf":
             run_banzhaf(settings, name, retrainer, kind, int(count), out)
         else:
             run_seeds(settings, name, retrainer, kind, int(count), out, args.reverse, limit=args.limit or settings.limit(kind, model.name))
     if args.table:
-        floor = noise_floor(seed_baselines(model.factory(), {"evaluation": experiment}, settings.noise_seeds())[0], settings.noise.quantile)[0]
+        floor = noise_floor(seed_baselines(make_model(model), {"evaluation": experiment}, settings.noise_seeds())[0], settings.noise.quantile)[0]
         limits = {kind: args.limit or settings.limit(kind, model.name) for kind in ("user", "item")}
         table = tabulate(settings, out, floor, args.seeds, args.subsets, limits)
         write_csv(table, out / "reliability.csv", index=False)
@@ -97,7 +99,7 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_study(args):
     """(settings, model entry, data, split, influence experiment, pieces folder) of ``args``."""
-    settings = Settings.from_file(args.config)
+    settings = load_settings(args.config)
     directory = Path(args.directory or Path("runs") / Path(args.config).stem)
     directory.mkdir(parents=True, exist_ok=True)  # relative paths pass through it, as in the workflow
     dataset = settings.datasets[args.dataset or next(iter(settings.datasets))]
@@ -198,7 +200,7 @@ def prune(settings: Settings, model, test: Experiment, out: Path, estimator: str
     config's metric), judged on the test split."""
     ranked_by = metric_column(ranked_by, settings.evaluation.k) if ranked_by else settings.metric
     influence = influence_at(settings, out, estimator, "user", int(count))
-    retrainer = Retrainer(model.factory(), test, settings.influence.variants_per_batch)
+    retrainer = Retrainer(make_model(model), test, settings.influence.variants_per_batch)
     table = prune_and_retrain(retrainer, influence, "user", ranked_by, settings.prune.sizes, settings.prune.random_draws, settings.noise_seeds())
     summary = summarise_pruning(table, [])
     summary = summary[summary["metric"].isin(UTILITIES)]

@@ -1,4 +1,4 @@
-"""How much of single-entity deletion influence survives a change of seed (README "Trustworthy influence").
+"""How much of single-entity deletion influence survives a change of seed (docs/method.md "Trustworthy influence").
 
 For one model on MovieLens 100K (paper split, seed 0), computes the influence of the first N
 users under several seeds (the same seed for baseline and deletion in each run: common random

@@ -279,7 +279,7 @@ def test_item_exclusion_shortcut_equals_direct_evaluation_on_movielens(movielens
 
 
 def test_the_influence_table_has_the_influence_schema_and_the_estimator_is_configured(game):
-    assert ESTIMATORS["banzhaf"] == "recinfluence.estimators.banzhaf:DataBanzhaf"
+    assert ESTIMATORS["banzhaf"].path == "recinfluence.estimators.banzhaf:DataBanzhaf"
     estimator = build_estimator("banzhaf", {"subsets": 12}, seed=2)
     assert isinstance(estimator, DataBanzhaf) and estimator.training_seeds() == list(range(2, 14))
     result = estimator.estimate(Retrainer(MeanRating, game, log=None), "item", np.arange(N_ITEMS), log=None)

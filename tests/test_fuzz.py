@@ -25,13 +25,14 @@ from hypothesis import strategies as st
 
 from recinfluence.data import from_raw, load_amazon_ratings, load_table
 from recinfluence.errors import InputError
-from recinfluence.settings import BUILTIN_MODELS, SCHEMA, Settings
+from recinfluence.registry import MODELS
+from recinfluence.settings import SCHEMA, Settings
 
 from .studies import SMALL_CONFIG
 
 BASE = yaml.safe_load(SMALL_CONFIG.read_text())
 SCHEMA_TREE = yaml.safe_load(SCHEMA.read_text())
-BASE["models"] |= {name: {"class": name, "params": {}} for name in BUILTIN_MODELS if name not in BASE["models"]}
+BASE["models"] |= {name: {"class": name, "params": {}} for name in MODELS if name not in BASE["models"]}
 
 
 def _key_paths(node: dict, prefix=()) -> list[tuple]:
@@ -45,7 +46,7 @@ def _key_paths(node: dict, prefix=()) -> list[tuple]:
 
 KEY_PATHS = _key_paths(SCHEMA_TREE)
 KEY_PATHS += [("datasets", "ml-100k", key) for key in SCHEMA_TREE["definitions"]["dataset"]["properties"]]
-for model in BUILTIN_MODELS:
+for model in MODELS:
     KEY_PATHS += [("models", model, "params", key) for key in SCHEMA_TREE["definitions"][f"{model}_params"]["properties"]]
     KEY_PATHS += [("models", model, "limit", kind) for kind in ("user", "item")]
 KEY_PATHS += [("models", "ncf", "class"), ("estimators", "exact", "seeds"), ("influence", "limit", "user")]

@@ -1,5 +1,5 @@
 """Per-user ranking metrics and rating errors (recinfluence.metrics), cross-checked against ranx
-and against plain-Python implementations of the protocol (README, "The protocol")."""
+and against plain-Python implementations of the protocol (docs/method.md, "The protocol")."""
 
 from __future__ import annotations
 
@@ -11,10 +11,16 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from recinfluence.metrics import EvalSet, aggregate, evaluate, ranking_metric_names
+from recinfluence.metrics import EvalSet, aggregate, evaluate
+from recinfluence.registry import CUTOFF_METRICS, SCORE_METRICS, metric_column
 
 # ---------------------------------------------------------------------------------------------
 # A hand-computed case
+
+
+def ranking_metric_names(k: int) -> list[str]:
+    """Every ranking metric's column: the top-``k`` ones, then AUC (no cut-off)."""
+    return [metric_column(name, k) for name in (*CUTOFF_METRICS, *SCORE_METRICS)]
 
 
 @pytest.fixture
@@ -134,7 +140,7 @@ def _reference_ranking(scores, evalset, u, k):
 
 
 def _reference_ap(hits: list[bool], n_relevant: int, k: int) -> float:
-    """AP@K as the protocol (README) defines it: (1 / min(K, R)) * sum_k precision@k * rel_k."""
+    """AP@K as the protocol (docs/method.md) defines it: (1 / min(K, R)) * sum_k precision@k * rel_k."""
     total, found = 0.0, 0
     for rank, hit in enumerate(hits, start=1):
         if hit:

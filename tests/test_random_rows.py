@@ -68,7 +68,7 @@ def test_batched_numbers_do_not_depend_on_the_batch(experiment):
 
 
 def test_it_is_an_estimator_of_the_workflow():
-    assert ESTIMATORS["random_rows"] == "recinfluence.estimators.random_rows:RandomRows"
+    assert ESTIMATORS["random_rows"].path == "recinfluence.estimators.random_rows:RandomRows"
     estimator = build_estimator("random_rows", {"seeds": 3}, seed=5)
     assert isinstance(estimator, RandomRows) and estimator.training_seeds() == [5, 6, 7]
 

@@ -330,7 +330,7 @@ def test_more_shards_than_entities_is_valid():
 def _script(tmp_path: Path, body: str) -> subprocess.CompletedProcess:
     script = tmp_path / "step.py"
     script.write_text(
-        "import sys\nfrom recinfluence.cli import log_to\nlog_to(sys.argv[1])\n"
+        "import sys\nfrom recinfluence.jobs import log_to\nlog_to(sys.argv[1])\n"
         "from recinfluence.errors import InputError\n" + body
     )
     return subprocess.run([sys.executable, str(script), str(tmp_path / "step.log")], capture_output=True, text=True)
@@ -354,7 +354,7 @@ def test_failed_job_leaves_no_output(tmp_path):
     """A step that wrote one of its outputs and then hit bad input: Snakemake exits non-zero
     and removes what the job wrote."""
     (tmp_path / "step.py").write_text(
-        "from recinfluence.cli import log_to\nlog_to(snakemake.log[0])\n"
+        "from recinfluence.jobs import log_to\nlog_to(snakemake.log[0])\n"
         "from recinfluence.errors import InputError\nfrom recinfluence.io import write_text\n"
         "write_text('half\\n', snakemake.output.first)\nraise InputError('input.csv: broken on purpose')\n"
     )

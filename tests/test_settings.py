@@ -10,9 +10,11 @@ import sys
 import pytest
 import yaml
 
+from recinfluence.compose import load_settings, make_model
 from recinfluence.errors import InputError
-from recinfluence.estimators import ESTIMATORS
-from recinfluence.settings import BUILTIN_MODELS, SCHEMA, Settings, import_object
+from recinfluence.models.base import CAPABILITY_PROTOCOLS, model_capabilities
+from recinfluence.registry import CAPABILITIES, ENTITY_KINDS, ESTIMATORS, LOADERS, METRICS, MODELS, import_object
+from recinfluence.settings import SCHEMA, Settings
 
 from .studies import REPO, SMALL_CONFIG, snakemake_command, snakemake_env, write_config
 
@@ -58,13 +60,41 @@ def test_settings_travel_as_plain_values_and_come_back_equal():
     assert Settings.from_params(params) == settings
 
 
-def test_the_schema_names_every_estimator_and_the_built_in_models_parameters():
+def test_the_schema_names_what_the_registry_holds():
+    """A new estimator, model or loader is its module, its registry line and its schema block:
+    forgetting one fails here."""
     schema = yaml.safe_load(SCHEMA.read_text())
-    assert set(schema["properties"]["estimators"]["properties"]) == set(ESTIMATORS)
-    assert set(schema["properties"]["prune"]["properties"]["estimators"]["items"]["enum"]) == set(ESTIMATORS)
-    for name, path in BUILTIN_MODELS.items():
-        declared = set(schema["definitions"][f"{name}_params"]["properties"])
-        assert declared == set(inspect.signature(import_object(path, name, "model class")).parameters), name
+    properties, definitions = schema["properties"], schema["definitions"]
+    assert list(properties["estimators"]["properties"]) == list(ESTIMATORS)
+    assert properties["prune"]["properties"]["estimators"]["items"]["enum"] == list(ESTIMATORS)
+    assert definitions["dataset"]["properties"]["loader"]["enum"] == list(LOADERS)
+    assert definitions["metric"]["enum"] == list(METRICS)
+    assert definitions["kinds"]["items"]["enum"] == list(ENTITY_KINDS)
+    assert {name.removesuffix("_params") for name in definitions if name.endswith("_params")} == set(MODELS)
+    conditions = properties["models"]["additionalProperties"]["allOf"]
+    assert [(c["if"]["properties"]["class"]["const"], c["then"]["properties"]["params"]["$ref"]) for c in conditions] == [
+        (name, f"#/definitions/{name}_params") for name in MODELS
+    ]
+
+
+def test_the_registry_is_true_to_the_classes_it_names():
+    assert tuple(CAPABILITY_PROTOCOLS) == CAPABILITIES
+    schema = yaml.safe_load(SCHEMA.read_text())
+    for name, entry in MODELS.items():
+        cls = import_object(entry.path, name, "model class")
+        assert set(schema["definitions"][f"{name}_params"]["properties"]) == set(inspect.signature(cls).parameters), name
+        assert model_capabilities(cls) == set(entry.capabilities), name
+        for capability, options in entry.capabilities.items():  # each option is a keyword of the method
+            assert set(options) <= set(inspect.signature(getattr(cls, capability)).parameters), (name, capability)
+    for name, entry in ESTIMATORS.items():
+        cls = import_object(entry.path, name, "estimator")
+        assert cls.name == name
+        assert entry.needs is None or entry.needs in CAPABILITIES
+        assert set(entry.hook_options) <= set(inspect.signature(cls).parameters), name
+        taken = {option for model in MODELS.values() for option in model.capabilities.get(entry.needs, ())}
+        assert set(entry.hook_options) == taken, name  # every option some model's method takes, and no other
+    for name, entry in LOADERS.items():
+        assert callable(import_object(entry.path, name, "loader")), name
 
 
 def test_a_model_may_set_its_own_limit_kind_by_kind():
@@ -98,13 +128,13 @@ def test_a_plug_in_model_may_declare_its_parameters():
     config = yaml.safe_load(SMALL_CONFIG.read_text())
     config["models"] = {"mine": {"class": "tests.plugins:Declared", "params": {"smoothing": -1, "alpha": 2}}}
     with pytest.raises(InputError) as error:
-        Settings.from_config(config, "study.yaml")
+        load_settings(config, "study.yaml")
     assert str(error.value) == (
         "study.yaml: models.mine.params.smoothing: -1 is less than the minimum of 0; "
         "models.mine.params: Additional properties are not allowed ('alpha' was unexpected)"
     )
     config["models"]["mine"]["params"] = {"smoothing": 0.5}
-    assert Settings.from_config(config).models["mine"].factory()().smoothing == 0.5
+    assert make_model(load_settings(config).models["mine"])().smoothing == 0.5
 
 
 def test_ncf_on_cuda_without_a_cuda_device_is_one_line_naming_the_key(monkeypatch):
@@ -200,7 +230,7 @@ def test_a_second_run_in_the_same_folder_stops_before_any_job(tmp_path, movielen
     and dies with its holder."""
     study = tmp_path / "study"
     write_config(study, movielens_dir)
-    hold = f"from recinfluence.cli import claim_folder; claim_folder({str(study)!r}); print('held', flush=True); import time; time.sleep(120)"
+    hold = f"from recinfluence.jobs import claim_folder; claim_folder({str(study)!r}); print('held', flush=True); import time; time.sleep(120)"
     holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True, env=snakemake_env())
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -211,5 +241,5 @@ def test_a_second_run_in_the_same_folder_stops_before_any_job(tmp_path, movielen
     finally:
         holder.kill()
         holder.wait()
-    retry = subprocess.run([sys.executable, "-c", f"from recinfluence.cli import claim_folder; claim_folder({str(study)!r})"], env=snakemake_env())
+    retry = subprocess.run([sys.executable, "-c", f"from recinfluence.jobs import claim_folder; claim_folder({str(study)!r})"], env=snakemake_env())
     assert retry.returncode == 0  # the lock went with its holder

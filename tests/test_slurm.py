@@ -139,8 +139,8 @@ def test_shard_jobs_ran_as_slurm_jobs(studies):
 
 
 def test_local_rules_stay_on_the_submitting_machine(studies):
-    assert not [comment for _, comment, _ in studies["jobs"] if "merge_influence" in comment or "rank" in comment]
-    assert "localrule merge_influence:" in studies["output"] and "localrule rank:" in studies["output"]
+    assert not [comment for _, comment, _ in studies["jobs"] if "merge_influence" in comment or "analyse_influence" in comment]
+    assert "localrule merge_influence:" in studies["output"] and "localrule analyse_influence:" in studies["output"]
     assert (studies["on_slurm"] / RANKED).stat().st_size > 0
 
 

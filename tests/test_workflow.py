@@ -278,18 +278,18 @@ def planned_jobs(output: str) -> set[tuple[str, frozenset]]:
 
 
 EVERY_RULE = {
-    "prepare_dataset", "split", "baseline", "influence_shard", "merge_influence", "prune", "rank", "agreement",
+    "prepare_dataset", "split", "baseline", "influence_shard", "merge_influence", "prune", "analyse_influence", "agreement",
     "plot_influence", "plot_pruning", "plot_agreement", "plot_reliability", "summary", "all",
 }
 # Each edit of the finished small study, and the rules whose jobs it must (and alone may) rerun:
 # those that read the key, and those downstream of them.
 EDITS = {
     "report.top_n": (
-        lambda c: c["report"].update(top_n=4), {"rank", "agreement", "plot_influence", "plot_agreement", "plot_reliability", "summary", "all"},
+        lambda c: c["report"].update(top_n=4), {"analyse_influence", "agreement", "plot_influence", "plot_agreement", "plot_reliability", "summary", "all"},
     ),
     "prune.sizes": (lambda c: c["prune"].update(sizes=[2, 3]), {"prune", "plot_pruning", "summary", "all"}),
     "noise.seeds": (
-        lambda c: c["noise"].update(seeds=3), {"baseline", "prune", "rank", "plot_influence", "plot_pruning", "plot_reliability", "summary", "all"},
+        lambda c: c["noise"].update(seeds=3), {"baseline", "prune", "analyse_influence", "plot_influence", "plot_pruning", "plot_reliability", "summary", "all"},
     ),
     "models.svd.params": (lambda c: c["models"]["svd"]["params"].update(n_epochs=11), EVERY_RULE - {"prepare_dataset", "split"}),
     "k": (lambda c: c.update(k=5), EVERY_RULE - {"prepare_dataset"}),  # split checks k against the items

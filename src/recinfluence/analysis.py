@@ -3,7 +3,7 @@ entities stand above it, rankings, the summary of prune-and-retrain against a ra
 agreement between metrics and between models, and whose metrics moved when an entity was removed.
 Pure table work on what the estimators and retrains wrote (no torch, no numba).
 
-Two rules say which entities matter (README "Trustworthy influence"), named apart because they
+Two rules say which entities matter (docs/method.md "Trustworthy influence"), named apart because they
 answer different questions:
 
 - **detectable**: the estimator's p-value of "the influence is 0" (with common random numbers a

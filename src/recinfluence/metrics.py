@@ -1,6 +1,6 @@
 """Top-K ranking metrics and rating errors, per user, from one vectorised pass.
 
-Protocol (README, "The protocol"):
+Protocol (docs/method.md, "The protocol"):
 
 - candidates: for each user, every item of the catalog the user has no interaction with outside
   the evaluated split (training rows and, under the heldout protocol, the other held-out part);
@@ -27,16 +27,7 @@ import numba
 import numpy as np
 import pandas as pd
 
-from .settings import RATING_METRICS, SCORE_METRICS
-
-
-def ranking_metric_names(k: int) -> list[str]:
-    """Every ranking metric: the top-``k`` ones, then AUC (no cut-off)."""
-    return [f"map@{k}", f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"hit_rate@{k}", *SCORE_METRICS]
-
-
-def lower_is_better(metric: str) -> bool:
-    return metric in RATING_METRICS
+from .registry import is_metric_column
 
 
 @dataclass(frozen=True)
@@ -176,7 +167,7 @@ def pairs_below(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:
 
 
 def metric_columns(per_user: pd.DataFrame) -> list[str]:
-    return [c for c in per_user.columns if "@" in c or c in RATING_METRICS or c in SCORE_METRICS]
+    return [c for c in per_user.columns if is_metric_column(c)]
 
 
 def aggregate(per_user: pd.DataFrame) -> pd.Series:

@@ -2,7 +2,7 @@
 
 Baselines, the noise-floor seeds, every estimator and pruning go through :class:`Retrainer`,
 so they fit, score and compare in the same way. A deletion is compared with the baseline of the
-same seed (common random numbers, README "The protocol"), signed so that positive = helped:
+same seed (common random numbers, docs/method.md "The protocol"), signed so that positive = helped:
 
     influence = metric(trained on all of train) - metric(trained without the deleted rows)
 
@@ -10,18 +10,20 @@ same seed (common random numbers, README "The protocol"), signed so that positiv
 default): deleting user u compares both models on every evaluation user except u; deleting item
 i compares both on the catalog without i. ``naive`` compares both on the full evaluation set.
 
-How the deletion variants are trained depends on what the model offers, best first:
+How the deletion variants are trained is chosen once per model, from its capabilities
+(:mod:`recinfluence.models.base`), best first:
 
-1. ``deletion_variants(train, kind, deletions)`` on the *fitted* baseline: the variants derived
-   without refitting (a closed form; see README "Your own model");
-2. ``fit_many(trains, seed)``: ``variants_per_batch`` deletions trained in one pass, with the
-   baseline as the first variant of every batch, so that it shares every floating-point
-   operation with the variants it is compared with;
-3. a loop of ``fit(train, seed)``, against the baseline fitted once per seed (and kept).
+1. :class:`Derived`: ``deletion_variants(train, kind, deletions)`` on the *fitted* baseline,
+   the variants derived without refitting (a closed form; see docs/extending.md "Your own model");
+2. :class:`Batched`: ``fit_many(trains, seed)``, ``variants_per_batch`` deletions trained in
+   one pass, with the baseline as the first variant of every batch, so that it shares every
+   floating-point operation with the variants it is compared with;
+3. :class:`Refitted`: a loop of ``fit(train, seed)``, against the baseline fitted once per seed
+   (and kept).
 
-An approximate estimator passes an ``approximation`` instead (README "Approximate influence"):
-it derives every variant from the fitted baseline, and may name the model the variants are
-compared with (a warm start compares with the baseline continued just as long).
+An approximate estimator passes an ``approximation`` instead (docs/method.md "Approximate influence",
+:class:`Approximated`): it derives every variant from the fitted baseline, and may name the model
+the variants are compared with (a warm start compares with the baseline continued just as long).
 """
 
 from __future__ import annotations
@@ -35,9 +37,10 @@ import numpy as np
 import pandas as pd
 
 from .data import Interactions
-from .metrics import EvalSet, aggregate, evaluate, lower_is_better, metric_columns
-from .models.base import ENTITY_KINDS, TrainSet
+from .metrics import EvalSet, aggregate, evaluate, metric_columns
+from .models.base import ENTITY_KINDS, DerivesDeletions, FitsMany, TrainSet, rating_scale
 from .progress import Progress
+from .registry import lower_is_better
 from .split import Split
 
 COMPARISONS = ("exclude", "naive")
@@ -77,7 +80,7 @@ class Experiment:
     def evaluate(self, model, scores=None, excluded_items=()) -> pd.DataFrame:
         """Per-user metrics of a fitted ``model`` (from ``scores`` when already computed)."""
         scores = self.score(model) if scores is None else scores
-        return evaluate(scores, self.evalset, self.k, getattr(model, "rating_scale", None), excluded_items)
+        return evaluate(scores, self.evalset, self.k, rating_scale(model), excluded_items)
 
 
 class Comparison(NamedTuple):
@@ -108,6 +111,47 @@ class _Baseline(NamedTuple):
     per_user: pd.DataFrame
 
 
+class Refitted:
+    """Each variant fitted from scratch, against the baseline of the seed (fitted once, kept)."""
+
+    def variants(self, retrainer: "Retrainer", kind, chunk, trains, seed, derivable):
+        """(the baseline to compare with, an iterator of the variants trained on ``trains``);
+        ``derivable``: the trains are the deletions of ``chunk``'s entities themselves."""
+        return retrainer.baseline(seed), (retrainer.fit(seed, train) for train in trains)
+
+
+class Derived(Refitted):
+    """Variants derived from the fitted baseline (``deletion_variants``); other training sets
+    (a size-matched control's) are refitted."""
+
+    def variants(self, retrainer, kind, chunk, trains, seed, derivable):
+        if not derivable:
+            return super().variants(retrainer, kind, chunk, trains, seed, derivable)
+        baseline = retrainer.baseline(seed)
+        return baseline, iter(baseline.model.deletion_variants(retrainer.train, kind, chunk))
+
+
+class Batched:
+    """A batch of variants trained in one pass (``fit_many``), the baseline as its first
+    variant, so that it is trained with the same arithmetic as the variants."""
+
+    def variants(self, retrainer, kind, chunk, trains, seed, derivable):
+        baseline_model, *models = retrainer.make_model().fit_many([retrainer.train, *trains], seed)
+        return retrainer.evaluated(baseline_model), iter(models)
+
+
+@dataclass(frozen=True)
+class Approximated:
+    """Variants derived by an approximate estimator from the fitted baseline, compared with the
+    model it names (its ``reference``; None: the baseline)."""
+
+    approximation: object
+
+    def variants(self, retrainer, kind, chunk, trains, seed, derivable):
+        baseline = retrainer.baseline(seed).model
+        return retrainer.reference(seed, self.approximation), iter(self.approximation.variants(baseline, retrainer.train, trains))
+
+
 class Retrainer:
     """Fits, scores and evaluates one model (``make_model`` builds a fresh one) on one
     :class:`Experiment`. The baseline of each seed is fitted once and kept, except for a
@@ -116,16 +160,24 @@ class Retrainer:
     def __init__(self, make_model: Callable, experiment: Experiment, variants_per_batch: int = 16, log=sys.stderr):
         self.make_model, self.experiment, self.log = make_model, experiment, log
         model = make_model()
-        self.derives = callable(getattr(model, "deletion_variants", None))
-        self.batched = not self.derives and callable(getattr(model, "fit_many", None))
-        # How many deletions one training pass covers: the unit of work of exact deletion.
-        self.block = variants_per_batch if self.batched else 1
+        # How the deletion variants are trained, and how many one training pass covers (the
+        # unit of work of exact deletion): chosen once, from what the model offers.
+        if isinstance(model, DerivesDeletions):
+            self.source, self.variants_per_batch = Derived(), 1
+        elif isinstance(model, FitsMany):
+            self.source, self.variants_per_batch = Batched(), variants_per_batch
+        else:
+            self.source, self.variants_per_batch = Refitted(), 1
         self._baselines: dict[int, _Baseline] = {}
         self._references: dict[tuple, _Baseline] = {}
 
     @property
     def train(self) -> TrainSet:
         return self.experiment.train
+
+    @property
+    def batched(self) -> bool:
+        return isinstance(self.source, Batched)
 
     def fit(self, seed: int, train: TrainSet | None = None):
         """A model fitted on ``train`` (default: the whole training set) with ``seed``."""
@@ -135,12 +187,21 @@ class Retrainer:
         """The model fitted on the whole training set with ``seed``, its scores and its per-user
         metrics (fitted on first use, then kept)."""
         if seed not in self._baselines:
-            self._baselines[seed] = self._evaluated(self.fit(seed))
+            self._baselines[seed] = self.evaluated(self.fit(seed))
         return self._baselines[seed]
 
-    def _evaluated(self, model) -> _Baseline:
+    def evaluated(self, model) -> _Baseline:
+        """A fitted ``model`` with its scores and per-user metrics."""
         scores = self.experiment.score(model)
         return _Baseline(model, scores, self.experiment.evaluate(model, scores))
+
+    def reference(self, seed: int, approximation) -> _Baseline:
+        """What ``approximation``'s variants of ``seed`` are compared with (kept per seed)."""
+        key = (seed, approximation.reference_key)
+        if key not in self._references:
+            model = approximation.reference(self.baseline(seed).model, self.train)
+            self._references[key] = self.baseline(seed) if model is None else self.evaluated(model)
+        return self._references[key]
 
     def deletions(self, kind: str, deletions, seed: int, comparison: str = "exclude", trains=None, approximation=None) -> list[Comparison]:
         """Retrain without each deletion (one id, or an array of ids, of ``kind``) and compare
@@ -164,18 +225,15 @@ class Retrainer:
             trains = [None] * len(deletions)
         elif len(trains) != len(deletions):
             raise ValueError(f"{len(trains)} training sets for {len(deletions)} deletions")
+        source = self.source if approximation is None else Approximated(approximation)
         # one line per call of one deletion would repeat the estimator's own progress lines
         results, progress = [], Progress(len(deletions), f"{kind} deletions retrained (seed {seed})", self.log if len(deletions) > 1 else None)
-        block = self.block if self.batched else max(len(deletions), 1)
+        block = self.variants_per_batch if self.batched else max(len(deletions), 1)
         for first in range(0, len(deletions), block):
-            chunk = deletions[first : first + block]
+            chunk, given = deletions[first : first + block], trains[first : first + block]
             chunk_started = time.perf_counter()
-            chunk_trains = [self.train.without(kind, ids) if train is None else train for ids, train in zip(chunk, trains[first : first + block])]
-            derived = all(train is None for train in trains[first : first + block])
-            if approximation is None:
-                baseline, variants = self._variants(kind, chunk, chunk_trains, seed, derived)
-            else:
-                baseline, variants = self._reference(seed, approximation), iter(approximation.variants(self.baseline(seed).model, self.train, chunk_trains))
+            chunk_trains = [self.train.without(kind, ids) if train is None else train for ids, train in zip(chunk, given)]
+            baseline, variants = source.variants(self, kind, chunk, chunk_trains, seed, all(train is None for train in given))
             chunk_results = []
             for ids in chunk:
                 retrain_started = time.perf_counter()
@@ -191,25 +249,6 @@ class Retrainer:
                 chunk_results = [r._replace(seconds=r.seconds + shared) for r in chunk_results]
             results += chunk_results
         return results
-
-    def _reference(self, seed: int, approximation) -> _Baseline:
-        """What ``approximation``'s variants of ``seed`` are compared with (kept per seed)."""
-        key = (seed, approximation.reference_key)
-        if key not in self._references:
-            model = approximation.reference(self.baseline(seed).model, self.train)
-            self._references[key] = self.baseline(seed) if model is None else self._evaluated(model)
-        return self._references[key]
-
-    def _variants(self, kind: str, chunk: list[np.ndarray], trains: list[TrainSet], seed: int, derived: bool):
-        """(baseline, an iterator of the models fitted on ``trains``, in order). ``derived``:
-        the trains are the deletions of ``chunk``'s entities, which a deriving model derives."""
-        if self.batched:
-            baseline_model, *models = self.make_model().fit_many([self.train, *trains], seed)
-            return self._evaluated(baseline_model), iter(models)
-        baseline = self.baseline(seed)
-        if self.derives and derived:
-            return baseline, iter(baseline.model.deletion_variants(self.train, kind, chunk))
-        return baseline, (self.fit(seed, train) for train in trains)
 
 
 def seed_baselines(make_model: Callable, experiments: dict[str, Experiment], seeds) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -14,43 +14,13 @@ plan the DAG, and every Slurm job parses the Snakefile again.
 from __future__ import annotations
 
 import copy
-import importlib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from .errors import InputError
+from .registry import ESTIMATORS, LOADERS, MODELS, metric_column
 
 SCHEMA = Path(__file__).with_name("config.schema.yaml")
-RATING_METRICS = ("rmse", "mae")
-SCORE_METRICS = ("auc",)  # ranking metrics without a cut-off
-# Built-in model classes by config name (imported on first use: torch and numba stay unloaded
-# until a job needs them); their parameters are declared in the config schema.
-BUILTIN_MODELS = {
-    "svd": "recinfluence.models.svd:SVD",
-    "ncf": "recinfluence.models.ncf:NCF",
-    "ease": "recinfluence.models.ease:EASE",
-    "item_knn": "recinfluence.models.item_knn:ItemKNN",
-    "als": "recinfluence.models.als:ALS",
-    "mult_vae": "recinfluence.models.mult_vae:MultVAE",
-}
-# The model method each approximate estimator needs (README "Approximate influence") and the
-# built-in models that have it: the config is checked without importing the models (a test
-# keeps this table true to the classes).
-ESTIMATOR_HOOKS = {
-    "warm_start": ("warm_start", ("ncf", "svd")),
-    "influence_function": ("influence_variants", ("ncf", "svd")),
-}
-# estimator options that only some built-in models' hook takes: estimator -> option -> classes
-ESTIMATOR_OPTIONS = {"influence_function": {"epochs": ("svd",), "damping": ("ncf",)}}
-DEFAULT_RATING_SCALE = (1, 5)  # of the MovieLens and Amazon loaders (1 to 5 stars)
-# the scale each loader assumes when `rating_scale` is left out (a table has none; a synthetic
-# dataset has its source's)
-LOADER_RATING_SCALES = {
-    "movielens_100k": DEFAULT_RATING_SCALE,
-    "movielens_1m": DEFAULT_RATING_SCALE,
-    "movielens_25m": (0.5, 5),  # half stars
-    "amazon_ratings": DEFAULT_RATING_SCALE,
-}
 
 
 @dataclass(frozen=True)
@@ -108,13 +78,14 @@ class Dataset(Section):
         ``synthetic`` entry; None for a table without one)."""
         if self.loader == "synthetic":
             return self.source_spec().scale()
-        return tuple(self.rating_scale) if self.rating_scale else LOADER_RATING_SCALES.get(self.loader)
+        return tuple(self.rating_scale) if self.rating_scale else LOADERS[self.loader].rating_scale
 
 
 @dataclass(frozen=True)
 class Model(Section):
-    """One entry of ``models``: a built-in (:data:`BUILTIN_MODELS`) or ``package.module:Class``;
-    ``limit`` overrides ``influence.limit`` for this model, kind by kind."""
+    """One entry of ``models``: a built-in (:data:`recinfluence.registry.MODELS`) or
+    ``package.module:Class``; ``limit`` overrides ``influence.limit`` for this model, kind by kind.
+    :func:`recinfluence.compose.make_model` builds it."""
 
     name: str
     class_name: str
@@ -124,13 +95,6 @@ class Model(Section):
     @property
     def key(self) -> str:
         return f"models.{self.name}"
-
-    def factory(self):
-        """A zero-argument callable that builds a fresh, unfitted model (imports the model's
-        module, hence torch or numba for the built-ins)."""
-        from .models import model_factory
-
-        return model_factory(self.class_name, self.params, key=f"{self.key}.class")
 
 
 @dataclass(frozen=True)
@@ -146,16 +110,11 @@ class Influence(Section):
 
 @dataclass(frozen=True)
 class EstimatorSettings(Section):
-    """One entry of ``estimators``: its name and its own settings."""
+    """One entry of ``estimators``: its name and its own settings
+    (:func:`recinfluence.compose.make_estimator` builds it)."""
 
     name: str
     params: dict = field(default_factory=dict)
-
-    def build(self, seed: int = 0):
-        """The estimator object (:mod:`recinfluence.estimators`), starting from the study's ``seed``."""
-        from .estimators import build_estimator
-
-        return build_estimator(self.name, self.params, seed)
 
 
 @dataclass(frozen=True)
@@ -224,7 +183,6 @@ class Settings:
             report=Report(**config["report"]),
         )
         settings.check_cross_keys(source)
-        settings.check_plugin_models(source)
         return settings
 
     @classmethod
@@ -244,7 +202,8 @@ class Settings:
         """What the schema cannot say, every problem at once: each rating scale ordered, with
         ``relevance_threshold`` not above its top (else no held-out rating is relevant and every
         ranking metric is NaN; a threshold below the scale makes every rating relevant, as
-        implicit data wants), and racing's ``start_seeds`` within its ``max_seeds``."""
+        implicit data wants), racing's ``start_seeds`` within its ``max_seeds``, and what each estimator
+        needs of the built-in models (:func:`estimator_model_problems`)."""
         problems = []
         threshold = self.evaluation.relevance_threshold
         for dataset in self.datasets.values():
@@ -264,33 +223,8 @@ class Settings:
         racing = self.estimators.get("racing")
         if racing is not None and racing.params["start_seeds"] > racing.params["max_seeds"]:
             problems.append(f"estimators.racing.start_seeds: {racing.params['start_seeds']} is more than max_seeds ({racing.params['max_seeds']})")
-        for name, (hook, classes) in ESTIMATOR_HOOKS.items():
-            for model in self.models.values():
-                if name in self.estimators and model.class_name in BUILTIN_MODELS and model.class_name not in classes:
-                    problems.append(f"estimators.{name}: model {model.name} (class {model.class_name}) has no {hook}(); the built-in models with it: {', '.join(classes)}")
-        for name, options in ESTIMATOR_OPTIONS.items():
-            for option, classes in options.items():
-                if name in self.estimators and self.estimators[name].params.get(option) is not None:
-                    for model in self.models.values():
-                        if model.class_name in BUILTIN_MODELS and model.class_name not in classes:
-                            problems.append(f"estimators.{name}.{option}: model {model.name} (class {model.class_name}) takes no {option}; it applies to: {', '.join(classes)}")
-        raise_problems(source, problems)
-
-    def check_plugin_models(self, source: str = "config") -> None:
-        """Import every ``package.module:Class`` model and check it can be built (built-ins are
-        checked by the schema without importing torch). Every bad model is reported at once."""
-        problems = []
-        for model in self.models.values():
-            if model.class_name in BUILTIN_MODELS:
-                continue
-            try:
-                instance = model.factory()()
-            except InputError as error:
-                problems.append(str(error))
-                continue
-            for name, (hook, _) in ESTIMATOR_HOOKS.items():
-                if name in self.estimators and not callable(getattr(instance, hook, None)):
-                    problems.append(f"estimators.{name}: model {model.name} ({model.class_name}) has no {hook}()")
+        for name, estimator in self.estimators.items():
+            problems += estimator_model_problems(name, estimator.params, self.models.values())
         raise_problems(source, problems)
 
     @property
@@ -346,9 +280,24 @@ def _plain(value):
     return value
 
 
-def metric_column(name: str, k: int) -> str:
-    """``map`` at K = 10 is ``map@10``; rating errors and AUC have no cut-off."""
-    return name if name in RATING_METRICS or name in SCORE_METRICS else f"{name}@{k}"
+def estimator_model_problems(name: str, params: dict, models) -> list[str]:
+    """What stops estimator ``name`` (with its ``params``) from running on the built-in
+    ``models``: a capability it needs that a model lacks, or a setting it passes on that the
+    model's method does not take (plug-in models are checked when built:
+    :func:`recinfluence.compose.check_models`)."""
+    entry, problems = ESTIMATORS[name], []
+    builtins = [model for model in models if model.class_name in MODELS]
+    for model in builtins:
+        capabilities = MODELS[model.class_name].capabilities
+        if entry.needs is not None and entry.needs not in capabilities:
+            having = ", ".join(sorted(key for key, other in MODELS.items() if entry.needs in other.capabilities))
+            problems.append(f"estimators.{name}: model {model.name} (class {model.class_name}) has no {entry.needs}(); the built-in models with it: {having}")
+            continue
+        for option in entry.hook_options:
+            if params.get(option) is not None and option not in capabilities.get(entry.needs, ()):
+                taking = ", ".join(sorted(key for key, other in MODELS.items() if option in other.capabilities.get(entry.needs, ())))
+                problems.append(f"estimators.{name}.{option}: model {model.name} (class {model.class_name}) takes no {option}; it applies to: {taking}")
+    return problems
 
 
 def validate_config(config: dict, schema_file=SCHEMA, source: str = "config") -> None:
@@ -384,12 +333,3 @@ def raise_problems(source: str, problems: list[str]) -> None:
         raise InputError(f"{source}: {problems[0]}")
     if problems:
         raise InputError(f"{source}: {len(problems)} problems\n  " + "\n  ".join(problems))
-
-
-def import_object(spec: str, key: str, what: str):
-    """``package.module:Name`` -> the object; an :class:`InputError` naming ``key`` otherwise."""
-    module_name, _, name = spec.partition(":")
-    try:
-        return getattr(importlib.import_module(module_name), name)
-    except (ImportError, AttributeError) as error:
-        raise InputError(f"{key}: cannot load {what} {spec!r} ({error})") from None

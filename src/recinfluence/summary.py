@@ -8,11 +8,15 @@ model, kind) it belongs to as columns, and returns Markdown."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from .settings import Settings
+from .estimators import build_estimator
+
+if TYPE_CHECKING:  # the summary reads a study's settings; it needs no config reader to run
+    from .settings import Settings
 
 PAPER = "Arévalo & Salmeron, Model-agnostic post-hoc explainability for recommender systems (ESWA 2025, arXiv 2509.10245)"
 
@@ -96,7 +100,7 @@ def _summary_size(sizes) -> int:
 def _estimators_text(settings: Settings) -> str:
     texts = []
     for name, estimator in settings.estimators.items():
-        seeds = estimator.build(settings.seed).seeds  # as the estimator itself derives them
+        seeds = build_estimator(name, estimator.params, settings.seed).seeds  # as the estimator itself derives them
         if name == "exact":
             texts.append(
                 f"`exact`: exact deletion with R = {len(seeds)} seed(s) per deletion ({', '.join(map(str, seeds))}), each deletion "

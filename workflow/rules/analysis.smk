@@ -1,4 +1,6 @@
-rule rank:
+# Everything read off one influence table: the most and least influential, which stand out
+# (significance), whose recommendations moved, and how the metrics agree.
+rule analyse_influence:
     input:
         influence="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence.parquet",
         by_seed="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence_by_seed.parquet",
@@ -38,7 +40,7 @@ rule rank:
             subcategory="{dataset} / {protocol} / {estimator}",
         ),
     log:
-        "logs/{dataset}/{protocol}/{model}/{estimator}/{kind}/rank.log",
+        "logs/{dataset}/{protocol}/{model}/{estimator}/{kind}/analyse_influence.log",
     params:
         metric=settings.metric,
         top_n=settings.report.top_n,
@@ -48,7 +50,7 @@ rule rank:
     conda:
         ENV
     script:
-        "../scripts/rank.py"
+        "../scripts/analyse_influence.py"
 
 
 rule prune:

@@ -1,6 +1,6 @@
 import sys
 
-from recinfluence.cli import limit_threads, log_to
+from recinfluence.jobs import limit_threads, log_to
 
 log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one line there
 
@@ -9,13 +9,14 @@ from pathlib import Path
 from recinfluence.estimators.base import shard_units
 from recinfluence.io import write_csv, write_parquet
 from recinfluence.retrain import Experiment, Retrainer, entity_list
+from recinfluence.compose import make_estimator, make_model
 from recinfluence.settings import Evaluation, EstimatorSettings, Model
 
 limit_threads(snakemake.threads)
 params, kind, shard = snakemake.params, snakemake.wildcards.kind, int(snakemake.wildcards.shard)
 experiment = Experiment.load(Path(snakemake.input.data).parent, snakemake.input.split, snakemake.wildcards.protocol, Evaluation.from_params(params.evaluation))
-retrainer = Retrainer(Model.from_params(params.model).factory(), experiment, params.variants_per_batch, log=None)
-estimator = EstimatorSettings.from_params(params.estimator).build(params.seed)
+retrainer = Retrainer(make_model(Model.from_params(params.model)), experiment, params.variants_per_batch, log=None)
+estimator = make_estimator(EstimatorSettings.from_params(params.estimator), params.seed)
 entities = entity_list(experiment.train, kind, params.limit)
 units = estimator.work_units(retrainer, entities)
 mine = shard_units(units, params.shards, shard)

@@ -1,4 +1,4 @@
-from recinfluence.cli import log_to
+from recinfluence.jobs import log_to
 
 log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one line there
 

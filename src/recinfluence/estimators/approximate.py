@@ -1,5 +1,5 @@
 """Approximate deletion: each variant derived from the fitted baseline of a seed instead of
-retrained (README "Approximate influence").
+retrained (docs/method.md "Approximate influence").
 
 Everything else is exact deletion's (seeds, comparison, tables); only the variants differ:
 
@@ -14,9 +14,10 @@ Everything else is exact deletion's (seeds, comparison, tables); only the varian
   :meth:`recinfluence.models.ncf.NCF.influence_variants`); an option the model's hook does not
   take is refused.
 
-Both need the model's own hook (``warm_start(train, epochs)``, ``influence_variants(train,
-trains)``: :data:`recinfluence.settings.ESTIMATOR_HOOKS`; a config naming a model without it
-is refused before any job runs); SVD and NCF have both. Neither equals a refit:
+Both need the model's own capability (``warm_start(train, epochs)``, ``influence_variants(train,
+trains)``: the protocols of :mod:`recinfluence.models.base`, declared for the built-ins in
+:data:`recinfluence.registry.MODELS`; a config naming a model without it is refused before any
+job runs); SVD and NCF have both. Neither equals a refit:
 ``benchmarks/fidelity.py`` measures how closely each follows exact deletion, and at what cost.
 """
 
@@ -25,18 +26,21 @@ from __future__ import annotations
 import inspect
 
 from ..errors import InputError
-from ..settings import ESTIMATOR_HOOKS
+from ..models.base import WarmStartsMany, model_capabilities
+from ..registry import ESTIMATORS
 from .exact import ExactDeletion
 
 
 class _Approximate(ExactDeletion):
-    hook = ""  # the model method the approximation needs
-
     def run(self, retrainer, kind, unit, comparison="exclude"):
-        model = retrainer.make_model()
-        if not callable(getattr(model, self.hook, None)):
-            raise InputError(f"estimator {self.name}: model {type(model).__name__} has no {self.hook}() (README \"Approximate influence\" lists the models that do)")
+        self._check(retrainer.make_model())
         return super().run(retrainer, kind, unit, comparison)
+
+    def _check(self, model) -> None:
+        """Refuse, by name, a model without the capability this approximation needs."""
+        needs = ESTIMATORS[self.name].needs
+        if needs not in model_capabilities(model):
+            raise InputError(f"estimator {self.name}: model {type(model).__name__} has no {needs}() (docs/method.md \"Approximate influence\" lists the models that do)")
 
     @property
     def approximation(self):
@@ -53,7 +57,6 @@ class _Approximate(ExactDeletion):
 
 class WarmStart(_Approximate):
     name = "warm_start"
-    hook = ESTIMATOR_HOOKS[name][0]
 
     def __init__(self, seed: int = 0, seeds: int = 1, epochs: int = 2):
         super().__init__(seed, seeds)
@@ -67,25 +70,23 @@ class WarmStart(_Approximate):
         return model.warm_start(train, self.epochs)
 
     def variants(self, model, train, trains):
-        many = getattr(model, "warm_start_many", None)  # a batched model warms a work unit in one pass
-        return iter(many(trains, self.epochs)) if callable(many) else (model.warm_start(reduced, self.epochs) for reduced in trains)
+        if isinstance(model, WarmStartsMany):  # a batched model warms a work unit in one pass
+            return iter(model.warm_start_many(trains, self.epochs))
+        return (model.warm_start(reduced, self.epochs) for reduced in trains)
 
 
 class InfluenceFunction(_Approximate):
     name = "influence_function"
-    hook = ESTIMATOR_HOOKS[name][0]
 
     def __init__(self, seed: int = 0, seeds: int = 1, epochs: int | None = None, damping: float | None = None):
         super().__init__(seed, seeds)
         self.options = {name: value for name, value in (("epochs", epochs), ("damping", damping)) if value is not None}
 
-    def run(self, retrainer, kind, unit, comparison="exclude"):
-        model = retrainer.make_model()
-        hook = getattr(model, self.hook, None)  # a model without it is refused by name below
-        foreign = sorted(set(self.options) - set(inspect.signature(hook).parameters)) if callable(hook) else []
+    def _check(self, model) -> None:
+        super()._check(model)
+        foreign = sorted(set(self.options) - set(inspect.signature(model.influence_variants).parameters))
         if foreign:
-            raise InputError(f"estimator {self.name}: option {', '.join(foreign)} does not apply to model {type(model).__name__} (README \"Approximate influence\")")
-        return super().run(retrainer, kind, unit, comparison)
+            raise InputError(f"estimator {self.name}: option {', '.join(foreign)} does not apply to model {type(model).__name__} (docs/method.md \"Approximate influence\")")
 
     def variants(self, model, train, trains):
         return model.influence_variants(train, trains, **self.options)

@@ -71,10 +71,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..metrics import EvalSet, pairs_below, evaluate, lower_is_better, metric_columns
-from ..models.base import ENTITY_KINDS, TrainSet
+from ..metrics import EvalSet, pairs_below, evaluate, metric_columns
+from ..models.base import ENTITY_KINDS, TrainSet, rating_scale
 from ..retrain import COMPARISONS, entity_list, rows_per_entity
-from ..settings import RATING_METRICS, SCORE_METRICS
+from ..registry import RATING_METRICS, SCORE_METRICS, lower_is_better
 from .base import (
     BY_SEED_COLUMNS,
     INFLUENCE_COLUMNS,
@@ -307,10 +307,10 @@ def _item_exclusion(experiment, model, scores, table, metrics, numerator, denomi
         for index, column in enumerate(ranking):
             delta_numerator[:, column] = np.bincount(pair_item, new_numerator[:, index] - numerator[pair_user, column], minlength=n_items)
             delta_denominator[:, column] = np.bincount(pair_item, new_denominator[:, index] - denominator[pair_user, column], minlength=n_items)
-    rating_scale = getattr(model, "rating_scale", None)
-    if rating_scale is not None and any(metric in RATING_METRICS for metric in metrics):
+    scale = rating_scale(model)
+    if scale is not None and any(metric in RATING_METRICS for metric in metrics):
         rows, items, ratings = evalset.rated_pairs
-        errors = np.clip(scores[rows, items], *rating_scale) - ratings
+        errors = np.clip(scores[rows, items], *scale) - ratings
         for column, metric in enumerate(metrics):
             if metric in RATING_METRICS:
                 terms = errors**2 if metric == "rmse" else np.abs(errors)

@@ -3,7 +3,7 @@ average the paired differences with the baseline of the same seed.
 
 A work unit is one training pass of the model: a block of ``variants_per_batch`` entities for a
 model with a batched path (NCF), one entity otherwise. A model that derives its deletion
-variants without refitting (``deletion_variants``) is used through it (README "Your own model").
+variants without refitting (``deletion_variants``) is used through it (docs/extending.md "Your own model").
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..metrics import lower_is_better
+from ..registry import lower_is_better
 from ..retrain import rows_per_entity
 from .base import TIMING_COLUMNS, Estimator, Partial, blocks
 
@@ -21,7 +21,7 @@ class ExactDeletion(Estimator):
     value_columns = ("baseline", "without")  # the metric of the baseline and without the entity
 
     def work_units(self, retrainer, entities) -> list[np.ndarray]:
-        return blocks(entities, retrainer.block)
+        return blocks(entities, retrainer.variants_per_batch)
 
     def variant_trains(self, train, kind: str, unit: np.ndarray, seed: int):
         """What each entity's variant trains on (None: the training set without the entity)."""

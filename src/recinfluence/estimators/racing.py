@@ -24,7 +24,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from ..settings import metric_column
+from ..registry import metric_column
 from ..stats import mean_confidence_interval
 from .base import Partial
 from .exact import ExactDeletion, over_seeds

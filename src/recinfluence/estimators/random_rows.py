@@ -3,7 +3,7 @@ random training rows as the entity has, instead of the entity's own, with the sa
 
 An entity's deletion influence means something only where it differs from this: deleting one
 user's 80 rows and deleting 80 random rows both perturb a chaotic training run, and for SVD and
-NCF on MovieLens 100K the two move MAP@10 by about as much (README "Trustworthy influence").
+NCF on MovieLens 100K the two move MAP@10 by about as much (docs/method.md "Trustworthy influence").
 Everything else is exact deletion's: the same seeds (common random numbers, paired with exact
 deletion seed by seed), the same comparison (deleting user u's count of random rows is still
 compared on every evaluation user except u, item i's on the catalog without i), the same

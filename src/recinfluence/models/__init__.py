@@ -6,16 +6,14 @@ so that importing this package does not import torch or numba."""
 from __future__ import annotations
 
 from ..errors import InputError
-from ..settings import BUILTIN_MODELS, import_object
-from .base import ENTITY_KINDS, TrainSet
+from ..registry import MODELS, import_object
+from .base import ENTITY_KINDS, Recommender, TrainSet
 
-BUILTIN = BUILTIN_MODELS
-
-__all__ = ["ALS", "BUILTIN", "EASE", "ENTITY_KINDS", "ItemKNN", "MultVAE", "NCF", "SVD", "TrainSet", "model_factory"]
+__all__ = ["ALS", "EASE", "ENTITY_KINDS", "ItemKNN", "MultVAE", "NCF", "Recommender", "SVD", "TrainSet", "model_factory"]
 
 
 def __getattr__(name: str):
-    by_class = {path.rsplit(":", 1)[1]: path for path in BUILTIN.values()}
+    by_class = {entry.class_name: entry.path for entry in MODELS.values()}
     if name in by_class:
         return import_object(by_class[name], name, "model class")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -42,18 +40,18 @@ def model_factory(name: str, params: dict | None = None, key: str = "models"):
     ``name`` is a built-in (``svd``, ``ncf``, ``ease``, ...) or ``package.module:Class``; ``params`` are passed
     to the class. Errors name the config ``key`` they came from."""
     params = dict(params or {})
-    if name in BUILTIN:
-        cls = import_object(BUILTIN[name], key, "model class")
+    if name in MODELS:
+        cls = import_object(MODELS[name].path, key, "model class")
     elif ":" in name:
         cls = import_object(name, key, "model class")
     else:
-        raise InputError(f"{key}: unknown model {name!r} (built-ins: {', '.join(BUILTIN)}; or package.module:Class)")
+        raise InputError(f"{key}: unknown model {name!r} (built-ins: {', '.join(MODELS)}; or package.module:Class)")
     check_declared_params(cls, params, key.removesuffix(".class"))
     try:
         cls(**params)
     except (TypeError, ValueError) as error:
         raise InputError(f"{key}: bad parameters for {name!r} ({error})") from None
-    for method in ("fit", "score"):
-        if not callable(getattr(cls, method, None)):
-            raise InputError(f"{key}: model class {name!r} has no {method}() method")
+    if not issubclass(cls, Recommender):
+        missing = [method for method in ("fit", "score") if not callable(getattr(cls, method, None))]
+        raise InputError(f"{key}: model class {name!r} has no {missing[0]}() method")
     return lambda: cls(**params)

@@ -1,9 +1,15 @@
 """The model-agnostic contract and the training data every model receives.
 
-A recommender needs only ``fit(train, seed)`` and ``score(users)``: a (len(users), n_items)
-array of scores over the whole global item space, higher meaning more recommended. A model
-that predicts ratings sets ``rating_scale`` (its clipped scores are then rating predictions,
-so RMSE and MAE are reported). Nothing else is required.
+A recommender needs only ``fit(train, seed)`` and ``score(users)`` (:class:`Recommender`): a
+(len(users), n_items) array of scores over the whole global item space, higher meaning more
+recommended. A model that predicts ratings sets ``rating_scale`` (its clipped scores are then
+rating predictions, so RMSE and MAE are reported). Nothing else is required.
+
+A model may offer more (:data:`CAPABILITIES`, by method name): deletion variants derived from
+the fitted model without refitting, many variants trained in one pass, a warm start, influence
+function variants. Each is a :class:`typing.Protocol` below; the retrainer and the approximate
+estimators use what :func:`model_capabilities` finds, and the registry declares the built-ins'
+(a test keeps the two equal).
 
 To give meaningful deletion influence a model must keep the common-random-numbers property:
 with the same seed, the random numbers that a retained user, item or training row receives
@@ -15,12 +21,16 @@ the arrays a model is handed.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
 
-ENTITY_KINDS = ("user", "item")
+from ..registry import CAPABILITIES, ENTITY_KINDS
+
+__all__ = ["CAPABILITIES", "CAPABILITY_PROTOCOLS", "ENTITY_KINDS", "Recommender", "TrainSet", "model_capabilities", "rating_scale"]
 
 
 @dataclass(frozen=True)
@@ -102,3 +112,71 @@ class TrainSet:
         ids = np.atleast_1d(np.asarray(ids, dtype=np.int64))
         column = self.users if kind == "user" else self.items
         return self.keep(~np.isin(column, ids), deleted_items=ids if kind == "item" else ())
+
+
+@runtime_checkable
+class Recommender(Protocol):
+    """The contract: fitted on a training set with a seed (returns itself), then scores users."""
+
+    def fit(self, train: TrainSet, seed: int) -> "Recommender": ...
+
+    def score(self, users: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class DerivesDeletions(Protocol):
+    """Deletion variants derived from the *fitted* model without refitting (a closed form),
+    one per array of deleted ids of ``kind``, in order."""
+
+    def deletion_variants(self, train: TrainSet, kind: str, deletions: list[np.ndarray]) -> Iterator[Recommender]: ...
+
+
+@runtime_checkable
+class FitsMany(Protocol):
+    """Several deletion variants of one training set trained in one pass; each variant's numbers
+    are those of its own ``fit``, whichever variants share the pass."""
+
+    def fit_many(self, trains: list[TrainSet], seed: int) -> list[Recommender]: ...
+
+
+@runtime_checkable
+class WarmStarts(Protocol):
+    """The fitted model trained ``epochs`` more epochs on ``train``."""
+
+    def warm_start(self, train: TrainSet, epochs: int) -> Recommender: ...
+
+
+@runtime_checkable
+class WarmStartsMany(Protocol):
+    """:class:`WarmStarts` of several training sets in one pass."""
+
+    def warm_start_many(self, trains: list[TrainSet], epochs: int) -> list[Recommender]: ...
+
+
+@runtime_checkable
+class InfluenceVariants(Protocol):
+    """For each of ``trains`` (rows of ``train``, the set the model was fitted on), the fitted
+    model moved by the influence function of the rows it lost; ``options`` are the model's own
+    (the registry lists which)."""
+
+    def influence_variants(self, train: TrainSet, trains: list[TrainSet], **options) -> Iterator[Recommender]: ...
+
+
+CAPABILITY_PROTOCOLS = {
+    "deletion_variants": DerivesDeletions,
+    "fit_many": FitsMany,
+    "warm_start": WarmStarts,
+    "warm_start_many": WarmStartsMany,
+    "influence_variants": InfluenceVariants,
+}
+
+
+def model_capabilities(model) -> set[str]:
+    """The optional capabilities (:data:`CAPABILITIES`) that ``model`` (or its class) has."""
+    conforms = issubclass if isinstance(model, type) else isinstance
+    return {name for name, protocol in CAPABILITY_PROTOCOLS.items() if conforms(model, protocol)}
+
+
+def rating_scale(model) -> tuple | None:
+    """The (lowest, highest) rating a model predicts, or None for a model that only ranks."""
+    return getattr(model, "rating_scale", None)

@@ -6,7 +6,7 @@ B = I - P diag(1/diag P) (zero diagonal), and user u's scores are X_u B, that is
 X_u - (X P)_u / diag(P), the form used here.
 
 The model has no randomness: ``seed`` is ignored, two fits are identical, and every nonzero
-influence is real (no seed noise; README "Model families").
+influence is real (no seed noise; docs/method.md "Model families").
 
 Deletion without refitting (``deletion_variants``), exact up to rounding:
 

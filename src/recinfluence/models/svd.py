@@ -10,7 +10,7 @@ Either way the initial factors are drawn for the whole global id space in id ord
 deletion leaves every retained entity's initial factors unchanged.
 
 Two approximations of a deletion, from the fitted model instead of a refit (the ``warm_start``
-and ``influence_function`` estimators, README "Approximate influence"):
+and ``influence_function`` estimators, docs/method.md "Approximate influence"):
 
 - :meth:`SVD.warm_start` continues SGD for a few epochs on the reduced training set;
 - :meth:`SVD.influence_variants` moves every entity that lost rows by the influence of those

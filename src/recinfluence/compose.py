@@ -1,0 +1,66 @@
+"""Where a study's settings meet the library: the models and estimators a config describes, built
+and checked. The Snakefile, the workflow scripts and the benchmarks build through here; the
+library itself never reads settings.
+
+    settings = load_settings("config.yaml")                 # validated, every model checked
+    make = make_model(settings.models["svd"])               # a zero-argument model factory
+    estimator = make_estimator(settings.estimators["exact"], settings.seed)
+
+Importing it is as cheap as importing the settings (the Snakefile does, to plan the DAG): the
+library is imported when a model or estimator is first built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import InputError
+from .registry import ESTIMATORS, MODELS
+from .settings import EstimatorSettings, Model, Settings, raise_problems
+
+
+def make_model(model: Model):
+    """A zero-argument callable that builds a fresh, unfitted model of the ``models`` entry
+    (imports the model's module, hence torch or numba for the built-ins)."""
+    from .models import model_factory
+
+    return model_factory(model.class_name, model.params, key=f"{model.key}.class")
+
+
+def make_estimator(estimator: EstimatorSettings, seed: int = 0):
+    """The estimator of the ``estimators`` entry, starting from the study's ``seed``."""
+    from .estimators import build_estimator
+
+    return build_estimator(estimator.name, estimator.params, seed)
+
+
+def check_models(settings: Settings, source: str = "config") -> Settings:
+    """Import every ``package.module:Class`` model, check it can be built and has what each
+    estimator of the study needs (built-ins declare their capabilities in the registry and are
+    checked by :meth:`Settings.check_cross_keys` without importing torch). Every problem is
+    reported at once."""
+    problems = []
+    plugins = [model for model in settings.models.values() if model.class_name not in MODELS]
+    if plugins:
+        from .models.base import model_capabilities
+    for model in plugins:
+        try:
+            capabilities = model_capabilities(make_model(model)())
+        except InputError as error:
+            problems.append(str(error))
+            continue
+        for name in settings.estimators:
+            needs = ESTIMATORS[name].needs
+            if needs is not None and needs not in capabilities:
+                problems.append(f"estimators.{name}: model {model.name} ({model.class_name}) has no {needs}()")
+    raise_problems(source, problems)
+    return settings
+
+
+def load_settings(config: dict | str | Path, source: str | None = None) -> Settings:
+    """The study of a config dict (``source`` names it in messages) or of a YAML file: validated
+    against the schema, with every model checked (:func:`check_models`)."""
+    if isinstance(config, dict):
+        source = source or "config"
+        return check_models(Settings.from_config(config, source), source)
+    return check_models(Settings.from_file(config), str(config))
