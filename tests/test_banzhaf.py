@@ -28,7 +28,8 @@ from recinfluence.estimators.base import (
     Partial,
     shard_units,
 )
-from recinfluence.metrics import EvalSet, aggregate, lower_is_better
+from recinfluence.metrics import EvalSet, aggregate
+from recinfluence.registry import lower_is_better
 from recinfluence.models import TrainSet, model_factory
 from recinfluence.retrain import Experiment, Retrainer
 from recinfluence.settings import SCHEMA, Settings
@@ -260,10 +261,11 @@ def test_item_exclusion_shortcut_equals_direct_evaluation_on_movielens(movielens
     estimator = DataBanzhaf(seed=0, subsets=1)
     model = Retrainer(model_factory("svd", SMALL_SVD), experiment, log=None).fit(0, estimator.subset_train(experiment.train, "item", 0))
     scores = experiment.score(model)
-    masked = np.where(experiment.evalset.seen, -np.inf, scores)
+    evalset = experiment.evalset.dense()
+    masked = np.where(evalset.seen, -np.inf, scores)
     top = np.argsort(-masked, axis=1)[:, :10]
     recommended = np.argsort(-np.bincount(top.ravel(), minlength=movielens.n_items))[:30]
-    relevant = np.argsort(-experiment.evalset.relevant.sum(axis=0))[:30]
+    relevant = np.argsort(-evalset.relevant.sum(axis=0))[:30]
     items = np.unique(np.concatenate([recommended, relevant, np.random.default_rng(0).choice(movielens.n_items, 30, replace=False)]))
     names, utility = subset_utilities(experiment, model, "item", items)
     sign = np.array([-1.0 if lower_is_better(name) else 1.0 for name in names])

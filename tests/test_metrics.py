@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from recinfluence.metrics import EvalSet, aggregate, evaluate
+from recinfluence.metrics import BYTES_PER_CELL, EvalSet, SparseEvalSet, aggregate, evaluate
+from recinfluence.models import model_factory
 from recinfluence.registry import CUTOFF_METRICS, SCORE_METRICS, metric_column
 
 # ---------------------------------------------------------------------------------------------
@@ -304,3 +305,40 @@ def test_excluding_the_only_relevant_item_makes_the_user_nan():
     assert table.loc[0, ranking_metric_names(2)].isna().all()
     assert table.loc[1, "recall@2"] == 0.0 and table.loc[1, "n_relevant"] == 1
     assert aggregate(table)["recall@2"] == 0.0  # user 0 left out of the mean
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation in blocks of users (a SparseEvalSet) equals the dense evaluation
+
+
+def test_a_sparse_split_holds_what_the_dense_one_holds(movielens, movielens_split):
+    frame, train, test = movielens.frame, movielens_split.train, movielens_split.test
+    sparse = SparseEvalSet.build(frame, train, test, movielens.n_items, 4.0, memory_mb=1)
+    assert sparse.block_rows == 2**20 // (BYTES_PER_CELL * movielens.n_items) and len(sparse.blocks()) > 30
+    whole, parts = sparse.dense(), [sparse.block(start, stop) for start, stop in sparse.blocks()]
+    for name in ("users", "seen", "rating", "relevant"):
+        np.testing.assert_array_equal(np.concatenate([getattr(part, name) for part in parts]), getattr(whole, name))
+    # the dense split built straight from the frame, as before blocks existed
+    position = np.full(movielens.n_users, -1)
+    position[whole.users] = np.arange(len(whole.users))
+    held = frame.iloc[test]
+    assert whole.seen.sum() == np.isin(frame.iloc[train]["user"], whole.users).sum()  # (user, item) pairs are unique
+    np.testing.assert_array_equal(whole.rating[position[held["user"]], held["item"]], held["rating"])
+    assert np.isnan(whole.rating).sum() == whole.rating.size - len(held)
+
+
+@pytest.mark.parametrize("name, params", [("svd", {"n_factors": 10, "n_epochs": 5}), ("item_knn", {}), ("ease", {})])
+def test_blocks_of_users_give_the_dense_evaluation_value_for_value(movielens, movielens_split, movielens_train, name, params):
+    """Every metric of every user, with and without an excluded item, whether the scores come as
+    one array or from the model a block at a time: item-kNN's scores tie, which the top-K must
+    break the same way in a block as in the whole."""
+    frame, train, test = movielens.frame, movielens_split.train, movielens_split.test
+    model = model_factory(name, params)().fit(movielens_train, seed=0)
+    dense = EvalSet.build(frame, train, test, movielens.n_items)
+    blocked = SparseEvalSet.build(frame, train, test, movielens.n_items, memory_mb=1)  # 19 users a block
+    scores, scale = model.score(dense.users), getattr(model, "rating_scale", None)
+    popular = int(np.argmax(dense.relevant.sum(axis=0)))
+    for excluded in ([], [popular]):
+        expected = evaluate(scores, dense, 10, scale, excluded)
+        pd.testing.assert_frame_equal(evaluate(scores, blocked, 10, scale, excluded), expected, check_exact=True)
+        pd.testing.assert_frame_equal(evaluate(model.score, blocked, 10, scale, excluded), expected, check_exact=True)

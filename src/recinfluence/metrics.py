@@ -16,18 +16,31 @@ Protocol (docs/method.md, "The protocol"):
   (their scores clipped to the rating scale, as scikit-surprise does).
 
 Aggregates are means over users; RMSE and MAE aggregate over ratings (weighted by ``n_rated``).
+
+Every metric is per user, so users can be evaluated a block at a time: an :class:`EvalSet` is one
+dense block (users x items), a :class:`SparseEvalSet` holds a whole split sparse and serves it as
+blocks of at most ``block_rows`` users, sized from a memory budget, so that neither the split
+nor the scores of all users over the whole catalog are ever held at once. The scores then come
+from the model a block of users at a time (``evaluate(model.score, ...)``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
 import numba
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from .registry import is_metric_column
+
+# Bytes one (user, item) cell of a block costs while it is evaluated: its score, the masked copy,
+# the seen / relevant flags and the rating, with room for a model's own scoring temporaries.
+BYTES_PER_CELL = 32
+DEFAULT_MEMORY_MB = 512
 
 
 @dataclass(frozen=True)
@@ -49,33 +62,129 @@ class EvalSet:
 
     @classmethod
     def build(cls, frame: pd.DataFrame, seen_rows, eval_rows, n_items: int, relevance_threshold: float = 4.0):
+        """The whole split in one dense block (:meth:`SparseEvalSet.build`)."""
+        return SparseEvalSet.build(frame, seen_rows, eval_rows, n_items, relevance_threshold).dense()
+
+    # A dense EvalSet is its own one block, so it serves wherever a SparseEvalSet does.
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def blocks(self) -> list[tuple[int, int]]:
+        return [(0, len(self))]
+
+    def dense(self) -> "EvalSet":
+        return self
+
+
+@dataclass(frozen=True)
+class SparseEvalSet:
+    """One evaluation split stored sparse, evaluated a block of users at a time: ``users`` (those
+    with at least one evaluation interaction), ``seen`` (users x items, CSR: the items each user
+    interacted with outside this split, not candidates), and every evaluation rating as a pair
+    (``pair_rows`` into ``users``, ``pair_items``, ``pair_ratings``, sorted by row then item).
+    :meth:`block` is the dense :class:`EvalSet` of a range of users; a block holds at most
+    ``block_rows`` users."""
+
+    users: np.ndarray
+    n_items: int
+    seen: sp.csr_matrix
+    pair_rows: np.ndarray
+    pair_items: np.ndarray
+    pair_ratings: np.ndarray
+    relevance_threshold: float
+    block_rows: int
+
+    @classmethod
+    def build(cls, frame: pd.DataFrame, seen_rows, eval_rows, n_items: int, relevance_threshold: float = 4.0,
+              memory_mb: float = DEFAULT_MEMORY_MB) -> "SparseEvalSet":
         """``seen_rows``: the rows whose items are not candidates (every row outside the
         evaluated split: the training rows, and under the heldout protocol the other held-out
-        part, so that a user's validation items are not counted as misses on test)."""
+        part, so that a user's validation items are not counted as misses on test). A block of
+        users is sized so that evaluating it takes about ``memory_mb`` (:data:`BYTES_PER_CELL` per
+        user and item)."""
         evaluation = frame.iloc[eval_rows]
         users = np.unique(evaluation["user"].to_numpy())
         position = np.full(frame["user"].max() + 1, -1)
         position[users] = np.arange(len(users))
-        seen = np.zeros((len(users), n_items), dtype=bool)
         outside = frame.iloc[seen_rows]
-        in_eval = position[outside["user"].to_numpy()] >= 0
-        seen[position[outside["user"].to_numpy()[in_eval]], outside["item"].to_numpy()[in_eval]] = True
-        rating = np.full((len(users), n_items), np.nan)
-        rating[position[evaluation["user"].to_numpy()], evaluation["item"].to_numpy()] = evaluation["rating"].to_numpy()
-        return cls(users=users, seen=seen, rating=rating, relevant=rating >= relevance_threshold)
+        rows = position[outside["user"].to_numpy()]
+        in_eval = rows >= 0
+        flags = np.ones(int(in_eval.sum()), dtype=bool)
+        seen = sp.csr_matrix((flags, (rows[in_eval], outside["item"].to_numpy()[in_eval])), shape=(len(users), n_items))
+        seen.sum_duplicates()
+        seen.data[:] = True
+        pair_rows, pair_items = position[evaluation["user"].to_numpy()], evaluation["item"].to_numpy()
+        order = np.lexsort((pair_items, pair_rows))
+        block_rows = max(1, int(memory_mb * 2**20 // (BYTES_PER_CELL * max(n_items, 1))))
+        return cls(users, n_items, seen, pair_rows[order], pair_items[order], evaluation["rating"].to_numpy(dtype=float)[order],
+                   relevance_threshold, block_rows)
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    def blocks(self) -> list[tuple[int, int]]:
+        """(start, stop) of each block of users, in order."""
+        return [(start, min(start + self.block_rows, len(self))) for start in range(0, len(self), self.block_rows)]
+
+    @cached_property
+    def _pair_bounds(self) -> np.ndarray:
+        return np.searchsorted(self.pair_rows, np.arange(len(self) + 1))
+
+    def block(self, start: int, stop: int) -> "EvalSet":
+        """The dense :class:`EvalSet` of users ``start`` to ``stop`` (a split held in one block is
+        built once and kept)."""
+        if (start, stop) == (0, len(self)) and len(self) <= self.block_rows:
+            return self._whole
+        return self._dense(start, stop)
+
+    @cached_property
+    def _whole(self) -> "EvalSet":
+        return self._dense(0, len(self))
+
+    def _dense(self, start: int, stop: int) -> "EvalSet":
+        first, last = self._pair_bounds[start], self._pair_bounds[stop]
+        rating = np.full((stop - start, self.n_items), np.nan)
+        rating[self.pair_rows[first:last] - start, self.pair_items[first:last]] = self.pair_ratings[first:last]
+        seen = self.seen[start:stop].toarray()
+        return EvalSet(users=self.users[start:stop], seen=seen, rating=rating, relevant=rating >= self.relevance_threshold)
+
+    def dense(self) -> "EvalSet":
+        """Every user in one dense block (users x items: only for what needs the whole split at
+        once, at the scale that allows it)."""
+        return self.block(0, len(self))
 
 
 def evaluate(
+    scores: np.ndarray | Callable,
+    evalset: "EvalSet | SparseEvalSet",
+    k: int = 10,
+    rating_scale=None,
+    excluded_items=(),
+) -> pd.DataFrame:
+    """Per-user metrics of a score matrix (rows aligned with ``evalset.users``), or of a scoring
+    function (``model.score``: user ids -> their scores over every item), called a block of users
+    at a time for a :class:`SparseEvalSet`. The table is the same whatever the blocks.
+
+    ``excluded_items`` are taken out of the catalog: out of every candidate list, relevant set
+    and rating error (the item-deletion protocol)."""
+    if isinstance(evalset, EvalSet):
+        return _evaluate_block(scores(evalset.users) if callable(scores) else scores, evalset, k, rating_scale, excluded_items)
+    tables = []
+    for start, stop in evalset.blocks():
+        block = evalset.block(start, stop)
+        block_scores = scores(block.users) if callable(scores) else scores[start:stop]
+        tables.append(_evaluate_block(block_scores, block, k, rating_scale, excluded_items))
+    return tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
+
+
+def _evaluate_block(
     scores: np.ndarray,
     evalset: EvalSet,
     k: int = 10,
     rating_scale=None,
     excluded_items=(),
 ) -> pd.DataFrame:
-    """Per-user metrics of a score matrix (rows aligned with ``evalset.users``).
-
-    ``excluded_items`` are taken out of the catalog: out of every candidate list, relevant set
-    and rating error (the item-deletion protocol)."""
+    """:func:`evaluate` of one dense block."""
     relevant = evalset.relevant
     excluded_items = np.asarray(excluded_items, dtype=np.int64)
     masked = np.where(evalset.seen, -np.inf, scores)

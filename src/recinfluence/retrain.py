@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from .data import Interactions
-from .metrics import EvalSet, aggregate, evaluate, metric_columns
+from .metrics import DEFAULT_MEMORY_MB, SparseEvalSet, aggregate, evaluate, metric_columns
 from .models.base import ENTITY_KINDS, DerivesDeletions, FitsMany, TrainSet, rating_scale
 from .progress import Progress
 from .registry import lower_is_better
@@ -52,18 +52,20 @@ class Experiment:
     split (the one influence is measured on, or the test split for pruning)."""
 
     train: TrainSet
-    evalset: EvalSet
+    evalset: SparseEvalSet
     k: int = 10
 
     @classmethod
-    def build(cls, data: Interactions, split: Split, part: str = "evaluation", k: int = 10, relevance_threshold: float = 4.0):
+    def build(cls, data: Interactions, split: Split, part: str = "evaluation", k: int = 10, relevance_threshold: float = 4.0,
+              memory_mb: float = DEFAULT_MEMORY_MB):
         """``part`` is ``evaluation`` (where influence is measured) or ``test``. Rating
-        predictions are clipped to the dataset's observed rating range."""
+        predictions are clipped to the dataset's observed rating range. An evaluation holds
+        about ``memory_mb`` of scores and flags at once (users are evaluated in blocks)."""
         eval_rows = split.evaluation if part == "evaluation" else getattr(split, part)
         rating_scale = (float(data.frame["rating"].min()), float(data.frame["rating"].max()))
         train = TrainSet.from_frame(data.frame.iloc[split.train], data.n_users, data.n_items, rating_scale)
         seen_rows = np.setdiff1d(np.arange(len(data.frame)), eval_rows)  # every interaction outside the evaluated split
-        evalset = EvalSet.build(data.frame, seen_rows, eval_rows, data.n_items, relevance_threshold)
+        evalset = SparseEvalSet.build(data.frame, seen_rows, eval_rows, data.n_items, relevance_threshold, memory_mb)
         return cls(train=train, evalset=evalset, k=k)
 
     @classmethod
@@ -72,15 +74,21 @@ class Experiment:
         ``evaluation`` is a :class:`recinfluence.settings.Evaluation`."""
         data = Interactions.load(data_folder)
         split = Split.from_frame(pd.read_parquet(split_file), protocol)
-        return cls.build(data, split, part, evaluation.k, evaluation.relevance_threshold)
+        return cls.build(data, split, part, evaluation.k, evaluation.relevance_threshold, evaluation.memory_mb)
 
     def score(self, model) -> np.ndarray:
+        """Every evaluation user's scores over the whole catalog (users x items, in one array)."""
         return model.score(self.evalset.users)
 
+    def keeps_scores(self) -> bool:
+        """Whether the scores of every evaluation user fit the memory of one block (then a
+        baseline's are kept; else each evaluation scores its blocks anew)."""
+        return len(self.evalset.blocks()) == 1
+
     def evaluate(self, model, scores=None, excluded_items=()) -> pd.DataFrame:
-        """Per-user metrics of a fitted ``model`` (from ``scores`` when already computed)."""
-        scores = self.score(model) if scores is None else scores
-        return evaluate(scores, self.evalset, self.k, rating_scale(model), excluded_items)
+        """Per-user metrics of a fitted ``model`` (from ``scores`` when already computed; else
+        the model scores a block of users at a time)."""
+        return evaluate(model.score if scores is None else scores, self.evalset, self.k, rating_scale(model), excluded_items)
 
 
 class Comparison(NamedTuple):
@@ -107,7 +115,7 @@ def compare(baseline: pd.DataFrame, variant: pd.DataFrame, excluded_users=()) ->
 
 class _Baseline(NamedTuple):
     model: object
-    scores: np.ndarray
+    scores: np.ndarray | None  # None: too large to keep (Experiment.keeps_scores)
     per_user: pd.DataFrame
 
 
@@ -191,8 +199,8 @@ class Retrainer:
         return self._baselines[seed]
 
     def evaluated(self, model) -> _Baseline:
-        """A fitted ``model`` with its scores and per-user metrics."""
-        scores = self.experiment.score(model)
+        """A fitted ``model`` with its per-user metrics, and its scores where they are kept."""
+        scores = self.experiment.score(model) if self.experiment.keeps_scores() else None
         return _Baseline(model, scores, self.experiment.evaluate(model, scores))
 
     def reference(self, seed: int, approximation) -> _Baseline:

@@ -36,10 +36,12 @@ class Section:
 
 @dataclass(frozen=True)
 class Evaluation(Section):
-    """How every model is evaluated: the top-K cut-off and the relevance threshold."""
+    """How every model is evaluated: the top-K cut-off, the relevance threshold, and the memory
+    one evaluation holds at once (its blocks of users)."""
 
     k: int
     relevance_threshold: float
+    memory_mb: float
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ class Settings:
                 for name, spec in config["models"].items()
             },
             seed=config["seed"],
-            evaluation=Evaluation(k=config["k"], relevance_threshold=config["relevance_threshold"]),
+            evaluation=Evaluation(k=config["k"], relevance_threshold=config["relevance_threshold"], **config["evaluation"]),
             primary_metric=config["primary_metric"],
             split=SplitSettings(seed=config["seed"], **config["split"]),
             protocols=config["protocols"],

@@ -237,8 +237,9 @@ def _welch(table: pd.DataFrame) -> pd.DataFrame:
 def subset_utilities(experiment, model, kind: str, entities: np.ndarray, comparison: str = "exclude") -> tuple[list[str], np.ndarray]:
     """(metrics, utilities): for every entity of ``entities``, the signed utility (positive =
     better) of the fitted ``model`` under each metric, its own evaluation left out as the module
-    docstring says (``naive``: the full aggregate for everyone)."""
-    scores = experiment.score(model)
+    docstring says (``naive``: the full aggregate for everyone). Item utilities need every user's
+    scores at once (users x items)."""
+    scores = experiment.score(model) if kind == "item" and comparison != "naive" else None
     table = experiment.evaluate(model, scores)
     metrics = metric_columns(table)
     numerator, denominator = _contributions(table, metrics)
@@ -284,7 +285,7 @@ def _contributions(table: pd.DataFrame, metrics: list[str]) -> tuple[np.ndarray,
 def _item_exclusion(experiment, model, scores, table, metrics, numerator, denominator) -> tuple[np.ndarray, np.ndarray]:
     """(n_items, metrics) changes of the aggregate's numerator and denominator when each item
     leaves the catalog (evaluate(..., excluded_items=[item]) for every item at once)."""
-    evalset, k = experiment.evalset, experiment.k
+    evalset, k = experiment.evalset.dense(), experiment.k
     n_items = evalset.seen.shape[1]
     delta_numerator, delta_denominator = np.zeros((n_items, len(metrics))), np.zeros((n_items, len(metrics)))
     ranking = [column for column, metric in enumerate(metrics) if metric not in RATING_METRICS and metric not in SCORE_METRICS]
