@@ -458,6 +458,21 @@ def test_ncf_deletion_floats_do_not_depend_on_the_other_variants_of_its_batch(mo
     assert not torch.equal(pair[1].params["w0"], pair[0].params["w0"])  # the deletion did change the model
 
 
+def test_ncf_deletion_floats_do_not_depend_on_the_rows_its_batch_mates_keep(movielens_train):
+    """Without the full training set in the pass (a warm start's pass has none), a deletion
+    alone, where no variant has its rows, or beside variants that have them, is the same model
+    bit for bit: every row of each mini-batch runs, a row a variant lacks with weight 0."""
+    train = movielens_train
+    user, item = _busy_user(train), _busy_item(train)
+    deletion = train.without("user", user)
+    mates = [train.without("item", item), train.without("user", [3, 8])]  # they have the user's rows
+    alone = NCF(**POSITION_NCF).fit_many([deletion], seed=0)[0]
+    _assert_same_parameters(NCF(**POSITION_NCF).fit_many([*mates, deletion], seed=0)[2], alone, "fit")
+    model = NCF(**POSITION_NCF).fit(train, seed=0)
+    warm = model.warm_start_many([deletion], 1)[0]
+    _assert_same_parameters(model.warm_start_many([deletion, *mates], 1)[0], warm, "warm start")
+
+
 def test_ncf_deleting_items_without_training_rows_gives_exactly_zero_at_every_batch_position(movielens, movielens_split, monkeypatch):
     """Through the retrain utility: each batch is [baseline, deletion 1, ...]; deleting an item
     with no training row trains the baseline again, whatever its position."""

@@ -5,10 +5,18 @@ has not rated, and the model learns them with binary cross-entropy and Adam.
 
 One training routine trains V deletion variants at once; a single model is the case V = 1.
 Every variant's floats are exactly those of a solo fit on the same data, wherever it sits in a
-batch of any size: the dense network (matmuls, their reductions, the sigmoid) runs variant by
-variant on tensors of the variant's own shape, since CPU kernels round a slice of a stack
+batch of any size and whichever variants share it (but see the negatives below for a variant
+that drops single rows rather than whole users or items): the dense network (matmuls, their
+reductions, the sigmoid) runs variant by variant, since CPU kernels round a slice of a stack
 differently by the stack's size, the slice's position (SIMD body or scalar tail) and the split
-between threads. What runs over the whole stack is gathers, scatters, sums in sample order
+between threads, and on tensors whose shape is fixed by the full training rows alone: every
+variant runs every row of each full mini-batch, a row it lacks as a stand-in sample (user 0,
+item 0) of weight 0. The shape of a reduction decides its rounding, so it must not depend on
+the batch-mates (running only the rows some variant has would make a variant's floats depend
+on which rows its batch-mates keep). A stand-in is a function of nothing but the variant's own
+parameters, so every tensor of a variant is a function of its own training set; its terms are
+exact zeros in the dense gradients (a finite value times a weight of 0), and it touches no
+embedding. What runs over the whole stack is gathers, scatters, sums in sample order
 (``index_add_``) and single correctly rounded elementwise operations, whose result for an
 element does not depend on where it sits. Common random numbers, so that a deletion changes
 nothing but the deleted rows:
@@ -16,14 +24,21 @@ nothing but the deleted rows:
 - initial parameters are drawn once from the seed over the global id space and copied to every
   variant;
 - each epoch cuts a seeded permutation of the *full* training rows into fixed mini-batches; a
-  row deleted from a variant is masked out of its batch (the batch boundaries do not move), and
-  the batch loss is divided by the full batch size, so no other row gains weight;
+  row deleted from a variant is masked out of its batch (the batch boundaries do not move, and
+  every mini-batch is an optimizer step, even one a variant has no row of), and the batch loss
+  is divided by the full batch size, so no other row gains weight;
 - each row's negatives come from candidates drawn for all full rows from a generator keyed by
   (seed, epoch), indexed by the row's fixed position; a candidate is rejected if the user rated
   it or if the variant's training catalog lacks it (``TrainSet.catalog``: items with a row in
   the *full* training set, less deleted items), so a deleted item is never a negative,
   deleting an item with no training row changes nothing, and deleting a user (even the only
-  one who rated some item) leaves every other row's negatives as they were;
+  one who rated some item) leaves every other row's negatives as they were. "Rated" is read
+  from the rows of all variants of the pass; for variants that delete whole users or items
+  (``TrainSet.without``) that is what each variant's own rows say wherever it decides a
+  negative (a pair a variant lacks has a deleted user, whose rows are stand-ins, or a deleted
+  item, which its catalog rejects). A variant that drops other rows (``TrainSet.keep``, the
+  random-rows control) rejects the pairs its batch-mates have: exact deletion always trains
+  the full baseline beside it, so it rejects every pair of the full training set;
 - embeddings are updated lazily (Adam on the rows a variant's batch touched, as SparseAdam
   does), so an entity a variant never sees keeps its initial vectors; the dense layers use Adam,
   each variant's tensors their own.
@@ -255,9 +270,10 @@ class NCF:
         default ``range(self.epochs)``) continue a training instead of starting one. On CUDA,
         more variants than fit in device memory train in several passes, which changes no
         number (a variant's floats do not depend on its batch)."""
-        limit = self.variants_per_pass(variants[0].n_users, variants[0].n_items)
-        if limit is not None and len(variants) > limit:
-            return [model for start_at in range(0, len(variants), limit) for model in self.fit_many(variants[start_at : start_at + limit], seed, start, epochs)]
+        per_pass = self.variants_per_pass(variants[0].n_users, variants[0].n_items)
+        if per_pass is not None and len(variants) > per_pass:
+            passes = range(0, len(variants), per_pass)
+            return [model for first in passes for model in self.fit_many(variants[first : first + per_pass], seed, start, epochs)]
         first = variants[0]
         n_variants, n_full, device = len(variants), first.n_full_rows, self.device
         present = np.zeros((n_variants, n_full), dtype=bool)
@@ -286,8 +302,8 @@ class NCF:
         optimizer = torch.optim.Adam([p for layers in dense for p in layers.values()], lr=self.lr, betas=BETAS, eps=EPS, fused=True)
         lazy = _LazyAdam(tables, self.lr)
 
-        factors, half = self.factors, self.layers[0] // 2
-        group = 1 + self.n_negatives
+        factors, half, n_negatives = self.factors, self.layers[0] // 2, self.n_negatives
+        group = 1 + n_negatives
         rows_per_batch = max(1, self.batch_size // group)
         labels = torch.zeros(group, device=device)
         labels[0] = 1.0
@@ -295,19 +311,30 @@ class NCF:
         for epoch in range(self.epochs) if epochs is None else epochs:
             candidates = negative_candidates(seed, epoch, n_full, first.n_items, self.n_negatives)
             for batch in epoch_batches(seed, epoch, n_full, rows_per_batch):
-                # The loss is a sum over the batch's present samples divided by the size of the
-                # full batch, so a deleted row only takes its own term out: the weight of every
-                # other row stays what it is in the baseline.
+                # Every row of the full mini-batch runs, for every variant, even rows no variant
+                # has: the shapes of a variant's tensors (and so the rounding of their
+                # reductions) are fixed by the full training rows, not by what its batch-mates
+                # keep. The loss is a sum over the batch's present samples divided by the size
+                # of the full batch, so a deleted row only takes its own term out: the weight of
+                # every other row stays what it is in the baseline.
                 full_batch_samples = len(batch) * group
-                batch = batch[used[batch]]  # rows no variant has change nothing for anyone
-                if len(batch) == 0:
-                    continue
-                users = users_of[batch]
-                negatives = pick_negatives(candidates[batch], users, rated, in_catalog, self.n_negatives)
+                here, had = present[:, batch], used[batch]
+                # Negatives are drawn for the rows some variant has (each row's by itself).
+                negatives = np.zeros((n_variants, len(batch), n_negatives), dtype=np.int64)
+                if had.any():
+                    had_rows = batch[had]
+                    picked = pick_negatives(candidates[had_rows], users_of[had_rows], rated, in_catalog, n_negatives)
+                    negatives[:, had] = picked
                 items = np.concatenate([np.broadcast_to(items_of[batch], (n_variants, len(batch)))[:, :, None], negatives], axis=2)
-                mask = torch.as_tensor(np.repeat(present[:, batch], group, axis=1), device=device).reshape(-1)
+                # A row a variant lacks is a stand-in sample, user 0 and item 0 of the variant's
+                # own tables (valid ids; users_of/items_of know only rows some variant has), so
+                # that nothing of a variant depends on its batch-mates' rows. Its weight is 0,
+                # its terms in the dense gradients exact zeros, and it touches no embedding.
+                users = np.where(here, users_of[batch], 0)
+                items = np.where(here[:, :, None], items, 0)
+                mask = torch.as_tensor(np.repeat(here, group, axis=1), device=device).reshape(-1)
                 flat = {
-                    "user": (torch.as_tensor(np.repeat(users, group), device=device)[None, :] + offsets["user"]).reshape(-1),
+                    "user": (torch.as_tensor(np.repeat(users, group, axis=1), device=device) + offsets["user"]).reshape(-1),
                     "item": (torch.as_tensor(items.reshape(n_variants, -1), device=device) + offsets["item"]).reshape(-1),
                 }
                 user_rows, item_rows = (tables[kind].index_select(0, flat[kind]).view(n_variants, -1, tables[kind].shape[1]) for kind in ("user", "item"))
