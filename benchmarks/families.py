@@ -42,7 +42,14 @@ def tune(data) -> pd.DataFrame:
     for family, (cls, grid) in GRID.items():
         for params in grid:
             metrics = aggregate(experiment.evaluate(cls(**params).fit(experiment.train, 0)))
-            rows.append({"family": family, "params": str(params), "validation map@10": metrics["map@10"], "validation ndcg@10": metrics["ndcg@10"]})
+            rows.append(
+                {
+                    "family": family,
+                    "params": str(params),
+                    "validation map@10": metrics["map@10"],
+                    "validation ndcg@10": metrics["ndcg@10"],
+                }
+            )
             print(rows[-1], flush=True)
     return pd.DataFrame(rows)
 
@@ -69,15 +76,24 @@ def deletion_cost(data, count: int) -> pd.DataFrame:
             derived = refit = 0.0
             worst = 0.0
             for entity in ids:
-                seconds, derived_scores = _seconds(lambda: next(model.deletion_variants(train, kind, [[entity]])).score(users), 1)
+                seconds, derived_scores = _seconds(
+                    lambda: next(model.deletion_variants(train, kind, [[entity]])).score(users), 1
+                )
                 derived += seconds
                 seconds, refit_scores = _seconds(lambda: make().fit(train.without(kind, [entity])).score(users), 1)
                 refit += seconds
                 worst = max(worst, float(np.abs(derived_scores - refit_scores).max() / np.abs(refit_scores).max()))
-            rows.append({
-                "family": family, "kind": kind, "deletions": count, "derived s": derived / count, "refit s": refit / count,
-                "speed-up": refit / derived, "max relative difference": worst,
-            })
+            rows.append(
+                {
+                    "family": family,
+                    "kind": kind,
+                    "deletions": count,
+                    "derived s": derived / count,
+                    "refit s": refit / count,
+                    "speed-up": refit / derived,
+                    "max relative difference": worst,
+                }
+            )
             print(rows[-1], flush=True)
     return pd.DataFrame(rows)
 
@@ -95,25 +111,71 @@ def report(folder: Path, metric: str = "map@10", shown=("map@10", "ndcg@10", "pr
         baselines, costs, nonzero, pruning = [], [], [], []
         for model in models:
             floor = pd.read_csv(protocol_dir / model / "noise_floor.csv").set_index(["part", "metric"])
-            baselines.append({"model": model, **{f"{part} {m}": floor.loc[(part, m), "mean"] for part in ("evaluation", "test") for m in shown}})
+            baselines.append(
+                {
+                    "model": model,
+                    **{f"{part} {m}": floor.loc[(part, m), "mean"] for part in ("evaluation", "test") for m in shown},
+                }
+            )
             for kind in ("user", "item"):
                 kind_dir = protocol_dir / model / "exact" / kind
                 if not (kind_dir / "influence.parquet").exists():
                     continue
                 timing = pd.read_csv(kind_dir / "timing.csv")
                 influence = pd.read_parquet(kind_dir / "influence.parquet").query("metric == @metric")
-                costs.append({"model": model, "kind": kind, "deletions": len(timing), "CPU s": timing["seconds"].sum(), "s per deletion": timing["seconds"].mean()})
-                nonzero.append({"model": model, "kind": kind, "entities": len(influence), f"nonzero {metric}": (influence["influence"] != 0).mean(),
-                                "nonzero auc": (pd.read_parquet(kind_dir / "influence.parquet").query("metric == 'auc'")["influence"] != 0).mean()})
+                costs.append(
+                    {
+                        "model": model,
+                        "kind": kind,
+                        "deletions": len(timing),
+                        "CPU s": timing["seconds"].sum(),
+                        "s per deletion": timing["seconds"].mean(),
+                    }
+                )
+                nonzero.append(
+                    {
+                        "model": model,
+                        "kind": kind,
+                        "entities": len(influence),
+                        f"nonzero {metric}": (influence["influence"] != 0).mean(),
+                        "nonzero auc": (
+                            pd.read_parquet(kind_dir / "influence.parquet").query("metric == 'auc'")["influence"] != 0
+                        ).mean(),
+                    }
+                )
                 summary = kind_dir / "pruning_summary.csv"
                 if summary.exists():
                     table = pd.read_csv(summary).query("metric == @metric")
                     for row in table.itertuples():
-                        pruning.append({"model": model, "kind": kind, "size": row.size, "selection": row.selection,
-                                        f"test {metric} change %": f"{row.mean:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}] (n={row.runs})"})
-        lines += [f"## {where}", "", "Baselines (mean over the noise seeds):", "", pd.DataFrame(baselines).to_markdown(index=False, floatfmt=".4f"), ""]
-        lines += ["Influence runs (exact deletion, CPU seconds of the retrains and evaluations):", "", pd.DataFrame(costs).to_markdown(index=False, floatfmt=".3g"), ""]
-        lines += ["Share of entities with nonzero influence:", "", pd.DataFrame(nonzero).to_markdown(index=False, floatfmt=".3f"), ""]
+                        pruning.append(
+                            {
+                                "model": model,
+                                "kind": kind,
+                                "size": row.size,
+                                "selection": row.selection,
+                                f"test {metric} change %": f"{row.mean:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}] (n={row.runs})",
+                            }
+                        )
+        lines += [
+            f"## {where}",
+            "",
+            "Baselines (mean over the noise seeds):",
+            "",
+            pd.DataFrame(baselines).to_markdown(index=False, floatfmt=".4f"),
+            "",
+        ]
+        lines += [
+            "Influence runs (exact deletion, CPU seconds of the retrains and evaluations):",
+            "",
+            pd.DataFrame(costs).to_markdown(index=False, floatfmt=".3g"),
+            "",
+        ]
+        lines += [
+            "Share of entities with nonzero influence:",
+            "",
+            pd.DataFrame(nonzero).to_markdown(index=False, floatfmt=".3f"),
+            "",
+        ]
         for model in (m for m in ("ease", "item_knn") if m in models):
             for kind in ("user", "item"):
                 path = protocol_dir / model / "exact" / kind / "top_bottom.csv"
@@ -121,7 +183,12 @@ def report(folder: Path, metric: str = "map@10", shown=("map@10", "ndcg@10", "pr
                     table = pd.read_csv(path).query("metric == @metric and rank <= @extremes")
                     label = "title" if "title" in table.columns else "raw_id"
                     table = table[["group", "rank", label, "n_train_rows", "influence"]]
-                    lines += [f"{model}: the {extremes} most and least influential {kind}s ({metric}):", "", table.to_markdown(index=False, floatfmt=".3g"), ""]
+                    lines += [
+                        f"{model}: the {extremes} most and least influential {kind}s ({metric}):",
+                        "",
+                        table.to_markdown(index=False, floatfmt=".3g"),
+                        "",
+                    ]
         if pruning:
             lines += ["User pruning, judged on the test split:", "", pd.DataFrame(pruning).to_markdown(index=False), ""]
         for kind in ("user", "item"):
@@ -129,7 +196,12 @@ def report(folder: Path, metric: str = "map@10", shown=("map@10", "ndcg@10", "pr
             if path.exists():
                 pairs = pd.read_csv(path).query("metric == @metric")
                 matrix = pairs.pivot(index="model_a", columns="model_b", values="spearman")
-                lines += [f"Agreement of {kind} influence ({metric}; Spearman, on the entities both models measured):", "", matrix.to_markdown(floatfmt=".2f"), ""]
+                lines += [
+                    f"Agreement of {kind} influence ({metric}; Spearman, on the entities both models measured):",
+                    "",
+                    matrix.to_markdown(floatfmt=".2f"),
+                    "",
+                ]
     return "\n".join(lines)
 
 
@@ -137,8 +209,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/ml-100k")
     parser.add_argument("--tune", action="store_true", help="validation MAP@10 over each family's grid")
-    parser.add_argument("--cost", type=int, metavar="N", help="time N random deletions of each kind, derived and refitted")
-    parser.add_argument("--report", type=Path, metavar="FOLDER", help="report a finished study of configs/families.yaml run in FOLDER")
+    parser.add_argument(
+        "--cost", type=int, metavar="N", help="time N random deletions of each kind, derived and refitted"
+    )
+    parser.add_argument(
+        "--report", type=Path, metavar="FOLDER", help="report a finished study of configs/families.yaml run in FOLDER"
+    )
     args = parser.parse_args()
     if args.report:
         text = report(args.report)

@@ -31,8 +31,8 @@ import torch
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 from reliability import UTILITIES, _pieces, _seeds, add_study_arguments, load_study, run_seeds  # noqa: E402
 
-from recinfluence.compose import make_model  # noqa: E402
 from recinfluence.analysis import ranking_agreement, split_half_reliability  # noqa: E402
+from recinfluence.compose import make_model  # noqa: E402
 from recinfluence.io import write_csv, write_text  # noqa: E402
 from recinfluence.retrain import Retrainer  # noqa: E402
 
@@ -41,8 +41,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_study_arguments(parser)
     parser.add_argument("--kind", default="user", choices=["user", "item"])
-    parser.add_argument("--run", nargs="*", default=[], metavar="ESTIMATOR[:PARAM=VALUE,...]", help="compute an approximate estimator for --seeds seeds")
-    parser.add_argument("--seeds", type=int, default=4, help="seeds (baselines) of each approximation, and the largest R of the table")
+    parser.add_argument(
+        "--run",
+        nargs="*",
+        default=[],
+        metavar="ESTIMATOR[:PARAM=VALUE,...]",
+        help="compute an approximate estimator for --seeds seeds",
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=4, help="seeds (baselines) of each approximation, and the largest R of the table"
+    )
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--top-n", type=int, default=10)
     args = parser.parse_args()
@@ -51,7 +59,17 @@ def main() -> None:
         name, params = parse_job(job)
         retrainer = Retrainer(make_model(model), experiment, settings.influence.variants_per_batch)
         label = job.replace(":", "-").replace("=", "")
-        run_seeds(settings, name, retrainer, args.kind, args.seeds, out, params=params, label=label, limit=args.limit or settings.limit(args.kind, model.name))
+        run_seeds(
+            settings,
+            name,
+            retrainer,
+            args.kind,
+            args.seeds,
+            out,
+            params=params,
+            label=label,
+            limit=args.limit or settings.limit(args.kind, model.name),
+        )
     if args.table:
         table = tabulate(out, args.kind, args.seeds, settings.seed, args.top_n)
         write_csv(table, out / f"fidelity_{args.kind}.csv", index=False)
@@ -72,10 +90,14 @@ def tabulate(out, kind: str, max_seeds: int, first_seed: int, top_n: int) -> pd.
         raise SystemExit(f"{out}: no exact deletion pieces; run benchmarks/reliability.py --run exact:{kind}:16 first")
     reference_seeds = sorted(seed for seed in exact["seed"].unique() if seed >= first_seed + max_seeds)
     if len(reference_seeds) < 4:
-        raise SystemExit(f"{out}: the reference needs 4 exact seeds beyond the first {max_seeds}; run reliability.py --run exact:{kind}:{max_seeds + 4}")
+        raise SystemExit(
+            f"{out}: the reference needs 4 exact seeds beyond the first {max_seeds}; run reliability.py --run exact:{kind}:{max_seeds + 4}"
+        )
     reference_rows = exact[exact["seed"].isin(reference_seeds)]
     exact_cost = _cost(exact)
-    labels = sorted({path.name.split(f"_{kind}_seed")[0] for path in out.glob(f"*_{kind}_seed*.parquet")} - {"exact", "random_rows"})
+    labels = sorted(
+        {path.name.split(f"_{kind}_seed")[0] for path in out.glob(f"*_{kind}_seed*.parquet")} - {"exact", "random_rows"}
+    )
     rows = []
     for metric in UTILITIES:
         reference = reference_rows[reference_rows["metric"] == metric].groupby("entity")["influence"].mean()
@@ -83,20 +105,34 @@ def tabulate(out, kind: str, max_seeds: int, first_seed: int, top_n: int) -> pd.
         for label in ["exact", *labels]:
             pieces = exact if label == "exact" else _pieces(out, f"{label}_{kind}_seed")
             for count in sorted({1, max_seeds}):
-                chosen = pieces[(pieces["metric"] == metric) & pieces["seed"].between(first_seed, first_seed + count - 1)]
+                chosen = pieces[
+                    (pieces["metric"] == metric) & pieces["seed"].between(first_seed, first_seed + count - 1)
+                ]
                 if chosen["seed"].nunique() < count:
                     continue
                 estimate = chosen.groupby("entity")["influence"].mean()
                 agreement = ranking_agreement({"estimate": estimate, "reference": reference}, top_n).iloc[0]
                 cost = _cost(pieces)
-                rows.append({
-                    "kind": kind, "estimator": label, "seeds": count, "utility": metric, "entities": int(agreement["entities"]),
-                    "spearman": agreement["spearman"], "spearman_corrected": agreement["spearman"] / np.sqrt(reliability["reliability"]) if reliability["reliability"] > 0 else np.nan,
-                    f"top{top_n}_overlap": agreement["top_overlap"], f"bottom{top_n}_overlap": agreement["bottom_overlap"],
-                    "reference_seeds": len(reference_seeds), "reference_reliability": reliability["reliability"],
-                    "exact_split_half": reliability["split_half"], "cpu_seconds_per_entity": cost * count,
-                    "speed_up": exact_cost / cost,
-                })
+                rows.append(
+                    {
+                        "kind": kind,
+                        "estimator": label,
+                        "seeds": count,
+                        "utility": metric,
+                        "entities": int(agreement["entities"]),
+                        "spearman": agreement["spearman"],
+                        "spearman_corrected": agreement["spearman"] / np.sqrt(reliability["reliability"])
+                        if reliability["reliability"] > 0
+                        else np.nan,
+                        f"top{top_n}_overlap": agreement["top_overlap"],
+                        f"bottom{top_n}_overlap": agreement["bottom_overlap"],
+                        "reference_seeds": len(reference_seeds),
+                        "reference_reliability": reliability["reliability"],
+                        "exact_split_half": reliability["split_half"],
+                        "cpu_seconds_per_entity": cost * count,
+                        "speed_up": exact_cost / cost,
+                    }
+                )
     return pd.DataFrame(rows)
 
 

@@ -23,10 +23,10 @@ import pandas as pd
 import torch
 from scipy import stats
 
-from recinfluence.jobs import limit_threads
 from recinfluence.data import load_movielens_100k
 from recinfluence.estimators import build_estimator
 from recinfluence.io import write_csv, write_text
+from recinfluence.jobs import limit_threads
 from recinfluence.models import model_factory
 from recinfluence.retrain import Experiment, Retrainer
 from recinfluence.split import split_interactions
@@ -35,7 +35,9 @@ from recinfluence.split import split_interactions
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("movielens", help="an ml-100k folder")
-    parser.add_argument("--variants", type=int, nargs="+", default=[16, 64, 256], help="deletions per work unit on the GPU")
+    parser.add_argument(
+        "--variants", type=int, nargs="+", default=[16, 64, 256], help="deletions per work unit on the GPU"
+    )
     parser.add_argument("--out", default="results/benchmarks/gpu")
     args = parser.parse_args()
     if not torch.cuda.is_available():
@@ -57,21 +59,41 @@ def main() -> None:
                 torch.cuda.synchronize()
             seconds = time.perf_counter() - started
             influence[device, size] = result.influence.set_index(["entity", "metric"])["influence"]
-            rows.append({"device": device, "variants_per_batch": size, "deletions": size, "seconds_per_deletion": seconds / size})
+            rows.append(
+                {
+                    "device": device,
+                    "variants_per_batch": size,
+                    "deletions": size,
+                    "seconds_per_deletion": seconds / size,
+                }
+            )
             print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     table["speed_up_vs_one_cpu_thread"] = table["seconds_per_deletion"].iloc[0] / table["seconds_per_deletion"]
 
     cpu, cuda = influence["cpu", 16], influence["cuda", max(args.variants)]
-    checks = {f"spearman_cpu_cuda_{metric}": stats.spearmanr(cpu.xs(metric, level="metric"), cuda.xs(metric, level="metric").loc[cpu.xs(metric, level="metric").index])[0] for metric in ("map@10", "auc")}
+    checks = {
+        f"spearman_cpu_cuda_{metric}": stats.spearmanr(
+            cpu.xs(metric, level="metric"), cuda.xs(metric, level="metric").loc[cpu.xs(metric, level="metric").index]
+        )[0]
+        for metric in ("map@10", "auc")
+    }
     train = experiment.train
     stack = model_factory("ncf", {"device": "cuda"})().fit_many([train] * 7, seed=0)
-    checks["cuda_position_independent"] = all(torch.equal(model.params[name], stack[0].params[name]) for model in stack for name in model.params)
+    checks["cuda_position_independent"] = all(
+        torch.equal(model.params[name], stack[0].params[name]) for model in stack for name in model.params
+    )
     summary = pd.DataFrame([checks])
 
     out = Path(args.out)
     write_csv(table, out / "gpu.csv", index=False)
-    write_text(table.to_markdown(index=False, floatfmt=".3g") + "\n\n" + summary.to_markdown(index=False, floatfmt=".3f") + "\n", out / "gpu.md")
+    write_text(
+        table.to_markdown(index=False, floatfmt=".3g")
+        + "\n\n"
+        + summary.to_markdown(index=False, floatfmt=".3f")
+        + "\n",
+        out / "gpu.md",
+    )
     print(table.to_markdown(index=False, floatfmt=".3g"), summary.to_markdown(index=False, floatfmt=".3f"), sep="\n\n")
 
 

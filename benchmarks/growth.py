@@ -31,10 +31,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from recinfluence.jobs import limit_threads
 from recinfluence.data import expand_interactions, load_movielens_100k
 from recinfluence.estimators import build_estimator
 from recinfluence.io import write_csv, write_text
+from recinfluence.jobs import limit_threads
 from recinfluence.models import model_factory
 from recinfluence.retrain import Experiment, Retrainer
 from recinfluence.split import split_interactions
@@ -67,13 +67,24 @@ def main() -> None:
     source = load_movielens_100k(args.movielens)
     rows = []
     for factor in args.factors:
-        rows += measure(expand_interactions(source, factor, seed=0, log=None) if factor > 1 else source, factor, args.model, args.deletions)
+        rows += measure(
+            expand_interactions(source, factor, seed=0, log=None) if factor > 1 else source,
+            factor,
+            args.model,
+            args.deletions,
+        )
         table = pd.DataFrame(rows)
         write_csv(table, out / "growth.csv", index=False)  # after each size: a long run keeps what it measured
         print(table.to_markdown(index=False, floatfmt=".3g"), flush=True)
     projections = project(table)
     write_csv(projections, out / "projections.csv", index=False)
-    write_text(table.to_markdown(index=False, floatfmt=".3g") + "\n\n" + projections.to_markdown(index=False, floatfmt=".3g") + "\n", out / "growth.md")
+    write_text(
+        table.to_markdown(index=False, floatfmt=".3g")
+        + "\n\n"
+        + projections.to_markdown(index=False, floatfmt=".3g")
+        + "\n",
+        out / "growth.md",
+    )
     print(projections.to_markdown(index=False, floatfmt=".3g"))
     plot(table, projections, args.model, out)
 
@@ -89,8 +100,14 @@ def measure(data, factor: int, model: str, deletions: int) -> list[dict]:
     started = time.process_time()
     experiment.evaluate(fitted)
     rows.append({**size, "estimator": "evaluation", "kind": "-", "cpu_seconds": time.process_time() - started})
-    print(f"x{factor}: {size['ratings']:,} ratings, baseline {rows[0]['cpu_seconds']:.1f} CPU-s, one evaluation {rows[1]['cpu_seconds']:.1f}", flush=True)
-    counts = {"user": np.bincount(experiment.train.users, minlength=data.n_users), "item": np.bincount(experiment.train.items, minlength=data.n_items)}
+    print(
+        f"x{factor}: {size['ratings']:,} ratings, baseline {rows[0]['cpu_seconds']:.1f} CPU-s, one evaluation {rows[1]['cpu_seconds']:.1f}",
+        flush=True,
+    )
+    counts = {
+        "user": np.bincount(experiment.train.users, minlength=data.n_users),
+        "item": np.bincount(experiment.train.items, minlength=data.n_items),
+    }
     for kind in ("user", "item"):
         # entities of median activity, so that a few stand for the many
         order = np.argsort(np.abs(counts[kind] - np.median(counts[kind][counts[kind] > 0])), kind="stable")
@@ -98,7 +115,14 @@ def measure(data, factor: int, model: str, deletions: int) -> list[dict]:
         for name, params in ESTIMATORS[model].items():
             started = time.process_time()
             build_estimator(name, params, 0).estimate(retrainer, kind, entities, log=None)
-            rows.append({**size, "estimator": name, "kind": kind, "cpu_seconds": (time.process_time() - started) / len(entities)})
+            rows.append(
+                {
+                    **size,
+                    "estimator": name,
+                    "kind": kind,
+                    "cpu_seconds": (time.process_time() - started) / len(entities),
+                }
+            )
             print(f"x{factor} {name} {kind}: {rows[-1]['cpu_seconds']:.2f} CPU-s per deletion", flush=True)
     return rows
 
@@ -114,16 +138,28 @@ def project(table: pd.DataFrame) -> pd.DataFrame:
         for target, (ratings, users, items) in TARGETS.items():
             per = {}
             for kind, evaluations in (("user", 1), ("item", 2)):
-                seconds = float(largest.loc[(largest["estimator"] == name) & (largest["kind"] == kind), "cpu_seconds"].iloc[0])
+                seconds = float(
+                    largest.loc[(largest["estimator"] == name) & (largest["kind"] == kind), "cpu_seconds"].iloc[0]
+                )
                 training = max(seconds - evaluations * evaluation, 0.0)
-                per[kind] = training * ratings / measured["ratings"] + evaluations * evaluation * (users * items) / (measured["users"] * measured["items"])
+                per[kind] = training * ratings / measured["ratings"] + evaluations * evaluation * (users * items) / (
+                    measured["users"] * measured["items"]
+                )
             total = per["user"] * users + per["item"] * items
-            rows.append({
-                "dataset": target, "ratings": ratings, "users": users, "items": items, "estimator": name,
-                "seconds_per_user": per["user"], "seconds_per_item": per["item"], "cpu_hours": total / 3600,
-                **{f"wall_hours_{label.replace(' ', '_')}": total / 3600 / cores for label, cores in CORES.items()},
-                "score_matrix_gb": users * items * 8 / 1e9,
-            })
+            rows.append(
+                {
+                    "dataset": target,
+                    "ratings": ratings,
+                    "users": users,
+                    "items": items,
+                    "estimator": name,
+                    "seconds_per_user": per["user"],
+                    "seconds_per_item": per["item"],
+                    "cpu_hours": total / 3600,
+                    **{f"wall_hours_{label.replace(' ', '_')}": total / 3600 / cores for label, cores in CORES.items()},
+                    "score_matrix_gb": users * items * 8 / 1e9,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -145,17 +181,48 @@ def plot(table: pd.DataFrame, projections: pd.DataFrame, model: str, out: Path) 
             axis.loglog(mine["ratings"], mine["cpu_seconds"], marker="o", color=colors[name], label=name)
         for name, style in (("baseline", "--"), ("evaluation", ":")):
             mine = table[table["estimator"] == name]
-            axis.loglog(mine["ratings"], mine["cpu_seconds"], marker="s", linestyle=style, color="grey", label="baseline fit + evaluation" if name == "baseline" else "one evaluation")
+            axis.loglog(
+                mine["ratings"],
+                mine["cpu_seconds"],
+                marker="s",
+                linestyle=style,
+                color="grey",
+                label="baseline fit + evaluation" if name == "baseline" else "one evaluation",
+            )
         axis.set_title(f"One {kind} deletion, {model.upper()}, one thread")
         axis.set_ylabel("CPU-seconds per deletion")
     study = axes[2]
     for name in colors:
-        per = table[table["estimator"] == name].pivot_table(index=["ratings", "users", "items"], columns="kind", values="cpu_seconds").reset_index()
-        study.loglog(per["ratings"], (per["user"] * per["users"] + per["item"] * per["items"]) / 3600, marker="o", color=colors[name], label=f"{name} (measured)")
+        per = (
+            table[table["estimator"] == name]
+            .pivot_table(index=["ratings", "users", "items"], columns="kind", values="cpu_seconds")
+            .reset_index()
+        )
+        study.loglog(
+            per["ratings"],
+            (per["user"] * per["users"] + per["item"] * per["items"]) / 3600,
+            marker="o",
+            color=colors[name],
+            label=f"{name} (measured)",
+        )
         mine = projections[projections["estimator"] == name]
-        study.loglog(mine["ratings"], mine["cpu_hours"], marker="x", linestyle="none", color=colors[name], label=f"{name} (projected)")
+        study.loglog(
+            mine["ratings"],
+            mine["cpu_hours"],
+            marker="x",
+            linestyle="none",
+            color=colors[name],
+            label=f"{name} (projected)",
+        )
     for _, target in projections.drop_duplicates("dataset").iterrows():
-        study.annotate(target["dataset"], (target["ratings"], projections.loc[projections["dataset"] == target["dataset"], "cpu_hours"].max()), fontsize=7, textcoords="offset points", xytext=(0, 6), ha="center")
+        study.annotate(
+            target["dataset"],
+            (target["ratings"], projections.loc[projections["dataset"] == target["dataset"], "cpu_hours"].max()),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(0, 6),
+            ha="center",
+        )
     study.set_title("Every user and item, one seed")
     study.set_ylabel("CPU-hours")
     study.set_xlabel("ratings (o: MovieLens 100K grown; x: projected to real datasets)")

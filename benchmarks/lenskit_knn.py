@@ -19,7 +19,6 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import pandas as pd
 from lenskit.data import ItemList, RecQuery, from_interactions_df
 from lenskit.knn import ItemKNNScorer
 
@@ -34,7 +33,9 @@ rows = data.frame.iloc[split.train]
 train = TrainSet.from_frame(rows, data.n_users, data.n_items)
 users = np.arange(data.n_users)
 all_items = np.arange(data.n_items)
-dataset = from_interactions_df(rows.rename(columns={"user": "user_id", "item": "item_id"})[["user_id", "item_id", "rating"]])
+dataset = from_interactions_df(
+    rows.rename(columns={"user": "user_id", "item": "item_id"})[["user_id", "item_id", "rating"]]
+)
 
 for feedback in ("implicit", "explicit"):
     model = ItemKNN(feedback=feedback).fit(train)
@@ -43,7 +44,9 @@ for feedback in ("implicit", "explicit"):
     scorer.train(dataset)
     theirs = np.full_like(ours, np.nan)
     for u, history in rows.groupby("user"):
-        query = RecQuery(user_id=u, history_items=ItemList(item_ids=history["item"].to_numpy(), rating=history["rating"].to_numpy()))
+        query = RecQuery(
+            user_id=u, history_items=ItemList(item_ids=history["item"].to_numpy(), rating=history["rating"].to_numpy())
+        )
         theirs[u] = scorer(query, ItemList(item_ids=all_items)).scores()
     scored = np.isfinite(theirs)
     difference = np.abs(ours - theirs)[scored]

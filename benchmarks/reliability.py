@@ -28,7 +28,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from recinfluence.analysis import flag_significance, noise_floor, split_half_reliability, summarise_pruning, versus_control
+from recinfluence.analysis import (
+    flag_significance,
+    noise_floor,
+    split_half_reliability,
+    summarise_pruning,
+    versus_control,
+)
+from recinfluence.compose import load_settings, make_model
 from recinfluence.data import load_dataset
 from recinfluence.estimators import build_estimator
 from recinfluence.estimators.banzhaf import BLOCK
@@ -36,9 +43,8 @@ from recinfluence.estimators.base import Partial
 from recinfluence.estimators.racing import Racing
 from recinfluence.io import write_csv, write_parquet, write_text
 from recinfluence.pruning import prune_and_retrain
-from recinfluence.retrain import Experiment, Retrainer, entity_list, seed_baselines
-from recinfluence.compose import load_settings, make_model
 from recinfluence.registry import metric_column
+from recinfluence.retrain import Experiment, Retrainer, entity_list, seed_baselines
 from recinfluence.settings import Settings
 from recinfluence.split import split_interactions
 
@@ -50,13 +56,40 @@ UTILITIES = ("map@10", "auc", "rmse")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_study_arguments(parser)
-    parser.add_argument("--run", nargs="*", default=[], metavar="ESTIMATOR:KIND:COUNT", help="compute (or extend to) COUNT seeds (exact, random_rows) or subsets (banzhaf)")
-    parser.add_argument("--reverse", action="store_true", help="compute seeds last first (a second process then meets the first halfway)")
+    parser.add_argument(
+        "--run",
+        nargs="*",
+        default=[],
+        metavar="ESTIMATOR:KIND:COUNT",
+        help="compute (or extend to) COUNT seeds (exact, random_rows) or subsets (banzhaf)",
+    )
+    parser.add_argument(
+        "--reverse",
+        action="store_true",
+        help="compute seeds last first (a second process then meets the first halfway)",
+    )
     parser.add_argument("--table", action="store_true", help="tabulate what has been computed")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 4, 16, 36], help="R grid of the table (exact deletion)")
-    parser.add_argument("--subsets", type=int, nargs="+", default=[500, 2000, 8000], help="M grid of the table (Data Banzhaf)")
-    parser.add_argument("--prune", nargs="*", default=[], metavar="ESTIMATOR:COUNT[:METRIC]", help="prune users by that estimator's ranking (by METRIC, default the config's) at COUNT seeds/subsets (test split, prune.sizes, prune.random_draws, the noise seeds)")
-    parser.add_argument("--race", type=int, nargs="*", default=[], metavar="K", help="replay a race for the K least / most users on the exact deletions computed")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[1, 4, 16, 36], help="R grid of the table (exact deletion)"
+    )
+    parser.add_argument(
+        "--subsets", type=int, nargs="+", default=[500, 2000, 8000], help="M grid of the table (Data Banzhaf)"
+    )
+    parser.add_argument(
+        "--prune",
+        nargs="*",
+        default=[],
+        metavar="ESTIMATOR:COUNT[:METRIC]",
+        help="prune users by that estimator's ranking (by METRIC, default the config's) at COUNT seeds/subsets (test split, prune.sizes, prune.random_draws, the noise seeds)",
+    )
+    parser.add_argument(
+        "--race",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="K",
+        help="replay a race for the K least / most users on the exact deletions computed",
+    )
     args = parser.parse_args()
     settings, model, data, split, experiment, out = load_study(args)
     evaluation = settings.evaluation
@@ -66,9 +99,21 @@ def main() -> None:
         if name == "banzhaf":
             run_banzhaf(settings, name, retrainer, kind, int(count), out)
         else:
-            run_seeds(settings, name, retrainer, kind, int(count), out, args.reverse, limit=args.limit or settings.limit(kind, model.name))
+            run_seeds(
+                settings,
+                name,
+                retrainer,
+                kind,
+                int(count),
+                out,
+                args.reverse,
+                limit=args.limit or settings.limit(kind, model.name),
+            )
     if args.table:
-        floor = noise_floor(seed_baselines(make_model(model), {"evaluation": experiment}, settings.noise_seeds())[0], settings.noise.quantile)[0]
+        floor = noise_floor(
+            seed_baselines(make_model(model), {"evaluation": experiment}, settings.noise_seeds())[0],
+            settings.noise.quantile,
+        )[0]
         limits = {kind: args.limit or settings.limit(kind, model.name) for kind in ("user", "item")}
         table = tabulate(settings, out, floor, args.seeds, args.subsets, limits)
         write_csv(table, out / "reliability.csv", index=False)
@@ -93,7 +138,11 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", help="default: the config's first")
     parser.add_argument("--model", help="default: the config's first")
     parser.add_argument("--protocol", default="heldout")
-    parser.add_argument("--limit", type=int, help="exact deletion and its approximations: only the first LIMIT entities (default: the model's limit in the config)")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        help="exact deletion and its approximations: only the first LIMIT entities (default: the model's limit in the config)",
+    )
     parser.add_argument("--out", default="results/benchmarks/reliability")
 
 
@@ -107,13 +156,26 @@ def load_study(args):
     if dataset.path and not Path(dataset.path).is_absolute():
         dataset = type(dataset).from_params({**dataset.to_params(), "path": str(directory / dataset.path)})
     data = load_dataset(dataset, directory / "resources" / dataset.name)
-    split = split_interactions(len(data.frame), settings.split.test_fraction, settings.split.seed, args.protocol, settings.split.valid_fraction)
+    split = split_interactions(
+        len(data.frame), settings.split.test_fraction, settings.split.seed, args.protocol, settings.split.valid_fraction
+    )
     evaluation = settings.evaluation
     experiment = Experiment.build(data, split, "evaluation", evaluation.k, evaluation.relevance_threshold)
     return settings, model, data, split, experiment, Path(args.out) / dataset.name / args.protocol / model.name
 
 
-def run_seeds(settings: Settings, name: str, retrainer: Retrainer, kind: str, seeds: int, out: Path, reverse: bool = False, params: dict | None = None, label: str | None = None, limit: int | None = None) -> None:
+def run_seeds(
+    settings: Settings,
+    name: str,
+    retrainer: Retrainer,
+    kind: str,
+    seeds: int,
+    out: Path,
+    reverse: bool = False,
+    params: dict | None = None,
+    label: str | None = None,
+    limit: int | None = None,
+) -> None:
     """One piece per seed (exact deletion, its random-rows control, or an approximation of it
     with ``params``, saved as ``label``), the first ``limit`` entities of ``kind`` (None:
     all). A piece already there is kept and extended with the entities it lacks (a deletion's
@@ -131,7 +193,10 @@ def run_seeds(settings: Settings, name: str, retrainer: Retrainer, kind: str, se
         rows = estimator.run_units(retrainer, kind, estimator.work_units(retrainer, entities), settings.comparison).rows
         rows = rows.assign(cpu_seconds=(time.process_time() - started) / len(rows))
         write_parquet(pd.concat([done, rows], ignore_index=True) if len(done) else rows, path)
-        print(f"{label or name} {kind} seed {seed}: {len(entities)} entities, {time.process_time() - started:.0f} CPU-s", file=sys.stderr)
+        print(
+            f"{label or name} {kind} seed {seed}: {len(entities)} entities, {time.process_time() - started:.0f} CPU-s",
+            file=sys.stderr,
+        )
 
 
 def run_banzhaf(settings: Settings, name: str, retrainer: Retrainer, kind: str, subsets: int, out: Path) -> None:
@@ -159,20 +224,48 @@ def tabulate(settings: Settings, out: Path, floor: pd.DataFrame, seed_grid, subs
             if len(available) < max(count, 2):
                 continue
             chosen = exact[exact["seed"].isin(available[:count])]
-            result = build_estimator("exact", {"seeds": count}, settings.seed).reduce(kind, [Partial(chosen.drop(columns="cpu_seconds"), pd.DataFrame(), pd.DataFrame())])
+            result = build_estimator("exact", {"seeds": count}, settings.seed).reduce(
+                kind, [Partial(chosen.drop(columns="cpu_seconds"), pd.DataFrame(), pd.DataFrame())]
+            )
             # R = 1: a single seed's ranking is as reliable as two seeds agree with each other
             halves = exact[exact["seed"].isin(available[:2])] if count == 1 else chosen
             paired = control[control["seed"].isin(available[:count])] if len(control) else control
-            rows += _rows(settings, kind, "exact", count, result.influence, halves, chosen["cpu_seconds"].sum(), floor, chosen, paired, count == 1)
+            rows += _rows(
+                settings,
+                kind,
+                "exact",
+                count,
+                result.influence,
+                halves,
+                chosen["cpu_seconds"].sum(),
+                floor,
+                chosen,
+                paired,
+                count == 1,
+            )
         banzhaf = _pieces(out, f"banzhaf_{kind}_subsets")
         for count in subset_grid:
             blocks = -(-count // BLOCK)
             chosen = banzhaf[banzhaf["block"] < blocks * BLOCK] if len(banzhaf) else banzhaf
             if len(chosen) == 0 or chosen["block"].nunique() < blocks:
                 continue
-            result = build_estimator("banzhaf", {"subsets": count}, settings.seed).reduce(kind, [Partial(chosen.drop(columns="cpu_seconds"), pd.DataFrame(), pd.DataFrame())])
+            result = build_estimator("banzhaf", {"subsets": count}, settings.seed).reduce(
+                kind, [Partial(chosen.drop(columns="cpu_seconds"), pd.DataFrame(), pd.DataFrame())]
+            )
             influence, by_seed = (_first(table, limits[kind]) for table in (result.influence, result.by_seed))
-            rows += _rows(settings, kind, "banzhaf", count, influence, by_seed, chosen["cpu_seconds"].sum(), floor, None, None, False)
+            rows += _rows(
+                settings,
+                kind,
+                "banzhaf",
+                count,
+                influence,
+                by_seed,
+                chosen["cpu_seconds"].sum(),
+                floor,
+                None,
+                None,
+                False,
+            )
     return pd.DataFrame(rows)
 
 
@@ -192,16 +285,30 @@ def influence_at(settings: Settings, out: Path, estimator: str, kind: str, count
     if len(chosen) == 0:
         raise SystemExit(f"{out}: no {estimator} pieces for {kind}s; run --run {estimator}:{kind}:{count} first")
     partial = Partial(chosen.drop(columns="cpu_seconds"), pd.DataFrame(), pd.DataFrame())
-    return build_estimator(estimator, {"subsets": count} if estimator == "banzhaf" else {"seeds": count}, settings.seed).reduce(kind, [partial]).influence
+    return (
+        build_estimator(estimator, {"subsets": count} if estimator == "banzhaf" else {"seeds": count}, settings.seed)
+        .reduce(kind, [partial])
+        .influence
+    )
 
 
-def prune(settings: Settings, model, test: Experiment, out: Path, estimator: str, count: str, ranked_by: str | None = None) -> pd.DataFrame:
+def prune(
+    settings: Settings, model, test: Experiment, out: Path, estimator: str, count: str, ranked_by: str | None = None
+) -> pd.DataFrame:
     """Prune-and-retrain of users by ``estimator``'s ranking on ``ranked_by`` (default: the
     config's metric), judged on the test split."""
     ranked_by = metric_column(ranked_by, settings.evaluation.k) if ranked_by else settings.metric
     influence = influence_at(settings, out, estimator, "user", int(count))
     retrainer = Retrainer(make_model(model), test, settings.influence.variants_per_batch)
-    table = prune_and_retrain(retrainer, influence, "user", ranked_by, settings.prune.sizes, settings.prune.random_draws, settings.noise_seeds())
+    table = prune_and_retrain(
+        retrainer,
+        influence,
+        "user",
+        ranked_by,
+        settings.prune.sizes,
+        settings.prune.random_draws,
+        settings.noise_seeds(),
+    )
     summary = summarise_pruning(table, [])
     summary = summary[summary["metric"].isin(UTILITIES)]
     summary.insert(0, "ranked_by", ranked_by)
@@ -220,7 +327,9 @@ class Replay(Racing):
 
     def run_seed(self, retrainer, kind, unit, seed, comparison="exclude"):
         rows = self.rows.loc[[(int(entity), seed) for entity in unit]].reset_index()
-        return Partial(rows, pd.DataFrame(columns=["entity", "user"]), pd.DataFrame({"kind": kind, "entity": unit, "seconds": 0.0}))
+        return Partial(
+            rows, pd.DataFrame(columns=["entity", "user"]), pd.DataFrame({"kind": kind, "entity": unit, "seconds": 0.0})
+        )
 
 
 def race(out: Path, k: int, metric: str, seed: int) -> dict:
@@ -236,7 +345,9 @@ def race(out: Path, k: int, metric: str, seed: int) -> dict:
     return {**replay.report, "seeds_available": seeds}
 
 
-def _rows(settings, kind, estimator, count, influence, by_seed, cpu_seconds, floor, exact_by_seed, control_by_seed, single):
+def _rows(
+    settings, kind, estimator, count, influence, by_seed, cpu_seconds, floor, exact_by_seed, control_by_seed, single
+):
     flagged = flag_significance(influence, floor, "evaluation", settings.report.fdr)
     if exact_by_seed is not None and control_by_seed is not None and len(control_by_seed):
         differs = versus_control(exact_by_seed, control_by_seed, settings.report.fdr).groupby("metric")["differs"].sum()
@@ -248,18 +359,42 @@ def _rows(settings, kind, estimator, count, influence, by_seed, cpu_seconds, flo
             continue
         reliability = split_half_reliability(by_seed, metric, count)
         if single:  # the two seeds' own correlation, no Spearman-Brown step
-            low, high = _spearman_brown_inverse(reliability["reliability_low"]), _spearman_brown_inverse(reliability["reliability_high"])
-            reliability = pd.Series({**reliability.to_dict(), "reliability": max(reliability["split_half"], 0.0), "reliability_low": low, "reliability_high": high})
+            low, high = (
+                _spearman_brown_inverse(reliability["reliability_low"]),
+                _spearman_brown_inverse(reliability["reliability_high"]),
+            )
+            reliability = pd.Series(
+                {
+                    **reliability.to_dict(),
+                    "reliability": max(reliability["split_half"], 0.0),
+                    "reliability_low": low,
+                    "reliability_high": high,
+                }
+            )
         mine = flagged[flagged["metric"] == metric]
-        rows.append({
-            "kind": kind, "estimator": estimator, "samples": count, "utility": metric, "entities": len(mine),
-            "reliability": reliability["reliability"], "reliability_low": reliability["reliability_low"], "reliability_high": reliability["reliability_high"],
-            "samples_to_0.9": split_half_reliability(by_seed, metric, count, target=0.9)["samples_to_target"] if not single else np.nan,
-            "cpu_seconds": cpu_seconds, "wall_hours_8_cores": cpu_seconds / CORES / 3600,
-            "detectable": int(mine["detectable"].sum()), "above_noise": int(mine["above_noise"].sum()),
-            "differs_from_random_rows": int(differs.get(metric, 0)) if len(differs) else np.nan,
-            "control_seeds": control_by_seed["seed"].nunique() if control_by_seed is not None and len(control_by_seed) else 0,
-        })
+        rows.append(
+            {
+                "kind": kind,
+                "estimator": estimator,
+                "samples": count,
+                "utility": metric,
+                "entities": len(mine),
+                "reliability": reliability["reliability"],
+                "reliability_low": reliability["reliability_low"],
+                "reliability_high": reliability["reliability_high"],
+                "samples_to_0.9": split_half_reliability(by_seed, metric, count, target=0.9)["samples_to_target"]
+                if not single
+                else np.nan,
+                "cpu_seconds": cpu_seconds,
+                "wall_hours_8_cores": cpu_seconds / CORES / 3600,
+                "detectable": int(mine["detectable"].sum()),
+                "above_noise": int(mine["above_noise"].sum()),
+                "differs_from_random_rows": int(differs.get(metric, 0)) if len(differs) else np.nan,
+                "control_seeds": control_by_seed["seed"].nunique()
+                if control_by_seed is not None and len(control_by_seed)
+                else 0,
+            }
+        )
     return rows
 
 

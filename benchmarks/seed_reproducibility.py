@@ -36,7 +36,9 @@ def main() -> None:
     parser.add_argument("--model", default="svd", help="svd, ncf or package.module:Class")
     parser.add_argument("--users", type=int, default=60, help="influence of the first N users")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--data", default=os.environ.get("RECINFLUENCE_MOVIELENS", DEFAULT_DATA), help="MovieLens 100K folder")
+    parser.add_argument(
+        "--data", default=os.environ.get("RECINFLUENCE_MOVIELENS", DEFAULT_DATA), help="MovieLens 100K folder"
+    )
     parser.add_argument("--out", default="results/benchmarks")
     args = parser.parse_args()
 

@@ -46,14 +46,19 @@ def main() -> None:
     split = split_interactions(len(data.frame), 0.25, seed=0, protocol="heldout", valid_fraction=0.1)
     experiment = Experiment.build(data, split, "evaluation", 10, 4.0, memory_mb=args.memory_mb)
     blocks = len(experiment.evalset.blocks())
-    print(f"{len(data.frame):,} ratings, {data.n_users:,} users x {data.n_items:,} items; {len(experiment.evalset):,} "
-          f"evaluation users in {blocks} block(s); prepared in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    print(
+        f"{len(data.frame):,} ratings, {data.n_users:,} users x {data.n_items:,} items; {len(experiment.evalset):,} "
+        f"evaluation users in {blocks} block(s); prepared in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
     activity = np.bincount(experiment.train.users if args.kind == "user" else experiment.train.items)
     median = np.argsort(np.abs(activity - np.median(activity)))[: args.deletions]  # of median activity
     started = time.perf_counter()
     retrainer = Retrainer(model_factory(args.model), experiment, log=None)
     result = ExactDeletion(seed=0).estimate(retrainer, args.kind, np.sort(median), log=None)
-    print(f"baseline and {args.deletions} {args.kind} deletions in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    print(
+        f"baseline and {args.deletions} {args.kind} deletions in {time.perf_counter() - started:.1f} s", file=sys.stderr
+    )
     print(result.influence[["entity", "metric", "influence"]].to_string(index=False))
 
 

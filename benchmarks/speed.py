@@ -27,9 +27,9 @@ import pandas as pd
 import torch
 
 from recinfluence.data import load_movielens_100k
-from recinfluence.retrain import Experiment
 from recinfluence.io import write_csv
 from recinfluence.models import NCF, SVD
+from recinfluence.retrain import Experiment
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ml-100k"
 CORES = 8
@@ -95,7 +95,11 @@ def main() -> None:
     # the engine's batches carry the baseline too: len(variants) + 1 models per pass
     batched_per_retrain = batched / len(variants) * scale
     add(f"NCF fit, plain loop ({args.study_epochs} epochs)", loop_per_retrain, "s per retrain")
-    add(f"NCF fit, batched x{args.variants} + baseline ({args.study_epochs} epochs)", batched_per_retrain, "s per retrain")
+    add(
+        f"NCF fit, batched x{args.variants} + baseline ({args.study_epochs} epochs)",
+        batched_per_retrain,
+        "s per retrain",
+    )
     add("NCF batched speed-up over the loop", loop_per_retrain / batched_per_retrain, "x")
     add("NCF evaluation", ncf_eval, "s")
     add("NCF evaluation / batched fit per retrain", ncf_eval / batched_per_retrain, "ratio")

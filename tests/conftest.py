@@ -14,15 +14,15 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+from recinfluence.data import load_movielens_100k
+from recinfluence.models import TrainSet
+from recinfluence.split import split_interactions
+
 # Example budgets of the fuzz tests (tests/test_fuzz.py): "ci" by default, seconds; "long" with
 # `--hypothesis-profile long` (Hypothesis applies that option after this file is read).
 settings.register_profile("ci", max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=20_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("ci")
-
-from recinfluence.data import load_movielens_100k
-from recinfluence.models import TrainSet
-from recinfluence.split import split_interactions
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -53,9 +53,7 @@ def movielens_dir(data_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def amazon_csv(data_dir) -> Path:
-    return _require(
-        data_dir / "amazon-electronics" / "ratings_Electronics_head50k.csv", "Amazon Electronics head file"
-    )
+    return _require(data_dir / "amazon-electronics" / "ratings_Electronics_head50k.csv", "Amazon Electronics head file")
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,9 @@ def snakemake_env() -> dict:
 
 
 def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 1200) -> subprocess.CompletedProcess:
-    result = subprocess.run(snakemake_command(workdir, *args), capture_output=True, text=True, env=snakemake_env(), timeout=timeout)
+    result = subprocess.run(
+        snakemake_command(workdir, *args), capture_output=True, text=True, env=snakemake_env(), timeout=timeout
+    )
     if check and result.returncode != 0:
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
     return result

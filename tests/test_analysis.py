@@ -28,7 +28,13 @@ from recinfluence.models import TrainSet
 from recinfluence.pruning import prune_and_retrain
 from recinfluence.retrain import Experiment, Retrainer, seed_baselines
 from recinfluence.settings import Settings
-from recinfluence.stats import benjamini_hochberg, mean_confidence_interval, mean_p_value, samples_for_reliability, spearman_brown
+from recinfluence.stats import (
+    benjamini_hochberg,
+    mean_confidence_interval,
+    mean_p_value,
+    samples_for_reliability,
+    spearman_brown,
+)
 from recinfluence.summary import study_summary
 
 from .studies import SMALL_CONFIG
@@ -97,11 +103,13 @@ def test_noise_floor_is_the_upper_quantile_of_seed_pair_differences():
 
 
 def test_noise_floor_is_per_part_and_metric():
-    values = pd.concat([
-        seed_values([0.10, 0.12, 0.11], "map@10", "evaluation"),
-        seed_values([0.20, 0.26, 0.21], "map@10", "test"),
-        seed_values([0.90, 0.90, 0.94], "rmse", "evaluation"),
-    ])
+    values = pd.concat(
+        [
+            seed_values([0.10, 0.12, 0.11], "map@10", "evaluation"),
+            seed_values([0.20, 0.26, 0.21], "map@10", "test"),
+            seed_values([0.90, 0.90, 0.94], "rmse", "evaluation"),
+        ]
+    )
     floors = noise_floor(values)[0].set_index(["part", "metric"])["noise_floor"]
     assert floors[("evaluation", "map@10")] == pytest.approx(0.02)
     assert floors[("test", "map@10")] == pytest.approx(0.06)
@@ -119,16 +127,22 @@ def influence_table(values: dict[str, list[float]], p_values=None) -> pd.DataFra
 
 def test_above_the_noise_means_above_the_noise_floor_of_the_evaluation_split():
     influence = influence_table({"map@10": [0.5, -2.0, 1.0, -1.5, 0.0], "rmse": [0.01, 0.03, -0.05, 0.0, 0.02]})
-    floor = pd.DataFrame({
-        "part": ["evaluation", "evaluation", "test"], "metric": ["map@10", "rmse", "map@10"], "noise_floor": [1.0, 0.02, 100.0],
-    })
+    floor = pd.DataFrame(
+        {
+            "part": ["evaluation", "evaluation", "test"],
+            "metric": ["map@10", "rmse", "map@10"],
+            "noise_floor": [1.0, 0.02, 100.0],
+        }
+    )
     flagged = flag_significance(influence, floor)
     by_metric = {m: group.set_index("entity")["above_noise"].tolist() for m, group in flagged.groupby("metric")}
     assert by_metric["map@10"] == [False, True, False, True, False]  # |1.0| is not above a floor of 1.0
     assert by_metric["rmse"] == [False, True, True, False, False]
     assert not flagged["detectable"].any()  # one sample: no p-value, nothing detectable
     summary = significance_summary(flagged).set_index("metric")
-    assert summary.loc["map@10", "above_noise"] == 2 and summary.loc["map@10", "share_above_noise"] == pytest.approx(0.4)
+    assert summary.loc["map@10", "above_noise"] == 2 and summary.loc["map@10", "share_above_noise"] == pytest.approx(
+        0.4
+    )
     assert summary.loc["map@10", "mean_abs_influence"] == pytest.approx(1.0)
     assert summary.loc["rmse", "noise_floor"] == 0.02
     assert summary["ci_excludes_zero"].isna().all()  # one seed: no interval
@@ -171,7 +185,10 @@ def test_split_half_reliability_recovers_a_known_reliability():
     rng = np.random.default_rng(3)
     truth = rng.normal(size=2000)
     replicates = truth[:, None] + rng.normal(scale=2.0, size=(2000, 16))
-    by_seed = pd.DataFrame([(e, s, "map@10", replicates[e, s]) for e in range(2000) for s in range(16)], columns=["entity", "seed", "metric", "influence"])
+    by_seed = pd.DataFrame(
+        [(e, s, "map@10", replicates[e, s]) for e in range(2000) for s in range(16)],
+        columns=["entity", "seed", "metric", "influence"],
+    )
     result = split_half_reliability(by_seed, "map@10", samples=16, bootstrap=200)
     assert result["replicates"] == 16
     assert result["reliability"] == pytest.approx(0.8, abs=0.04)  # Spearman on normal data: close to Pearson
@@ -206,7 +223,9 @@ def test_one_seed_is_that_seeds_paired_difference(experiment):
     table = single.influence
     np.testing.assert_array_equal(table["influence"], table["baseline"] - table["without"] + 0.0)
     assert (table["samples"] == 1).all() and table["ci_low"].isna().all() and table["influence_sd"].isna().all()
-    pd.testing.assert_frame_equal(single.by_seed[["entity", "metric", "influence"]], table[["entity", "metric", "influence"]])
+    pd.testing.assert_frame_equal(
+        single.by_seed[["entity", "metric", "influence"]], table[["entity", "metric", "influence"]]
+    )
     assert (single.by_seed["seed"] == 4).all()
 
 
@@ -233,7 +252,9 @@ def test_repeated_seeds_average_paired_differences(experiment):
 def test_pruning_removes_the_right_sets_and_retrains_each_with_every_seed(experiment):
     influence = influence_table({"map@3": [0.3, -0.2, 0.1, 0.5, -0.4, 0.0, 0.2, -0.1]})
     SeededPopularity.fits.clear()
-    table = prune_and_retrain(Retrainer(SeededPopularity, experiment, log=None), influence, "user", "map@3", [2, 3], 2, seeds=[5, 6])
+    table = prune_and_retrain(
+        Retrainer(SeededPopularity, experiment, log=None), influence, "user", "map@3", [2, 3], 2, seeds=[5, 6]
+    )
     # per seed: one baseline, then (least, most, 2 random) x 2 sizes
     assert [seed for seed, _ in SeededPopularity.fits] == [5] * 9 + [6] * 9
     removed = [sorted(set(experiment.train.users) - set(train.users)) for _, train in SeededPopularity.fits]
@@ -244,7 +265,9 @@ def test_pruning_removes_the_right_sets_and_retrains_each_with_every_seed(experi
     assert removed[3] != removed[4]  # two different random draws
     assert set(table["seed"]) == {5, 6}
     assert len(table) == 2 * 8 * table["metric"].nunique()
-    np.testing.assert_allclose(table["relative_change_pct"], 100 * (table["pruned"] - table["baseline"]) / table["baseline"])
+    np.testing.assert_allclose(
+        table["relative_change_pct"], 100 * (table["pruned"] - table["baseline"]) / table["baseline"]
+    )
     # a removed user is left out of both sides: the baseline differs between pruning sets
     least = table[(table["selection"] == "least influential") & (table["metric"] == "map@3")]
     most = table[(table["selection"] == "most influential") & (table["metric"] == "map@3")]
@@ -254,7 +277,9 @@ def test_pruning_removes_the_right_sets_and_retrains_each_with_every_seed(experi
 def test_pruning_items_leaves_them_out_of_the_catalog(experiment):
     influence = influence_table({"map@3": list(np.linspace(-1, 1, 15))}).assign(kind="item")
     SeededPopularity.fits.clear()
-    table = prune_and_retrain(Retrainer(SeededPopularity, experiment, log=None), influence, "item", "map@3", [2], 1, seeds=[0])
+    table = prune_and_retrain(
+        Retrainer(SeededPopularity, experiment, log=None), influence, "item", "map@3", [2], 1, seeds=[0]
+    )
     _, least_train = SeededPopularity.fits[1]
     assert set(experiment.train.items) - set(least_train.items) == {0, 1}
     assert not least_train.item_catalog[[0, 1]].any()
@@ -262,7 +287,10 @@ def test_pruning_items_leaves_them_out_of_the_catalog(experiment):
 
 
 def test_pruning_summary_has_a_confidence_interval_and_separates_the_selection_seed():
-    rows = [("user", 10, "least influential", 0, seed, "map@10", 1.0, 1.0 + value / 100) for seed, value in enumerate([1.0, 2.0, 3.0])]
+    rows = [
+        ("user", 10, "least influential", 0, seed, "map@10", 1.0, 1.0 + value / 100)
+        for seed, value in enumerate([1.0, 2.0, 3.0])
+    ]
     rows += [("user", 10, "random", draw, seed, "map@10", 1.0, 1.0) for draw in range(2) for seed in range(3)]
     table = pd.DataFrame(rows, columns=["kind", "size", "selection", "draw", "seed", "metric", "baseline", "pruned"])
     table["relative_change_pct"] = 100 * (table["pruned"] - table["baseline"]) / table["baseline"]
@@ -286,16 +314,24 @@ def test_ranking_agreement_known_answers():
     reverse = -a
     swapped = a.copy()
     swapped[[9, 7]] = swapped[[7, 9]].to_numpy()  # top-2 of a is {9, 8}; of swapped, {7, 8}
-    table = ranking_agreement({"a": a, "same": same_order, "reverse": reverse, "swapped": swapped}, n=2).set_index(["a", "b"])
-    assert table.loc[("a", "same"), ["spearman", "kendall", "top_overlap", "bottom_overlap"]].tolist() == pytest.approx([1.0, 1.0, 1.0, 1.0])
-    assert table.loc[("a", "reverse"), ["spearman", "kendall", "top_overlap", "bottom_overlap"]].tolist() == pytest.approx([-1.0, -1.0, 0.0, 0.0])
+    table = ranking_agreement({"a": a, "same": same_order, "reverse": reverse, "swapped": swapped}, n=2).set_index(
+        ["a", "b"]
+    )
+    assert table.loc[("a", "same"), ["spearman", "kendall", "top_overlap", "bottom_overlap"]].tolist() == pytest.approx(
+        [1.0, 1.0, 1.0, 1.0]
+    )
+    assert table.loc[
+        ("a", "reverse"), ["spearman", "kendall", "top_overlap", "bottom_overlap"]
+    ].tolist() == pytest.approx([-1.0, -1.0, 0.0, 0.0])
     assert table.loc[("a", "swapped"), "top_overlap"] == 0.5 and table.loc[("a", "swapped"), "bottom_overlap"] == 1.0
     assert table.loc[("a", "swapped"), "spearman"] == pytest.approx(stats.spearmanr(a, swapped).statistic)
     assert (table["chance_overlap"] == 0.2).all() and (table["entities"] == 10).all()
 
 
 def test_ranking_agreement_uses_the_entities_both_rankings_hold():
-    table = ranking_agreement({"a": pd.Series([1.0, 2, 3, 4], index=[0, 1, 2, 3]), "b": pd.Series([1.0, 2, 3], index=[1, 2, 3])}, n=5)
+    table = ranking_agreement(
+        {"a": pd.Series([1.0, 2, 3, 4], index=[0, 1, 2, 3]), "b": pd.Series([1.0, 2, 3], index=[1, 2, 3])}, n=5
+    )
     assert table["entities"].item() == 3 and table["n"].item() == 1  # top and bottom sets of 1 of 3 entities
     assert table["spearman"].item() == pytest.approx(1.0)
 
@@ -333,15 +369,22 @@ def test_seed_baselines_fit_once_per_seed_and_evaluate_every_split(experiment):
     got = values[(values["part"] == "evaluation") & (values["seed"] == 4)].set_index("metric")["value"]
     pd.testing.assert_series_equal(got, expected, check_names=False)
     assert set(values.loc[values["part"] == "test", "metric"]) >= {"map@5", "ndcg@5"}
-    assert set(per_user[["part", "seed"]].itertuples(index=False, name=None)) == {("evaluation", 3), ("evaluation", 4), ("test", 3), ("test", 4)}
+    assert set(per_user[["part", "seed"]].itertuples(index=False, name=None)) == {
+        ("evaluation", 3),
+        ("evaluation", 4),
+        ("test", 3),
+        ("test", 4),
+    }
 
 
 def test_moved_users_lists_the_users_whose_metric_changed_most():
-    per_user = pd.DataFrame({
-        "entity": [7, 7, 7, 7, 9, 9],
-        "user": [1, 2, 3, 4, 1, 2],
-        "map@10": [0.5, -0.2, 0.0, np.nan, 0.0, 0.0],
-    })
+    per_user = pd.DataFrame(
+        {
+            "entity": [7, 7, 7, 7, 9, 9],
+            "user": [1, 2, 3, 4, 1, 2],
+            "map@10": [0.5, -0.2, 0.0, np.nan, 0.0, 0.0],
+        }
+    )
     ranked = pd.DataFrame({"group": ["most", "least"], "rank": [1, 1], "entity": [7, 9], "influence": [0.1, -0.05]})
     names = pd.DataFrame({"raw_id": ["u1", "u2", "u3", "u4"]}, index=pd.Index([1, 2, 3, 4], name="id"))
     table = moved_users(per_user, ranked, "map@10", 2, names)
@@ -373,18 +416,45 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
     config = yaml.safe_load(SMALL_CONFIG.read_text())
     config["prune"]["sizes"] = [5, 10]
     settings = Settings.from_config(config)
-    pruning = pd.DataFrame([
-        ("user", 10, "least influential", "map@10", 4.0, 1.0, 5, 3.0, 7.0, 5.5, 3.8),
-        ("user", 10, "most influential", "map@10", -9.0, 1.0, 5, -10.0, -8.0, -9.0, -9.0),
-        ("user", 10, "random", "map@10", 0.1, 1.0, 25, -0.5, 0.7, 0.2, 0.1),
-    ], columns=["kind", "size", "selection", "metric", "mean", "sd", "runs", "ci_low", "ci_high", "same_seed_mean", "fresh_seed_mean"])
+    pruning = pd.DataFrame(
+        [
+            ("user", 10, "least influential", "map@10", 4.0, 1.0, 5, 3.0, 7.0, 5.5, 3.8),
+            ("user", 10, "most influential", "map@10", -9.0, 1.0, 5, -10.0, -8.0, -9.0, -9.0),
+            ("user", 10, "random", "map@10", 0.1, 1.0, 25, -0.5, 0.7, 0.2, 0.1),
+        ],
+        columns=[
+            "kind",
+            "size",
+            "selection",
+            "metric",
+            "mean",
+            "sd",
+            "runs",
+            "ci_low",
+            "ci_high",
+            "same_seed_mean",
+            "fresh_seed_mean",
+        ],
+    )
     pruning = pruning.assign(dataset="ml-100k", protocol="heldout", model="ncf", estimator="exact")
-    floor = pd.DataFrame({
-        "part": ["evaluation", "test"], "metric": "map@10", "seeds": 5, "mean": [0.04, 0.05], "sd": 0.002, "pairs": 10,
-        "max_difference": 0.006, "noise_floor": [0.004, 0.005],
-    }).assign(dataset="ml-100k", protocol="heldout", model="ncf")
-    significance = pd.DataFrame({"metric": ["map@10"], "entities": [40], "noise_floor": [0.004], "above_noise": [3], "detectable": [1]})
-    significance = significance.assign(dataset="ml-100k", protocol="heldout", model="ncf", estimator="exact", kind="user")
+    floor = pd.DataFrame(
+        {
+            "part": ["evaluation", "test"],
+            "metric": "map@10",
+            "seeds": 5,
+            "mean": [0.04, 0.05],
+            "sd": 0.002,
+            "pairs": 10,
+            "max_difference": 0.006,
+            "noise_floor": [0.004, 0.005],
+        }
+    ).assign(dataset="ml-100k", protocol="heldout", model="ncf")
+    significance = pd.DataFrame(
+        {"metric": ["map@10"], "entities": [40], "noise_floor": [0.004], "above_noise": [3], "detectable": [1]}
+    )
+    significance = significance.assign(
+        dataset="ml-100k", protocol="heldout", model="ncf", estimator="exact", kind="user"
+    )
     text = study_summary(settings, {"pruning": pruning, "noise_floor": floor, "significance": significance})
     claim = next(line for line in text.splitlines() if "18.49%" in line and "| ncf" in line)
     cells = [cell.strip() for cell in claim.strip("|").split("|")]
@@ -397,23 +467,35 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
     assert "**above the noise** when its absolute value exceeds the noise floor" in text and "**detectable**" in text
     assert "negative control" in text  # the small config has the random estimator
     assert "Not measured for" not in text  # and two seeds for each estimator
-    assert "beats removing 10 random users (disjoint 95% intervals) for: ncf / exact (heldout); for the other 0 of 1" in text
+    assert (
+        "beats removing 10 random users (disjoint 95% intervals) for: ncf / exact (heldout); for the other 0 of 1"
+        in text
+    )
     assert "differ from random rows" not in text  # no random-rows control in these tables
     # the least influential inside the random control's interval: said plainly; the random-rows count shown
     overlapping = pruning.assign(ci_low=pruning["ci_low"].where(pruning["selection"] != "least influential", 0.5))
     counted = significance.assign(differs_from_random_rows=[2])
     text = study_summary(settings, {"pruning": overlapping, "noise_floor": floor, "significance": counted})
-    assert "**For no model, protocol and estimator does removing the 10 least influential users beat removing 10 random users**" in text
+    assert (
+        "**For no model, protocol and estimator does removing the 10 least influential users beat removing 10 random users**"
+        in text
+    )
     assert "2 of 40 (5%)" in text and "users differ from random rows" in text
 
 
 def test_the_reliability_figure_says_when_there_is_nothing_to_measure(tmp_path):
     from recinfluence import plots
 
-    rows = pd.DataFrame({
-        "estimator": ["exact", "random"], "cpu_seconds": [500.0, 0.0], "samples": [1, 4],
-        "reliability": [np.nan, 0.1], "reliability_low": [np.nan, -0.2], "reliability_high": [np.nan, 0.4],
-    })
+    rows = pd.DataFrame(
+        {
+            "estimator": ["exact", "random"],
+            "cpu_seconds": [500.0, 0.0],
+            "samples": [1, 4],
+            "reliability": [np.nan, 0.1],
+            "reliability_low": [np.nan, -0.2],
+            "reliability_high": [np.nan, 0.4],
+        }
+    )
     for chosen in (rows, rows.iloc[:1]):  # one estimator measured, and none
         plots.reliability(chosen, "map@10", "title", [tmp_path / "figure.png"])
         assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"

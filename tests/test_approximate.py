@@ -10,8 +10,8 @@ import pytest
 import torch
 from scipy import stats
 
-from recinfluence.errors import InputError
 from recinfluence.compose import load_settings
+from recinfluence.errors import InputError
 from recinfluence.estimators import build_estimator
 from recinfluence.estimators.approximate import InfluenceFunction, WarmStart
 from recinfluence.estimators.exact import ExactDeletion
@@ -60,7 +60,9 @@ def test_the_influence_function_over_many_epochs_is_the_leave_rows_out_of_the_ri
     train = movielens_train
     model = SVD(n_factors=10, n_epochs=20).fit(train, 0)
     items = np.unique(train.items)
-    for item in items:  # put every item at its optimum given the users, where the influence function is exact to first order
+    for (
+        item
+    ) in items:  # put every item at its optimum given the users, where the influence function is exact to first order
         optimum = _ridge_optimum(model, train, item)
         model.qi[item], model.bi[item] = optimum[:10], optimum[10]
     user = 13
@@ -77,7 +79,9 @@ def test_the_influence_function_over_many_epochs_is_the_leave_rows_out_of_the_ri
     errors, raters = np.array(errors), np.array(raters)
     assert np.median(errors) < 0.05 and errors[raters >= 50].max() < 0.1 and (raters >= 50).sum() >= 10
     untouched = np.setdiff1d(items, rated)
-    assert np.array_equal(variant.qi[untouched], model.qi[untouched]) and np.array_equal(variant.bi[untouched], model.bi[untouched])
+    assert np.array_equal(variant.qi[untouched], model.qi[untouched]) and np.array_equal(
+        variant.bi[untouched], model.bi[untouched]
+    )
 
 
 def test_the_filter_is_gradient_descent_summed_epoch_by_epoch(movielens_train):
@@ -95,9 +99,13 @@ def test_the_filter_is_gradient_descent_summed_epoch_by_epoch(movielens_train):
         step = step @ (np.eye(7) - np.diag(rates) @ hessian)
     row = rows[train.users[rows] == user]
     theta = np.r_[model.qi[item], model.bi[item]]
-    residual = train.ratings[row] - model.global_mean - model.bu[user] - model.bi[item] - model.pu[user] @ model.qi[item]
+    residual = (
+        train.ratings[row] - model.global_mean - model.bu[user] - model.bi[item] - model.pu[user] @ model.qi[item]
+    )
     gradient = residual * np.r_[model.pu[user], 1.0] - np.diag(lam) @ theta
-    np.testing.assert_allclose(np.r_[variant.qi[item], variant.bi[item]], theta - total @ gradient, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(
+        np.r_[variant.qi[item], variant.bi[item]], theta - total @ gradient, rtol=1e-10, atol=1e-12
+    )
 
 
 MEDIUM_SVD = {"n_factors": 20, "n_epochs": 20}
@@ -111,7 +119,9 @@ def exact_users(experiment):
 
 
 @pytest.mark.parametrize("estimator", [WarmStart(seed=0, epochs=2), InfluenceFunction(seed=0)])
-def test_an_approximation_follows_exact_deletion_and_a_row_less_item_gives_exactly_zero(experiment, exact_users, estimator):
+def test_an_approximation_follows_exact_deletion_and_a_row_less_item_gives_exactly_zero(
+    experiment, exact_users, estimator
+):
     make = model_factory("svd", MEDIUM_SVD)
     approximate = estimator.estimate(Retrainer(make, experiment, log=None), "user", np.arange(40), log=None).influence
     exact = exact_users
@@ -134,11 +144,19 @@ def test_an_option_of_another_models_influence_function_is_refused(experiment, t
     retrainer = Retrainer(model_factory("svd", SMALL_SVD), experiment, log=None)
     with pytest.raises(InputError, match=r"estimator influence_function: option damping does not apply to model SVD"):
         InfluenceFunction(seed=0, damping=0.5).estimate(retrainer, "user", [1], log=None)
-    config = {"datasets": {"ml": {"loader": "movielens_100k"}}, "models": {"svd": {"class": "svd"}, "ncf": {"class": "ncf"}}, "estimators": {"influence_function": {"damping": 0.5, "epochs": 3}}}
+    config = {
+        "datasets": {"ml": {"loader": "movielens_100k"}},
+        "models": {"svd": {"class": "svd"}, "ncf": {"class": "ncf"}},
+        "estimators": {"influence_function": {"damping": 0.5, "epochs": 3}},
+    }
     with pytest.raises(InputError) as error:
         load_settings(config, "study.yaml")
-    assert "estimators.influence_function.damping: model svd (class svd) takes no damping; it applies to: ncf" in str(error.value)
-    assert "estimators.influence_function.epochs: model ncf (class ncf) takes no epochs; it applies to: svd" in str(error.value)
+    assert "estimators.influence_function.damping: model svd (class svd) takes no damping; it applies to: ncf" in str(
+        error.value
+    )
+    assert "estimators.influence_function.epochs: model ncf (class ncf) takes no epochs; it applies to: svd" in str(
+        error.value
+    )
 
 
 def test_the_warm_start_compares_with_the_baseline_trained_as_long(experiment):
@@ -194,11 +212,15 @@ def test_the_ncf_influence_function_is_the_damped_newton_step_of_the_samples_los
     hessian = torch.autograd.functional.hessian(lambda t: loss(t, mine), theta)
     step = theta.clone().requires_grad_()
     (gradient,) = torch.autograd.grad(loss(step, mine & lost), step)
-    expected = torch.linalg.solve(hessian + damping * hessian.trace() / len(theta) * torch.eye(len(theta), dtype=torch.float64), gradient)
+    expected = torch.linalg.solve(
+        hessian + damping * hessian.trace() / len(theta) * torch.eye(len(theta), dtype=torch.float64), gradient
+    )
     moved = torch.cat([variant.params["gmf_item"][0, item], variant.params["mlp_item"][0, item]]).double() - theta
     assert torch.allclose(moved, expected, rtol=1e-4, atol=1e-7) and expected.abs().max() > 1e-4
     untouched = np.setdiff1d(np.arange(train.n_items), items[lost])
-    assert torch.equal(variant.params["gmf_item"][0, untouched], model.params["gmf_item"][0, untouched])  # in no lost sample
+    assert torch.equal(
+        variant.params["gmf_item"][0, untouched], model.params["gmf_item"][0, untouched]
+    )  # in no lost sample
     initial = initial_parameters(train.n_users, train.n_items, 4, (8, 4), 0)
     assert torch.equal(variant.params["gmf_user"][0, user], initial["gmf_user"][user])  # row-less: back at its start
 
@@ -206,7 +228,11 @@ def test_the_ncf_influence_function_is_the_damped_newton_step_of_the_samples_los
 def test_an_ncf_influence_function_gives_exactly_zero_for_a_row_less_item(experiment):
     make = model_factory("ncf", SMALL_NCF)
     absent = int(np.flatnonzero(np.bincount(experiment.train.items, minlength=experiment.train.n_items) == 0)[0])
-    result = InfluenceFunction(seed=0).estimate(Retrainer(make, experiment, log=None), "item", [absent, 1], log=None).influence
+    result = (
+        InfluenceFunction(seed=0)
+        .estimate(Retrainer(make, experiment, log=None), "item", [absent, 1], log=None)
+        .influence
+    )
     assert result.query("entity == @absent")["influence"].eq(0.0).all()
     assert result.query("entity == 1")["influence"].ne(0.0).any()
 
@@ -220,18 +246,32 @@ def test_a_config_pairing_an_approximation_with_a_model_without_its_hook_is_refu
     with pytest.raises(InputError) as error:
         load_settings(config, "study.yaml")
     message = str(error.value)
-    assert "estimators.warm_start: model ease (class ease) has no warm_start(); the built-in models with it: ncf, svd" in message
-    assert "estimators.influence_function: model ease (class ease) has no influence_variants(); the built-in models with it: ncf, svd" in message
+    assert (
+        "estimators.warm_start: model ease (class ease) has no warm_start(); the built-in models with it: ncf, svd"
+        in message
+    )
+    assert (
+        "estimators.influence_function: model ease (class ease) has no influence_variants(); the built-in models with it: ncf, svd"
+        in message
+    )
     assert "model svd" not in message and "model mine" not in message  # plugins are imported once the rest is right
     del config["models"]["ease"]
-    with pytest.raises(InputError, match=r"estimators.warm_start: model mine \(tests.test_influence:Spy\) has no warm_start\(\)"):
+    with pytest.raises(
+        InputError, match=r"estimators.warm_start: model mine \(tests.test_influence:Spy\) has no warm_start\(\)"
+    ):
         load_settings(config, "study.yaml")
 
 
 def test_an_ncf_warm_start_in_batches_equals_one_at_a_time(experiment):
     make = model_factory("ncf", SMALL_NCF)
-    together = WarmStart(seed=0, epochs=1).estimate(Retrainer(make, experiment, 3, log=None), "user", [3, 5, 8], log=None).influence
-    alone = WarmStart(seed=0, epochs=1).estimate(Retrainer(make, experiment, 1, log=None), "user", [5], log=None).influence
+    together = (
+        WarmStart(seed=0, epochs=1)
+        .estimate(Retrainer(make, experiment, 3, log=None), "user", [3, 5, 8], log=None)
+        .influence
+    )
+    alone = (
+        WarmStart(seed=0, epochs=1).estimate(Retrainer(make, experiment, 1, log=None), "user", [5], log=None).influence
+    )
     pd.testing.assert_frame_equal(together[together["entity"] == 5].reset_index(drop=True), alone, check_exact=True)
 
 
@@ -244,13 +284,18 @@ def few_users(movielens):
 
 
 @pytest.mark.parametrize("kind, entities", [("user", [3, 5, 8, 13]), ("item", [1, 7, 49, 50])])
-@pytest.mark.parametrize("estimator", [WarmStart(seed=0, epochs=1), ExactDeletion(seed=0), InfluenceFunction(seed=0)], ids=lambda e: e.name)
+@pytest.mark.parametrize(
+    "estimator", [WarmStart(seed=0, epochs=1), ExactDeletion(seed=0), InfluenceFunction(seed=0)], ids=lambda e: e.name
+)
 def test_ncf_influence_does_not_depend_on_variants_per_batch(few_users, estimator, kind, entities):
     """One deletion per pass, or three in a pass (then one): the same tables, bit for bit. A warm
     start has no baseline in its pass, so only a pass of fixed shape keeps its floats apart from
     the other deletions'; exact deletion always trains the full baseline beside them."""
     make = model_factory("ncf", SMALL_NCF)
-    one, three = (estimator.estimate(Retrainer(make, few_users, variants_per_batch=v, log=None), kind, entities, log=None) for v in (1, 3))
+    one, three = (
+        estimator.estimate(Retrainer(make, few_users, variants_per_batch=v, log=None), kind, entities, log=None)
+        for v in (1, 3)
+    )
     pd.testing.assert_frame_equal(three.influence, one.influence, check_exact=True)
     pd.testing.assert_frame_equal(three.per_user, one.per_user, check_exact=True)
     assert one.influence["influence"].ne(0.0).any()

@@ -29,8 +29,8 @@ from recinfluence.estimators.base import (
     shard_units,
 )
 from recinfluence.metrics import EvalSet, aggregate
-from recinfluence.registry import lower_is_better
 from recinfluence.models import TrainSet, model_factory
+from recinfluence.registry import lower_is_better
 from recinfluence.retrain import Experiment, Retrainer
 from recinfluence.settings import SCHEMA, Settings
 
@@ -42,7 +42,11 @@ N_USERS, N_ITEMS = 8, 8  # small enough to enumerate every coalition (2^8 each)
 def game() -> Experiment:
     """8 users, 8 items; every user rates 6 items, 2 of them held out for evaluation."""
     rng = np.random.default_rng(11)
-    rows = [(u, int(i), float(rng.integers(1, 6))) for u in range(N_USERS) for i in rng.choice(N_ITEMS, size=6, replace=False)]
+    rows = [
+        (u, int(i), float(rng.integers(1, 6)))
+        for u in range(N_USERS)
+        for i in rng.choice(N_ITEMS, size=6, replace=False)
+    ]
     frame = pd.DataFrame(rows, columns=["user", "item", "rating"])
     held_out = np.zeros(len(frame), dtype=bool)
     held_out[np.arange(len(frame)).reshape(N_USERS, 6)[:, :2].ravel()] = True
@@ -111,7 +115,9 @@ def _enumerate(experiment: Experiment, kind: str, comparison: str) -> pd.DataFra
     utility = {}
     for bits in range(2**n):
         inside = (bits >> np.arange(n)) & 1 == 1
-        model = MeanRating().fit(train.keep(inside[column], deleted_items=np.flatnonzero(~inside) if kind == "item" else ()), 0)
+        model = MeanRating().fit(
+            train.keep(inside[column], deleted_items=np.flatnonzero(~inside) if kind == "item" else ()), 0
+        )
         scores = experiment.score(model)
         full = experiment.evaluate(model, scores)
         for e in range(n):
@@ -144,7 +150,9 @@ def test_with_every_coalition_once_the_estimate_is_the_exact_banzhaf_value(game,
     if comparison == "exclude":  # e's own evaluation is left out: not the naive game's values
         naive = exact_banzhaf(game, kind, "naive") if kind == "item" else None
         if naive is not None:
-            assert not np.allclose(joined.sort_values(["entity", "metric"])["exact"], naive.sort_values(["entity", "metric"])["exact"])
+            assert not np.allclose(
+                joined.sort_values(["entity", "metric"])["exact"], naive.sort_values(["entity", "metric"])["exact"]
+            )
 
 
 def test_random_subsets_estimate_the_exact_value_within_their_own_interval(game):
@@ -168,7 +176,9 @@ def test_random_subsets_estimate_the_exact_value_within_their_own_interval(game)
     halves = result.by_seed.pivot_table(index=["entity", "metric"], columns="seed", values="influence")
     assert list(halves.columns) == [0, 1]
     merged = halves.join(joined.set_index(["entity", "metric"])[["exact", "influence"]])
-    assert (merged[[0, 1]].sub(merged["exact"], axis=0).abs().to_numpy() <= (5 * np.sqrt(2) * se.to_numpy())[:, None]).all()
+    assert (
+        merged[[0, 1]].sub(merged["exact"], axis=0).abs().to_numpy() <= (5 * np.sqrt(2) * se.to_numpy())[:, None]
+    ).all()
 
 
 def sharded(estimator, make, experiment, kind, entities, n_shards):
@@ -178,7 +188,9 @@ def sharded(estimator, make, experiment, kind, entities, n_shards):
     for shard in range(n_shards):
         worker = DataBanzhaf(seed=estimator.seed, subsets=estimator.subsets)
         worker.work_units(None, entities)
-        partials.append(worker.run_units(Retrainer(make, experiment, log=None), kind, shard_units(units, n_shards, shard), log=None))
+        partials.append(
+            worker.run_units(Retrainer(make, experiment, log=None), kind, shard_units(units, n_shards, shard), log=None)
+        )
     return estimator.reduce(kind, partials)
 
 
@@ -204,7 +216,11 @@ def test_shards_and_partial_order_change_no_number_on_movielens(movielens, movie
     units = estimator.work_units(retrainer, entities)
     per_unit = [estimator.run(retrainer, "user", unit) for unit in units]
     whole = estimator.reduce("user", per_unit)
-    for grouping in ([per_unit[::-1]], [[per_unit[2]], [per_unit[0], per_unit[1]]], [[per_unit[1]], [per_unit[2], per_unit[0]]]):
+    for grouping in (
+        [per_unit[::-1]],
+        [[per_unit[2]], [per_unit[0], per_unit[1]]],
+        [[per_unit[1]], [per_unit[2], per_unit[0]]],
+    ):
         again = estimator.reduce("user", [Partial.concat(group) for group in grouping])
         pd.testing.assert_frame_equal(again.influence, whole.influence, check_exact=True)
         pd.testing.assert_frame_equal(again.by_seed, whole.by_seed, check_exact=True)
@@ -232,7 +248,11 @@ def test_membership_is_keyed_by_id_and_a_subset_deletes_exactly_the_rows_of_its_
             np.testing.assert_array_equal(subset.users, train.users[kept])
             np.testing.assert_array_equal(subset.items, train.items[kept])
             np.testing.assert_array_equal(subset.ratings, train.ratings[kept])
-            assert (subset.n_users, subset.n_items, subset.n_full_rows) == (train.n_users, train.n_items, train.n_full_rows)
+            assert (subset.n_users, subset.n_items, subset.n_full_rows) == (
+                train.n_users,
+                train.n_items,
+                train.n_full_rows,
+            )
             catalog = train.item_catalog & (inside if kind == "item" else True)
             np.testing.assert_array_equal(subset.item_catalog, catalog)
 
@@ -242,14 +262,26 @@ def test_runs_are_deterministic_use_seed_plus_m_and_do_not_depend_on_the_reporte
     estimator = DataBanzhaf(seed=10, subsets=2 * BLOCK)
     first = estimator.estimate(Retrainer(Recorder, game, log=None), "user", np.arange(N_USERS), log=None)
     assert [seed for seed, _ in Recorder.trains] == list(range(10, 10 + 2 * BLOCK)) == estimator.training_seeds()
-    for (seed, train), again in zip(Recorder.trains, [estimator.subset_train(game.train, "user", m) for m in range(2 * BLOCK)]):
+    for (seed, train), again in zip(
+        Recorder.trains, [estimator.subset_train(game.train, "user", m) for m in range(2 * BLOCK)]
+    ):
         np.testing.assert_array_equal(train.rows, again.rows)
-    second = DataBanzhaf(seed=10, subsets=2 * BLOCK).estimate(Retrainer(MeanRating, game, log=None), "user", np.arange(N_USERS), log=None)
+    second = DataBanzhaf(seed=10, subsets=2 * BLOCK).estimate(
+        Retrainer(MeanRating, game, log=None), "user", np.arange(N_USERS), log=None
+    )
     pd.testing.assert_frame_equal(first.influence, second.influence, check_exact=True)
     # reporting fewer entities changes no subset and no value: the game is over every id
-    fewer = DataBanzhaf(seed=10, subsets=2 * BLOCK).estimate(Retrainer(MeanRating, game, log=None), "user", np.array([2, 5]), log=None)
-    pd.testing.assert_frame_equal(fewer.influence, first.influence[first.influence["entity"].isin([2, 5])].reset_index(drop=True), check_exact=True)
-    other = DataBanzhaf(seed=11, subsets=2 * BLOCK).estimate(Retrainer(MeanRating, game, log=None), "user", np.arange(N_USERS), log=None)
+    fewer = DataBanzhaf(seed=10, subsets=2 * BLOCK).estimate(
+        Retrainer(MeanRating, game, log=None), "user", np.array([2, 5]), log=None
+    )
+    pd.testing.assert_frame_equal(
+        fewer.influence,
+        first.influence[first.influence["entity"].isin([2, 5])].reset_index(drop=True),
+        check_exact=True,
+    )
+    other = DataBanzhaf(seed=11, subsets=2 * BLOCK).estimate(
+        Retrainer(MeanRating, game, log=None), "user", np.arange(N_USERS), log=None
+    )
     assert not np.allclose(other.influence["influence"], first.influence["influence"])
 
 
@@ -259,17 +291,26 @@ def test_item_exclusion_shortcut_equals_direct_evaluation_on_movielens(movielens
     items relevant to most users, and random ones."""
     experiment = Experiment.build(movielens, movielens_split, k=10)
     estimator = DataBanzhaf(seed=0, subsets=1)
-    model = Retrainer(model_factory("svd", SMALL_SVD), experiment, log=None).fit(0, estimator.subset_train(experiment.train, "item", 0))
+    model = Retrainer(model_factory("svd", SMALL_SVD), experiment, log=None).fit(
+        0, estimator.subset_train(experiment.train, "item", 0)
+    )
     scores = experiment.score(model)
     evalset = experiment.evalset.dense()
     masked = np.where(evalset.seen, -np.inf, scores)
     top = np.argsort(-masked, axis=1)[:, :10]
     recommended = np.argsort(-np.bincount(top.ravel(), minlength=movielens.n_items))[:30]
     relevant = np.argsort(-evalset.relevant.sum(axis=0))[:30]
-    items = np.unique(np.concatenate([recommended, relevant, np.random.default_rng(0).choice(movielens.n_items, 30, replace=False)]))
+    items = np.unique(
+        np.concatenate([recommended, relevant, np.random.default_rng(0).choice(movielens.n_items, 30, replace=False)])
+    )
     names, utility = subset_utilities(experiment, model, "item", items)
     sign = np.array([-1.0 if lower_is_better(name) else 1.0 for name in names])
-    direct = np.array([aggregate(experiment.evaluate(model, scores, excluded_items=[item]))[names].to_numpy() * sign for item in items])
+    direct = np.array(
+        [
+            aggregate(experiment.evaluate(model, scores, excluded_items=[item]))[names].to_numpy() * sign
+            for item in items
+        ]
+    )
     np.testing.assert_allclose(utility, direct, rtol=0, atol=1e-12)
     full = aggregate(experiment.evaluate(model, scores))[names].to_numpy() * sign
     assert (np.abs(direct - full) > 0).any(axis=1).sum() > 30  # the exclusion changes the utilities
@@ -294,7 +335,10 @@ def test_the_influence_table_has_the_influence_schema_and_the_estimator_is_confi
     np.testing.assert_array_equal(table["n_train_rows"], np.repeat(np.bincount(game.train.items, minlength=N_ITEMS), 8))
     np.testing.assert_allclose(table["influence"], table["utility_in"] - table["utility_out"], atol=1e-15)
     ok = table["ci_low"].notna()
-    assert ((table.loc[ok, "ci_low"] <= table.loc[ok, "influence"]) & (table.loc[ok, "influence"] <= table.loc[ok, "ci_high"])).all()
+    assert (
+        (table.loc[ok, "ci_low"] <= table.loc[ok, "influence"])
+        & (table.loc[ok, "influence"] <= table.loc[ok, "ci_high"])
+    ).all()
     assert table.loc[ok, "p_value"].between(0, 1).all()
     # rmse and mae: signed so that positive = helped (the utilities are negated errors)
     assert (table.loc[table["metric"].isin(["rmse", "mae"]), ["utility_in", "utility_out"]] < 0).all().all()
@@ -302,7 +346,11 @@ def test_the_influence_table_has_the_influence_schema_and_the_estimator_is_confi
     schema = yaml.safe_load(SCHEMA.read_text())
     assert "banzhaf" in schema["properties"]["estimators"]["properties"]
     assert "banzhaf" in schema["properties"]["prune"]["properties"]["estimators"]["items"]["enum"]
-    config = {"datasets": {"d": {"loader": "movielens_100k"}}, "models": {"m": {"class": "svd"}}, "estimators": {"banzhaf": {}}}
+    config = {
+        "datasets": {"d": {"loader": "movielens_100k"}},
+        "models": {"m": {"class": "svd"}},
+        "estimators": {"banzhaf": {}},
+    }
     assert Settings.from_config(config).estimators["banzhaf"].params == {"subsets": 500}
     with pytest.raises(InputError, match="estimators.banzhaf.subsets: 0 is less than the minimum of 1"):
         Settings.from_config({**config, "estimators": {"banzhaf": {"subsets": 0}}})

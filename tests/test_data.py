@@ -160,12 +160,17 @@ def test_an_unreachable_url_fails_in_one_line_naming_the_url_the_cause_and_the_f
     with pytest.raises(InputError) as error:
         load_dataset(Dataset("ml", "movielens_100k", url=url), cache_dir=tmp_path / "resources")
     message = str(error.value)
-    assert message.startswith(f"{url}: cannot download (") and "after 3 tries; without a network, set datasets.ml.path to a local copy" in message
+    assert (
+        message.startswith(f"{url}: cannot download (")
+        and "after 3 tries; without a network, set datasets.ml.path to a local copy" in message
+    )
     assert "\n" not in message and waits == [2.0, 4.0]  # tried again after 2 s, then 4 s
     with pytest.raises(InputError, match="after 2 tries"):
         data_module.download(url, tmp_path / "x.zip", tries=2, backoff=0.0, log=log)
     assert "try 1 of 2 failed" in log.getvalue()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["resources"] and not list((tmp_path / "resources").glob("*.part"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["resources"] and not list(
+        (tmp_path / "resources").glob("*.part")
+    )
 
 
 def test_a_stalled_connection_times_out(tmp_path):
@@ -357,9 +362,7 @@ def test_k_core_matches_an_independent_computation(amazon_raw, k):
 
 def test_k_core_on_a_built_frame():
     # u1-i1, u1-i2, u2-i1, u2-i2 form a 2-core; u3 (one row) and then i3 (left with one) drop out
-    frame = pd.DataFrame(
-        {"user": ["u1", "u1", "u2", "u2", "u3", "u1"], "item": ["i1", "i2", "i1", "i2", "i3", "i3"]}
-    )
+    frame = pd.DataFrame({"user": ["u1", "u1", "u2", "u2", "u3", "u1"], "item": ["i1", "i2", "i1", "i2", "i3", "i3"]})
     core = k_core(frame, 2)
     assert sorted(zip(core["user"], core["item"])) == [("u1", "i1"), ("u1", "i2"), ("u2", "i1"), ("u2", "i2")]
 
@@ -460,18 +463,33 @@ MALFORMED = {
     "empty file": ("", "empty"),
     "header only": (HEADER, "no interactions"),
     "missing column": ("reviewer,movie,when\n1,10,100\n", "missing column"),
-    "non-numeric rating": (HEADER + GOOD + "3,11,great,102\n", "non-numeric rating 'great' at data row 3 \\(line 4\\)$"),
+    "non-numeric rating": (
+        HEADER + GOOD + "3,11,great,102\n",
+        "non-numeric rating 'great' at data row 3 \\(line 4\\)$",
+    ),
     "missing rating": (HEADER + GOOD + "3,11,,102\n", "non-numeric rating"),
     "out-of-range rating": (HEADER + GOOD + "3,11,6,102\n", "outside the rating scale"),
     "duplicate pair": (HEADER + GOOD + "1,10,5,103\n", "repeat a \\(user, item\\) pair"),
     "blank user id": (HEADER + GOOD + ",11,4,102\n", "blank user id"),
     "whitespace user id": (HEADER + GOOD + "  ,11,4,102\n", "blank user id"),
     "blank item id": (HEADER + GOOD + "3,,4,102\n", "blank item id"),
-    "a row with an extra field": (HEADER + GOOD + "3,11,4,102,7\n", "cannot be read \\(Expected 4 fields in line 4, saw 5\\)"),
+    "a row with an extra field": (
+        HEADER + GOOD + "3,11,4,102,7\n",
+        "cannot be read \\(Expected 4 fields in line 4, saw 5\\)",
+    ),
     "non-numeric timestamp": (HEADER + GOOD + "3,11,4,yesterday\n", "timestamp 'yesterday' at data row 3"),
-    "infinite timestamp": (HEADER + GOOD + "3,11,4,inf\n", "timestamp 'inf' at data row 3 \\(line 4\\) is not a finite number"),
-    "timestamp beyond 64 bits": (HEADER + GOOD + "3,11,4,1e30\n", "timestamp '1e30' at data row 3 \\(line 4\\) is not a finite number within the 64-bit"),
-    "duplicate pair up to spaces": (HEADER + GOOD + " 1 ,10,5,103\n", "repeat a \\(user, item\\) pair, e.g. user '1' item '10'"),
+    "infinite timestamp": (
+        HEADER + GOOD + "3,11,4,inf\n",
+        "timestamp 'inf' at data row 3 \\(line 4\\) is not a finite number",
+    ),
+    "timestamp beyond 64 bits": (
+        HEADER + GOOD + "3,11,4,1e30\n",
+        "timestamp '1e30' at data row 3 \\(line 4\\) is not a finite number within the 64-bit",
+    ),
+    "duplicate pair up to spaces": (
+        HEADER + GOOD + " 1 ,10,5,103\n",
+        "repeat a \\(user, item\\) pair, e.g. user '1' item '10'",
+    ),
 }
 
 
@@ -501,7 +519,9 @@ def test_out_of_range_rating_allowed_without_a_scale(tmp_path):
 
 def test_a_nan_in_a_parquet_rating_is_shown_as_written(tmp_path):
     path = tmp_path / "ratings.parquet"
-    pd.DataFrame({"reviewer": ["1", "2"], "movie": ["10", "10"], "stars": [4.0, np.nan], "when": [1, 2]}).to_parquet(path)
+    pd.DataFrame({"reviewer": ["1", "2"], "movie": ["10", "10"], "stars": [4.0, np.nan], "when": [1, 2]}).to_parquet(
+        path
+    )
     with pytest.raises(InputError, match=r"non-numeric rating nan at data row 2$"):
         load_table(path, COLUMN_MAP)
 
@@ -591,7 +611,9 @@ def test_amazon_malformed(content, message, tmp_path):
 def test_amazon_errors_give_the_files_row_after_the_k_core_dropped_rows_before_it(tmp_path):
     path = tmp_path / "ratings.csv"
     path.write_text("UserId,ItemId,rating,timestamp\nZ,9,4,1\nA,1,4,1\nA,2,5,1\nB,1,x,1\nB,2,4,1\n")
-    with pytest.raises(InputError, match=r"non-numeric rating 'x' at data row 4 \(line 5\)$"):  # Z's row, dropped by the 2-core, still counts
+    with pytest.raises(
+        InputError, match=r"non-numeric rating 'x' at data row 4 \(line 5\)$"
+    ):  # Z's row, dropped by the 2-core, still counts
         load_amazon_ratings(path, k=2, log=None)
 
 
@@ -606,13 +628,17 @@ def test_an_unverified_download_logs_its_sha256_and_the_key_that_pins_it(tmp_pat
     source = tmp_path / "ratings.csv"
     source.write_text("u1,i1,5,1\n")
     log = io.StringIO()
-    data_module.download(source.as_uri(), tmp_path / "cache" / "ratings.csv", None, log=log, pin="datasets.amazon.sha256")
+    data_module.download(
+        source.as_uri(), tmp_path / "cache" / "ratings.csv", None, log=log, pin="datasets.amazon.sha256"
+    )
     digest = data_module.sha256(source)
     assert log.getvalue().splitlines()[-1] == (
         f"{source.as_uri()}: sha256 {digest}, not verified (no checksum is published); to pin this copy, set datasets.amazon.sha256: {digest}"
     )
     log = io.StringIO()  # a pinned copy is verified and says nothing more
-    data_module.download(source.as_uri(), tmp_path / "cache" / "again.csv", digest, log=log, pin="datasets.amazon.sha256")
+    data_module.download(
+        source.as_uri(), tmp_path / "cache" / "again.csv", digest, log=log, pin="datasets.amazon.sha256"
+    )
     assert "not verified" not in log.getvalue()
 
 
@@ -661,7 +687,12 @@ def _raw_rows(data: Interactions) -> list[tuple]:
 
 def test_movielens_1m_reads_double_colon_lines_and_latin1_titles(tmp_path):
     data = data_module.load_movielens_1m(_movielens_folder("movielens_1m", tmp_path), log=None)
-    assert _raw_rows(data) == [("1", "20", 5.0, 978300760), ("1", "10", 3.0, 978302109), ("2", "10", 4.0, 978301968), ("10", "30", 1.0, 978300275)]
+    assert _raw_rows(data) == [
+        ("1", "20", 5.0, 978300760),
+        ("1", "10", 3.0, 978302109),
+        ("2", "10", 4.0, 978301968),
+        ("10", "30", 1.0, 978300275),
+    ]
     assert data.users["raw_id"].tolist() == ["1", "2", "10"]  # numeric order of the raw ids
     assert data.items.set_index("raw_id")["title"].to_dict() == {
         "10": "Misérables, Les (1995)",
@@ -675,7 +706,12 @@ def test_movielens_25m_reads_half_stars_and_quoted_titles(tmp_path):
     log = io.StringIO()
     folder = _movielens_folder("movielens_25m", tmp_path)
     data = data_module.load_movielens_25m(folder, log=log)
-    assert _raw_rows(data) == [("1", "296", 5.0, 1147880044), ("1", "306", 3.5, 1147868817), ("2", "296", 0.5, 1147868828), ("10", "1", 4.0, 1147878820)]
+    assert _raw_rows(data) == [
+        ("1", "296", 5.0, 1147880044),
+        ("1", "306", 3.5, 1147868817),
+        ("2", "296", 0.5, 1147868828),
+        ("10", "1", 4.0, 1147878820),
+    ]
     assert data.items.set_index("raw_id")["title"].to_dict() == {
         "1": "Toy Story (1995)",
         "296": "American President, The (1995)",
@@ -714,7 +750,9 @@ def test_movielens_archive_is_downloaded_verified_and_cached(loader, tmp_path):
     data = load_dataset(spec, cache_dir=cache)
     assert (len(data.frame), data.n_users, data.n_items) == (4, 3, 3)
     assert sorted(p.name for p in cache.iterdir()) == [release]  # no archive or temporary left
-    assert sorted(p.name for p in (cache / release).iterdir()) == sorted(MOVIELENS_FILES[loader][1])  # only what is read
+    assert sorted(p.name for p in (cache / release).iterdir()) == sorted(
+        MOVIELENS_FILES[loader][1]
+    )  # only what is read
     archive.unlink()  # the cached copy is read again without the source
     pd.testing.assert_frame_equal(load_dataset(spec, cache_dir=cache).frame, data.frame)
 
@@ -728,7 +766,9 @@ def test_a_movielens_archive_that_is_not_the_published_one_is_one_line_naming_it
         load_dataset(Dataset("ml", loader, url=url), cache_dir=cache)
     published = data_module.MOVIELENS_ARCHIVE_SHA256[release]
     message = str(error.value)
-    assert message.startswith(f"{url}: downloaded sha256 ") and message.endswith(f"does not match the expected {published}")
+    assert message.startswith(f"{url}: downloaded sha256 ") and message.endswith(
+        f"does not match the expected {published}"
+    )
     assert "\n" not in message
     assert list(cache.iterdir()) == []  # neither the archive nor a dataset folder is left
 
@@ -736,7 +776,9 @@ def test_a_movielens_archive_that_is_not_the_published_one_is_one_line_naming_it
 def test_the_published_movielens_checksums_are_pinned():
     releases = data_module.MOVIELENS_RELEASES
     assert releases["movielens_1m"].archive_sha256 == "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20"
-    assert releases["movielens_25m"].archive_sha256 == "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa"
+    assert (
+        releases["movielens_25m"].archive_sha256 == "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa"
+    )
     assert releases["movielens_1m"].url.endswith("/ml-1m.zip") and releases["movielens_25m"].url.endswith("/ml-25m.zip")
 
 
@@ -745,19 +787,57 @@ def test_a_movielens_archive_without_the_ratings_file_is_refused(tmp_path):
     with zipfile.ZipFile(archive, "w") as bundle:
         bundle.writestr("ml-1m/movies.dat", ML_1M_MOVIES.encode("latin-1"))
     with pytest.raises(InputError, match=r"the archive has no \(or an empty\) ml-1m/ratings.dat$"):
-        load_dataset(Dataset("ml", "movielens_1m", url=archive.as_uri(), sha256=data_module.sha256(archive)), cache_dir=tmp_path / "cache")
+        load_dataset(
+            Dataset("ml", "movielens_1m", url=archive.as_uri(), sha256=data_module.sha256(archive)),
+            cache_dir=tmp_path / "cache",
+        )
 
 
 @pytest.mark.parametrize(
     "loader, name, content, message",
     [
-        ("movielens_1m", "ratings.dat", "1::20::5::978300760\n1::10::x::978302109\n", r"non-numeric rating 'x' at data row 2 \(line 2\)$"),
-        ("movielens_1m", "ratings.dat", "1::20::5::978300760\n1::20::4::978300761\n", r"repeat a \(user, item\) pair, e.g. user '1' item '20'"),
-        ("movielens_1m", "ratings.dat", "1\t20\t5\t978300760\n", "cannot be read as UserID::MovieID::Rating::Timestamp lines"),
-        ("movielens_1m", "ratings.dat", "1::20::4.5::978300760\n1::10::0.5::978302109\n", r"rating 0.5 at data row 2 \(line 2\) is outside the rating scale \[1, 5\]"),
-        ("movielens_25m", "ratings.csv", "user,movie,stars,when\n1,2,3,4\n", "expected the header userId,movieId,rating,timestamp, found user,movie,stars,when"),
-        ("movielens_25m", "ratings.csv", "userId,movieId,rating,timestamp\n1,2,0,4\n", r"rating 0 at data row 1 \(line 2\) is outside the rating scale \[0.5, 5\]"),
-        ("movielens_25m", "ratings.csv", "userId,movieId,rating,timestamp\n1,2,3,4\n1,,3,5\n", r"1 blank item id\(s\), first at data row 2 \(line 3\)"),
+        (
+            "movielens_1m",
+            "ratings.dat",
+            "1::20::5::978300760\n1::10::x::978302109\n",
+            r"non-numeric rating 'x' at data row 2 \(line 2\)$",
+        ),
+        (
+            "movielens_1m",
+            "ratings.dat",
+            "1::20::5::978300760\n1::20::4::978300761\n",
+            r"repeat a \(user, item\) pair, e.g. user '1' item '20'",
+        ),
+        (
+            "movielens_1m",
+            "ratings.dat",
+            "1\t20\t5\t978300760\n",
+            "cannot be read as UserID::MovieID::Rating::Timestamp lines",
+        ),
+        (
+            "movielens_1m",
+            "ratings.dat",
+            "1::20::4.5::978300760\n1::10::0.5::978302109\n",
+            r"rating 0.5 at data row 2 \(line 2\) is outside the rating scale \[1, 5\]",
+        ),
+        (
+            "movielens_25m",
+            "ratings.csv",
+            "user,movie,stars,when\n1,2,3,4\n",
+            "expected the header userId,movieId,rating,timestamp, found user,movie,stars,when",
+        ),
+        (
+            "movielens_25m",
+            "ratings.csv",
+            "userId,movieId,rating,timestamp\n1,2,0,4\n",
+            r"rating 0 at data row 1 \(line 2\) is outside the rating scale \[0.5, 5\]",
+        ),
+        (
+            "movielens_25m",
+            "ratings.csv",
+            "userId,movieId,rating,timestamp\n1,2,3,4\n1,,3,5\n",
+            r"1 blank item id\(s\), first at data row 2 \(line 3\)",
+        ),
         ("movielens_25m", "ratings.csv", "", "file is empty"),
     ],
 )
@@ -798,10 +878,15 @@ def test_synthetic_is_the_kronecker_product_of_the_ratings_and_s(movielens):
     # rating and timestamp matrices equal R (x) S, computed independently by scipy
     source = movielens.frame
     for column in ("rating", "timestamp"):
-        r = sparse.coo_matrix((source[column].to_numpy(dtype=float), (source["user"], source["item"])), shape=(movielens.n_users, movielens.n_items))
+        r = sparse.coo_matrix(
+            (source[column].to_numpy(dtype=float), (source["user"], source["item"])),
+            shape=(movielens.n_users, movielens.n_items),
+        )
         expected = sparse.kron(r, sparse.csr_matrix(matrix.astype(float))).tocsr()
         expected.eliminate_zeros()  # scipy keeps the products with S's zeros as stored zeros
-        got = sparse.coo_matrix((frame[column].to_numpy(dtype=float), (frame["user"], frame["item"])), shape=expected.shape).tocsr()
+        got = sparse.coo_matrix(
+            (frame[column].to_numpy(dtype=float), (frame["user"], frame["item"])), shape=expected.shape
+        ).tocsr()
         assert got.nnz == expected.nnz == len(frame)  # no (user, item) pair twice
         assert (got != expected).nnz == 0
 
@@ -822,9 +907,18 @@ def test_synthetic_users_are_relabelled_copies_with_scaled_degrees(movielens):
     np.testing.assert_array_equal(np.bincount(frame["user"]), np.outer(user_counts, matrix.sum(axis=1)).ravel())
     np.testing.assert_array_equal(np.bincount(frame["item"]), np.outer(item_counts, matrix.sum(axis=0)).ravel())
     # each copy of a rating keeps its rating and timestamp
-    origin = pd.DataFrame({"user": frame["user"] // a, "item": frame["item"] // b, "rating": frame["rating"], "timestamp": frame["timestamp"]})
+    origin = pd.DataFrame(
+        {
+            "user": frame["user"] // a,
+            "item": frame["item"] // b,
+            "rating": frame["rating"],
+            "timestamp": frame["timestamp"],
+        }
+    )
     merged = origin.merge(movielens.frame, on=["user", "item"], suffixes=("", "_source"), validate="many_to_one")
-    assert (merged["rating"] == merged["rating_source"]).all() and (merged["timestamp"] == merged["timestamp_source"]).all()
+    assert (merged["rating"] == merged["rating_source"]).all() and (
+        merged["timestamp"] == merged["timestamp_source"]
+    ).all()
 
 
 def test_synthetic_ids_and_titles_name_the_copy(movielens):
@@ -854,13 +948,17 @@ def test_synthetic_grows_movielens_100k_to_10_million_ratings(movielens):
 
 @pytest.mark.parametrize("factor", [0, -3, 2.5, "10", True, None])
 def test_a_bad_factor_is_one_line_naming_it(factor, movielens):
-    with pytest.raises(InputError, match=f"^{re.escape(f'datasets.big: factor must be a whole number of at least 1, not {factor!r}')}$"):
+    with pytest.raises(
+        InputError, match=f"^{re.escape(f'datasets.big: factor must be a whole number of at least 1, not {factor!r}')}$"
+    ):
         data_module.expand_interactions(movielens, factor, source="datasets.big", log=None)
 
 
 def test_load_dataset_expands_its_source_entry(movielens_dir, tmp_path):
     log = io.StringIO()
-    spec = Dataset("big", "synthetic", source={"loader": "movielens_100k", "path": str(movielens_dir)}, factor=3, expansion_seed=5)
+    spec = Dataset(
+        "big", "synthetic", source={"loader": "movielens_100k", "path": str(movielens_dir)}, factor=3, expansion_seed=5
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, "stderr", log)
         data = load_dataset(spec, cache_dir=tmp_path)
@@ -872,4 +970,6 @@ def test_load_dataset_expands_its_source_entry(movielens_dir, tmp_path):
     with pytest.raises(InputError, match=r"^datasets.big.source.loader: unknown loader 'nope'"):
         load_dataset(Dataset("big", "synthetic", source={"loader": "nope"}, factor=3))
     with pytest.raises(InputError, match=r"^datasets.big: factor must be a whole number of at least 1, not 0$"):
-        load_dataset(Dataset("big", "synthetic", source={"loader": "movielens_100k", "path": str(movielens_dir)}, factor=0))
+        load_dataset(
+            Dataset("big", "synthetic", source={"loader": "movielens_100k", "path": str(movielens_dir)}, factor=0)
+        )

@@ -14,7 +14,9 @@ from recinfluence.retrain import Experiment, Retrainer
 
 
 def _rowless(train: TrainSet, kind: str) -> int:
-    counts = np.bincount(train.users if kind == "user" else train.items, minlength=train.n_users if kind == "user" else train.n_items)
+    counts = np.bincount(
+        train.users if kind == "user" else train.items, minlength=train.n_users if kind == "user" else train.n_items
+    )
     return int(np.flatnonzero(counts == 0)[0])
 
 
@@ -35,7 +37,9 @@ def test_ease_downdate_equals_a_refit(movielens_train, ease, kind, pick):
     train = movielens_train
     counts = np.bincount(train.users if kind == "user" else train.items)
     busy = np.argsort(-counts, kind="stable")
-    ids = {"busy": busy[:1], "set": busy[[3, 40, 200]], "rowless": [_rowless(train, kind)] if kind == "item" else []}[pick]
+    ids = {"busy": busy[:1], "set": busy[[3, 40, 200]], "rowless": [_rowless(train, kind)] if kind == "item" else []}[
+        pick
+    ]
     users = np.arange(train.n_users)
     (derived,) = ease.deletion_variants(train, kind, [ids])
     refit = EASE().fit(train.without(kind, ids), 0)
@@ -50,7 +54,8 @@ def test_ease_deleting_a_user_without_training_rows_is_exactly_the_baseline():
     # the ML-100K paper split leaves every user a training row: build one without
     train = TrainSet.from_frame(
         pd.DataFrame({"user": [0, 0, 1, 2, 2, 2], "item": [0, 1, 1, 0, 2, 3], "rating": 5.0}),
-        n_users=4, n_items=5,
+        n_users=4,
+        n_items=5,
     )
     model = EASE(l2=1.0).fit(train, 0)
     (variant,) = model.deletion_variants(train, "user", [[3]])
@@ -111,9 +116,14 @@ def test_ease_learns_a_better_top_k_than_svd(movielens, movielens_split):
 # Item-kNN
 
 
-def _knn_by_definition(frame: pd.DataFrame, n_users: int, n_items: int, k: int, min_nbrs: int, feedback: str) -> np.ndarray:
+def _knn_by_definition(
+    frame: pd.DataFrame, n_users: int, n_items: int, k: int, min_nbrs: int, feedback: str
+) -> np.ndarray:
     """LensKit's item-kNN written out loop by loop, from the definition (module docstring)."""
-    value = {(u, i): (1.0 if feedback == "implicit" else r) for u, i, r in frame[["user", "item", "rating"]].itertuples(index=False)}
+    value = {
+        (u, i): (1.0 if feedback == "implicit" else r)
+        for u, i, r in frame[["user", "item", "rating"]].itertuples(index=False)
+    }
     means = frame.groupby("item")["rating"].mean().to_dict() if feedback == "explicit" else {}
     centred = {(u, i): v - means.get(i, 0.0) for (u, i), v in value.items()}
     column = {i: {u: v for (u, j), v in centred.items() if j == i} for i in range(n_items)}
@@ -132,7 +142,9 @@ def _knn_by_definition(frame: pd.DataFrame, n_users: int, n_items: int, k: int, 
             if feedback == "implicit":
                 scores[u, i] = sum(s for s, _ in neighbours) if len(neighbours) >= min_nbrs else 0.0
             elif len(neighbours) >= min_nbrs:
-                scores[u, i] = means.get(i, 0.0) + sum(s * centred[u, j] for s, j in neighbours) / sum(s for s, _ in neighbours)
+                scores[u, i] = means.get(i, 0.0) + sum(s * centred[u, j] for s, j in neighbours) / sum(
+                    s for s, _ in neighbours
+                )
             else:
                 scores[u, i] = means.get(i, 0.0)
     return scores
@@ -146,11 +158,16 @@ def test_item_knn_matches_its_definition(feedback, k, min_nbrs):
     frame = pd.DataFrame({"user": pairs // 9, "item": pairs % 9, "rating": rng.integers(1, 6, size=45).astype(float)})
     train = TrainSet.from_frame(frame, n_users=13, n_items=10)  # item 9 and user 12 have no row
     model = ItemKNN(k=k, min_nbrs=min_nbrs, feedback=feedback).fit(train)
-    np.testing.assert_allclose(model.score(np.arange(13)), _knn_by_definition(frame, 13, 10, k, min_nbrs, feedback), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        model.score(np.arange(13)), _knn_by_definition(frame, 13, 10, k, min_nbrs, feedback), rtol=0, atol=1e-12
+    )
     # deleting items without a refit, with a user (12) who rated nothing
     for ids in ([0], [2, 9]):
         (derived,) = model.deletion_variants(train, "item", [ids])
-        np.testing.assert_array_equal(derived.score(np.arange(13)), ItemKNN(k=k, min_nbrs=min_nbrs, feedback=feedback).fit(train.without("item", ids)).score(np.arange(13)))
+        np.testing.assert_array_equal(
+            derived.score(np.arange(13)),
+            ItemKNN(k=k, min_nbrs=min_nbrs, feedback=feedback).fit(train.without("item", ids)).score(np.arange(13)),
+        )
 
 
 def test_item_knn_deleting_an_entity_without_rows_changes_nothing_and_learns(movielens, movielens_split):
@@ -162,7 +179,9 @@ def test_item_knn_deleting_an_entity_without_rows_changes_nothing_and_learns(mov
     measured = ~np.isnan(values)
     assert measured.sum() > 1000 and (values[measured] == 0.0).all()
     baseline = retrainer.baseline(0)
-    np.testing.assert_array_equal(ItemKNN().fit(experiment.train, 99).score(baseline.per_user["user"].to_numpy()), baseline.scores)
+    np.testing.assert_array_equal(
+        ItemKNN().fit(experiment.train, 99).score(baseline.per_user["user"].to_numpy()), baseline.scores
+    )
     from recinfluence.models import SVD
 
     svd = aggregate(experiment.evaluate(SVD().fit(experiment.train, 0)))
@@ -214,7 +233,10 @@ def test_als_deleting_entities_without_rows_changes_nothing_and_it_learns(moviel
     from recinfluence.models import SVD
 
     experiment = Experiment.build(movielens, movielens_split, part="evaluation")
-    make = lambda: ALS(factors=16, regularization=10)
+
+    def make():
+        return ALS(factors=16, regularization=10)
+
     retrainer = Retrainer(make, experiment, log=None)
     rowless, busy = retrainer.deletions("item", [[_rowless(experiment.train, "item")], [49]], 0)
     values = rowless.per_user.drop(columns="user").to_numpy()
@@ -223,7 +245,9 @@ def test_als_deleting_entities_without_rows_changes_nothing_and_it_learns(moviel
     assert (busy.per_user.drop(columns="user").to_numpy()[measured] != 0.0).any()
     svd = aggregate(experiment.evaluate(SVD().fit(experiment.train, 0)))
     assert aggregate(retrainer.baseline(0).per_user)["map@10"] > 2 * svd["map@10"]
-    assert not np.array_equal(make().fit(experiment.train, 1).score(np.arange(5)), retrainer.baseline(0).model.score(np.arange(5)))
+    assert not np.array_equal(
+        make().fit(experiment.train, 1).score(np.arange(5)), retrainer.baseline(0).model.score(np.arange(5))
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,14 +272,20 @@ def test_mult_vae_is_deterministic_for_a_seed(movielens_train, vae_scores):
 def test_mult_vae_deleting_an_entity_without_rows_changes_nothing(movielens_train, vae_scores, kind):
     train = movielens_train
     if kind == "user":  # the paper split leaves every user a row: add an id without any
-        train = TrainSet.from_frame(pd.DataFrame({"user": train.users, "item": train.items, "rating": train.ratings}), train.n_users + 1, train.n_items)
+        train = TrainSet.from_frame(
+            pd.DataFrame({"user": train.users, "item": train.items, "rating": train.ratings}),
+            train.n_users + 1,
+            train.n_items,
+        )
         rowless, expected = train.n_users - 1, MultVAE(**SMALL_VAE).fit(train, 0).score(np.arange(train.n_users - 1))
     else:
         rowless, expected = _rowless(train, "item"), vae_scores
     got = MultVAE(**SMALL_VAE).fit(train.without(kind, [rowless]), 0).score(np.arange(movielens_train.n_users))
     np.testing.assert_array_equal(got, expected)
     busy = np.argmax(np.bincount(train.users if kind == "user" else train.items))
-    assert not np.array_equal(MultVAE(**SMALL_VAE).fit(train.without(kind, [busy]), 0).score(np.arange(movielens_train.n_users)), expected)
+    assert not np.array_equal(
+        MultVAE(**SMALL_VAE).fit(train.without(kind, [busy]), 0).score(np.arange(movielens_train.n_users)), expected
+    )
 
 
 def test_mult_vae_batches_and_noise_are_keyed_by_seed_epoch_and_slot(monkeypatch, movielens_train):

@@ -47,15 +47,25 @@ def _key_paths(node: dict, prefix=()) -> list[tuple]:
 KEY_PATHS = _key_paths(SCHEMA_TREE)
 KEY_PATHS += [("datasets", "ml-100k", key) for key in SCHEMA_TREE["definitions"]["dataset"]["properties"]]
 for model in MODELS:
-    KEY_PATHS += [("models", model, "params", key) for key in SCHEMA_TREE["definitions"][f"{model}_params"]["properties"]]
+    KEY_PATHS += [
+        ("models", model, "params", key) for key in SCHEMA_TREE["definitions"][f"{model}_params"]["properties"]
+    ]
     KEY_PATHS += [("models", model, "limit", kind) for kind in ("user", "item")]
 KEY_PATHS += [("models", "ncf", "class"), ("estimators", "exact", "seeds"), ("influence", "limit", "user")]
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=12), st.sampled_from(["map", "cuda", "auto", "user", "item", "exact", "svd", "a:b", "os:getcwd", "", " ", "1e400"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(["map", "cuda", "auto", "user", "item", "exact", "svd", "a:b", "os:getcwd", "", " ", "1e400"]),
 )
-values = st.recursive(scalars, lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=3), max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=3),
+    max_leaves=8,
+)
 
 
 def _set(config: dict, path: tuple, value) -> None:
@@ -80,9 +90,14 @@ mutations = st.lists(
     st.one_of(
         st.tuples(st.just("set"), st.sampled_from(KEY_PATHS), values),
         st.tuples(st.just("delete"), st.sampled_from(KEY_PATHS), st.none()),
-        st.tuples(st.just("set"), st.tuples(st.sampled_from(["", "models", "influence", "estimators"]), st.text(min_size=1, max_size=8)), values),
+        st.tuples(
+            st.just("set"),
+            st.tuples(st.sampled_from(["", "models", "influence", "estimators"]), st.text(min_size=1, max_size=8)),
+            values,
+        ),
     ),
-    min_size=1, max_size=4,
+    min_size=1,
+    max_size=4,
 )
 
 OUTCOMES: dict[str, Counter] = {"config": Counter(), "data": Counter()}
@@ -141,9 +156,15 @@ def test_any_config_is_validated_or_refused_with_an_error_naming_its_key(changes
         assert all(": " in line for line in lines), lines  # every problem names its key
 
 
-ids = st.one_of(st.integers(-5, 10**30).map(str), st.text(max_size=6), st.sampled_from([" 1", "1 ", "1", "01", "\u00e9", "a,b", '"', "nan"]))
+ids = st.one_of(
+    st.integers(-5, 10**30).map(str),
+    st.text(max_size=6),
+    st.sampled_from([" 1", "1 ", "1", "01", "\u00e9", "a,b", '"', "nan"]),
+)
 numbers = st.one_of(
-    st.integers(-10, 10).map(str), st.floats(allow_nan=True, allow_infinity=True).map(repr), st.sampled_from(["", "4", "4.5", "five", "1e30", "-inf", "NaN"]),
+    st.integers(-10, 10).map(str),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["", "4", "4.5", "five", "1e30", "-inf", "NaN"]),
 )
 rows = st.lists(st.tuples(ids, ids, numbers, numbers), max_size=12)
 
@@ -168,7 +189,11 @@ def test_any_rating_file_is_loaded_or_refused_with_an_error_naming_the_file(cont
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "ratings.csv"
         path.write_bytes(content)
-        run = (lambda: load_table(path, COLUMNS, rating_scale)) if loader == "table" else (lambda: load_amazon_ratings(path, k=1, log=None))
+        run = (
+            (lambda: load_table(path, COLUMNS, rating_scale))
+            if loader == "table"
+            else (lambda: load_amazon_ratings(path, k=1, log=None))
+        )
         data, error = _record("data", run)
         if error is not None:
             assert str(error).startswith(str(path)), str(error)
@@ -176,7 +201,17 @@ def test_any_rating_file_is_loaded_or_refused_with_an_error_naming_the_file(cont
             _check_interactions(data)
 
 
-@given(st.lists(st.tuples(st.one_of(ids, st.none(), st.floats()), st.one_of(ids, st.integers()), st.one_of(numbers, st.floats(), st.none()), st.one_of(numbers, st.floats())), max_size=10))
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(ids, st.none(), st.floats()),
+            st.one_of(ids, st.integers()),
+            st.one_of(numbers, st.floats(), st.none()),
+            st.one_of(numbers, st.floats()),
+        ),
+        max_size=10,
+    )
+)
 def test_any_table_in_memory_is_validated_or_refused_naming_its_source(records):
     import pandas as pd
 

@@ -116,9 +116,22 @@ def test_influence_sign_and_values(experiment):
     result = exact(model_factory("svd", SMALL_SVD), experiment, "user", [1, 2], seed=0)
     table = result.influence
     lower = table["metric"].isin(["rmse", "mae"])
-    np.testing.assert_allclose(table.loc[~lower, "influence"], table.loc[~lower, "baseline"] - table.loc[~lower, "without"])
-    np.testing.assert_allclose(table.loc[lower, "influence"], table.loc[lower, "without"] - table.loc[lower, "baseline"])
-    assert set(table["metric"]) == {"map@10", "ndcg@10", "precision@10", "recall@10", "hit_rate@10", "auc", "rmse", "mae"}
+    np.testing.assert_allclose(
+        table.loc[~lower, "influence"], table.loc[~lower, "baseline"] - table.loc[~lower, "without"]
+    )
+    np.testing.assert_allclose(
+        table.loc[lower, "influence"], table.loc[lower, "without"] - table.loc[lower, "baseline"]
+    )
+    assert set(table["metric"]) == {
+        "map@10",
+        "ndcg@10",
+        "precision@10",
+        "recall@10",
+        "hit_rate@10",
+        "auc",
+        "rmse",
+        "mae",
+    }
     assert (table.loc[table["metric"] == "map@10", "influence"] != 0).all()
 
 
@@ -167,7 +180,9 @@ def test_batched_variant_equals_the_same_variant_trained_alone(experiment):
         np.testing.assert_allclose(got["map@10"].mean(), want["map@10"].mean(), rtol=1e-3)
     # a deleted user's embedding keeps its initial value in its variant; the baseline trains it
     untrained = model_factory("ncf", {**SMALL_NCF, "epochs": 0})().fit(train, seed=0)
-    np.testing.assert_array_equal(batched[1].params["gmf_user"][0, 4].numpy(), untrained.params["gmf_user"][0, 4].numpy())
+    np.testing.assert_array_equal(
+        batched[1].params["gmf_user"][0, 4].numpy(), untrained.params["gmf_user"][0, 4].numpy()
+    )
     assert not np.array_equal(batched[0].params["gmf_user"][0, 4].numpy(), untrained.params["gmf_user"][0, 4].numpy())
 
 
@@ -245,11 +260,20 @@ def test_random_control_has_the_influence_schema_and_no_information(experiment):
     assert set(result.by_seed["seed"]) == {5, 6, 7}
     map10 = result.influence[result.influence["metric"] == "map@10"]
     assert len(map10) == 300 and map10["samples"].eq(3).all()
-    assert set(result.influence["metric"]) == {"map@10", "ndcg@10", "precision@10", "recall@10", "hit_rate@10", "auc"}  # Spy rates nothing
+    assert set(result.influence["metric"]) == {
+        "map@10",
+        "ndcg@10",
+        "precision@10",
+        "recall@10",
+        "hit_rate@10",
+        "auc",
+    }  # Spy rates nothing
     assert abs(map10["influence"].mean()) < 0.01 * 3 / np.sqrt(300 * 3)  # centred on 0
     assert 0.8 < map10["influence_sd"].mean() / 0.01 < 1.2
     # the draws do not depend on how the entities are cut into units and shards
-    again = estimator.reduce("user", [estimator.run(retrainer, "user", np.arange(7)), estimator.run(retrainer, "user", np.arange(7, 300))])
+    again = estimator.reduce(
+        "user", [estimator.run(retrainer, "user", np.arange(7)), estimator.run(retrainer, "user", np.arange(7, 300))]
+    )
     pd.testing.assert_frame_equal(again.influence, result.influence)
 
 
@@ -263,7 +287,9 @@ def test_the_heldout_test_ranking_masks_every_interaction_outside_the_test_split
         outside = outside[outside["user"].isin(position)]
         assert evalset.seen[outside["user"].map(position).to_numpy(), outside["item"].to_numpy()].all()
         held = frame.iloc[evaluated]
-        assert not evalset.seen[held["user"].map(position).to_numpy(), held["item"].to_numpy()].any()  # still candidates
+        assert not evalset.seen[
+            held["user"].map(position).to_numpy(), held["item"].to_numpy()
+        ].any()  # still candidates
 
 
 def test_influence_is_the_same_when_evaluation_runs_in_blocks_of_users(movielens, movielens_split, experiment):
@@ -273,7 +299,9 @@ def test_influence_is_the_same_when_evaluation_runs_in_blocks_of_users(movielens
     assert not blocked.keeps_scores() and experiment.keeps_scores()
     for kind in ("user", "item"):
         tables = [
-            ExactDeletion(seed=0).estimate(Retrainer(model_factory("svd", SMALL_SVD), chosen, log=None), kind, [0, 5], log=None).influence
+            ExactDeletion(seed=0)
+            .estimate(Retrainer(model_factory("svd", SMALL_SVD), chosen, log=None), kind, [0, 5], log=None)
+            .influence
             for chosen in (experiment, blocked)
         ]
         pd.testing.assert_frame_equal(tables[1], tables[0], check_exact=True)

@@ -27,7 +27,10 @@ def module_name(path: Path) -> str:
 
 def layer_of(module: str) -> int:
     """The layer of ``module``: that of its longest listed prefix (``models.svd`` is in models)."""
-    best = max((prefix for _, names in LAYERS for prefix in names if module == prefix or module.startswith(f"{prefix}.")), key=len)
+    best = max(
+        (prefix for _, names in LAYERS for prefix in names if module == prefix or module.startswith(f"{prefix}.")),
+        key=len,
+    )
     return next(index for index, (_, names) in enumerate(LAYERS) if best in names)
 
 
@@ -37,7 +40,12 @@ def runtime_imports(path: Path) -> set[str]:
     here = module_name(path).split(".")
     package = here if path.name == "__init__.py" else here[:-1]
     tree = ast.parse(path.read_text())
-    skipped = {id(node) for node in ast.walk(tree) if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) for node in ast.walk(node)}
+    skipped = {
+        id(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for node in ast.walk(node)
+    }
     found = set()
     for node in ast.walk(tree):
         if id(node) in skipped:
@@ -122,4 +130,6 @@ def test_the_reading_of_imports_sees_relative_absolute_and_deferred_imports():
     assert "models" in graph["compose"]  # deferred: inside a function
     assert "models.base" in graph["models.svd"]
     assert "settings" not in graph["summary"]  # only under TYPE_CHECKING
-    assert "data.loading" in graph["data"] and "data.synthetic" not in graph["data.loading"]  # loaders are named by string
+    assert (
+        "data.loading" in graph["data"] and "data.synthetic" not in graph["data.loading"]
+    )  # loaders are named by string

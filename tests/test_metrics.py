@@ -328,7 +328,9 @@ def test_a_sparse_split_holds_what_the_dense_one_holds(movielens, movielens_spli
 
 
 @pytest.mark.parametrize("name, params", [("svd", {"n_factors": 10, "n_epochs": 5}), ("item_knn", {}), ("ease", {})])
-def test_blocks_of_users_give_the_dense_evaluation_value_for_value(movielens, movielens_split, movielens_train, name, params):
+def test_blocks_of_users_give_the_dense_evaluation_value_for_value(
+    movielens, movielens_split, movielens_train, name, params
+):
     """Every metric of every user, with and without an excluded item, whether the scores come as
     one array or from the model a block at a time: item-kNN's scores tie, which the top-K must
     break the same way in a block as in the whole."""

@@ -129,8 +129,13 @@ def test_svd_initialisation_does_not_depend_on_row_order(movielens_train):
     """Initial factors are drawn over the id space, not by first appearance in the data."""
     train = movielens_train
     reversed_train = TrainSet(
-        users=train.users[::-1].copy(), items=train.items[::-1].copy(), ratings=train.ratings[::-1].copy(),
-        rows=train.rows, n_users=train.n_users, n_items=train.n_items, n_full_rows=train.n_full_rows,
+        users=train.users[::-1].copy(),
+        items=train.items[::-1].copy(),
+        ratings=train.ratings[::-1].copy(),
+        rows=train.rows,
+        n_users=train.n_users,
+        n_items=train.n_items,
+        n_full_rows=train.n_full_rows,
     )
     for backend in BACKENDS:
         a = SVD(n_epochs=0, backend=backend).fit(train, seed=1)
@@ -140,7 +145,9 @@ def test_svd_initialisation_does_not_depend_on_row_order(movielens_train):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_svd_deleting_an_item_without_training_rows_changes_nothing(movielens, movielens_split, movielens_train, backend):
+def test_svd_deleting_an_item_without_training_rows_changes_nothing(
+    movielens, movielens_split, movielens_train, backend
+):
     untrained = coverage(movielens.frame, movielens_split)["items_without_training"]
     assert untrained  # the real split leaves some rarely rated items out of training
     item = untrained[0]
@@ -290,7 +297,9 @@ def test_ncf_deleting_an_item_keeps_it_out_of_the_negatives(movielens_train, mon
     deleted = spy.fit(train.without("item", item), seed=1, epochs=1)
     assert len(deleted) == len(baseline)  # a popular item has no batch to itself
     n_changed = 0
-    for (users, negatives, _, _, candidates), (users_v, negatives_v, catalog_v, _, candidates_v) in zip(baseline, deleted):
+    for (users, negatives, _, _, candidates), (users_v, negatives_v, catalog_v, _, candidates_v) in zip(
+        baseline, deleted
+    ):
         assert not catalog_v[item]
         assert not (negatives_v == item).any()
         # the item's own rows leave the batch; the other rows stay, in the same order ...
@@ -381,7 +390,9 @@ def test_ncf_learns_something(movielens, movielens_split, ncf_scores):
     users = np.arange(0, 943, 5)
     evalset = EvalSet.build(movielens.frame, movielens_split.train, movielens_split.test, movielens.n_items)
     keep = np.isin(evalset.users, users)
-    sub = EvalSet(users=evalset.users[keep], seen=evalset.seen[keep], rating=evalset.rating[keep], relevant=evalset.relevant[keep])
+    sub = EvalSet(
+        users=evalset.users[keep], seen=evalset.seen[keep], rating=evalset.rating[keep], relevant=evalset.relevant[keep]
+    )
     scores = ncf_scores[0][np.searchsorted(users, sub.users)]
     trained = aggregate(evaluate(scores, sub, k=10))["precision@10"]
     chance = aggregate(evaluate(np.random.default_rng(0).random(scores.shape), sub, k=10))["precision@10"]
@@ -429,13 +440,23 @@ def test_ncf_variants_beyond_device_memory_train_in_several_passes_to_the_same_f
     """On CUDA a work unit larger than free memory allows is cut into passes; the CPU stands in
     for the device here (the cut is what is tested; the floats are position-independent)."""
     train = movielens_train
-    variants = [train, train.without("user", _busy_user(train)), train.without("item", _busy_item(train)), train.without("item", 7), train]
+    variants = [
+        train,
+        train.without("user", _busy_user(train)),
+        train.without("item", _busy_item(train)),
+        train.without("item", 7),
+        train,
+    ]
     whole = NCF(**POSITION_NCF).fit_many(variants, seed=0)
     assert NCF(**POSITION_NCF).variants_per_pass(train.n_users, train.n_items) is None  # the CPU: one pass
     passes = []
     monkeypatch.setattr(NCF, "variants_per_pass", lambda self, n_users, n_items: 2)
     original = NCF.fit_many
-    monkeypatch.setattr(NCF, "fit_many", lambda self, trains, *args, **kwargs: passes.append(len(trains)) or original(self, trains, *args, **kwargs))
+    monkeypatch.setattr(
+        NCF,
+        "fit_many",
+        lambda self, trains, *args, **kwargs: passes.append(len(trains)) or original(self, trains, *args, **kwargs),
+    )
     cut = NCF(**POSITION_NCF).fit_many(variants, seed=0)
     assert passes == [5, 2, 2, 1]
     for index, (got, want) in enumerate(zip(cut, whole, strict=True)):
@@ -473,7 +494,9 @@ def test_ncf_deletion_floats_do_not_depend_on_the_rows_its_batch_mates_keep(movi
     _assert_same_parameters(model.warm_start_many([deletion, *mates], 1)[0], warm, "warm start")
 
 
-def test_ncf_deleting_items_without_training_rows_gives_exactly_zero_at_every_batch_position(movielens, movielens_split, monkeypatch):
+def test_ncf_deleting_items_without_training_rows_gives_exactly_zero_at_every_batch_position(
+    movielens, movielens_split, monkeypatch
+):
     """Through the retrain utility: each batch is [baseline, deletion 1, ...]; deleting an item
     with no training row trains the baseline again, whatever its position."""
     experiment = Experiment.build(movielens, movielens_split, k=10)

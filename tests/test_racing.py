@@ -19,7 +19,10 @@ from .test_influence import SMALL_SVD
 
 
 def _rows(means: dict[int, list[float]]) -> pd.DataFrame:
-    return pd.DataFrame([(e, s, "map@10", v) for e, values in means.items() for s, v in enumerate(values)], columns=["entity", "seed", "metric", "influence"])
+    return pd.DataFrame(
+        [(e, s, "map@10", v) for e, values in means.items() for s, v in enumerate(values)],
+        columns=["entity", "seed", "metric", "influence"],
+    )
 
 
 def test_an_entity_is_in_doubt_while_its_interval_holds_a_boundary():
@@ -48,8 +51,23 @@ class Synthetic(Racing):
     def run_seed(self, retrainer, kind, unit, seed, comparison="exclude"):
         self.asked += [(int(e), seed) for e in unit]
         values = [self.truth[e] + self.spread[e] * np.random.default_rng([int(e), seed]).normal() for e in unit]
-        rows = pd.DataFrame({"kind": kind, "entity": unit, "n_train_rows": 1, "seed": seed, "metric": "map@10", "baseline": 0.0, "without": 0.0, "influence": values})
-        return Partial(rows, pd.DataFrame({"entity": unit, "user": 0, "map@10": values}), pd.DataFrame({"kind": kind, "entity": unit, "seconds": 1.0})[TIMING_COLUMNS])
+        rows = pd.DataFrame(
+            {
+                "kind": kind,
+                "entity": unit,
+                "n_train_rows": 1,
+                "seed": seed,
+                "metric": "map@10",
+                "baseline": 0.0,
+                "without": 0.0,
+                "influence": values,
+            }
+        )
+        return Partial(
+            rows,
+            pd.DataFrame({"entity": unit, "user": 0, "map@10": values}),
+            pd.DataFrame({"kind": kind, "entity": unit, "seconds": 1.0})[TIMING_COLUMNS],
+        )
 
 
 class Stub:
@@ -61,7 +79,9 @@ def test_the_race_spends_seeds_where_the_sets_are_in_doubt_and_finds_the_true_se
     race = Synthetic(seed=100, k=3, start_seeds=2, max_seeds=30)
     partial = race.run(Stub, "user", np.arange(20), log=None)
     seeds = partial.rows.groupby("entity")["seed"].apply(sorted)
-    assert all(list(got) == list(range(100, 100 + len(got))) for got in seeds)  # seed, seed + 1, ...: exact deletion's seeds
+    assert all(
+        list(got) == list(range(100, 100 + len(got))) for got in seeds
+    )  # seed, seed + 1, ...: exact deletion's seeds
     counts = seeds.apply(len)
     quiet = Synthetic.spread < 0.1
     assert (counts[quiet] <= 3).all() and counts[~quiet].mean() > 3 * counts[quiet].mean()
@@ -81,17 +101,29 @@ def test_racing_numbers_are_exact_deletions_numbers(movielens, movielens_split):
     experiment = Experiment.build(movielens, movielens_split, k=10)
     make = model_factory("svd", SMALL_SVD)
     entities = np.arange(12)
-    raced = Racing(seed=0, k=2, start_seeds=2, max_seeds=4).estimate(Retrainer(make, experiment, log=None), "user", entities, log=None)
+    raced = Racing(seed=0, k=2, start_seeds=2, max_seeds=4).estimate(
+        Retrainer(make, experiment, log=None), "user", entities, log=None
+    )
     exact = ExactDeletion(seed=0, seeds=4).estimate(Retrainer(make, experiment, log=None), "user", entities, log=None)
-    joined = raced.by_seed.merge(exact.by_seed, on=["kind", "entity", "seed", "metric"], suffixes=("_raced", "_exact"), validate="1:1")
+    joined = raced.by_seed.merge(
+        exact.by_seed, on=["kind", "entity", "seed", "metric"], suffixes=("_raced", "_exact"), validate="1:1"
+    )
     assert len(joined) == len(raced.by_seed) and (joined["influence_raced"] == joined["influence_exact"]).all()
     samples = raced.influence.groupby("entity")["samples"].first()
     assert samples.between(2, 4).all()
 
 
 def test_racing_is_configured_like_any_estimator():
-    estimator = build_estimator("racing", {"k": 5, "metric": "auc", "start_seeds": 3, "max_seeds": 8, "budget": None}, seed=2)
-    assert isinstance(estimator, Racing) and estimator.training_seeds() == list(range(2, 10)) and estimator.metric == "auc"
-    config = {"datasets": {"a": {"loader": "movielens_100k", "path": "x"}}, "models": {"svd": {"class": "svd"}}, "estimators": {"racing": {"start_seeds": 1}}}
+    estimator = build_estimator(
+        "racing", {"k": 5, "metric": "auc", "start_seeds": 3, "max_seeds": 8, "budget": None}, seed=2
+    )
+    assert (
+        isinstance(estimator, Racing) and estimator.training_seeds() == list(range(2, 10)) and estimator.metric == "auc"
+    )
+    config = {
+        "datasets": {"a": {"loader": "movielens_100k", "path": "x"}},
+        "models": {"svd": {"class": "svd"}},
+        "estimators": {"racing": {"start_seeds": 1}},
+    }
     with pytest.raises(InputError, match="estimators.racing.start_seeds: 1 is less than the minimum of 2"):
         Settings.from_config(config)

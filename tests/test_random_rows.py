@@ -42,9 +42,13 @@ def test_each_variant_deletes_as_many_random_rows_of_other_entities_keyed_by_see
 
 
 def test_it_is_compared_on_what_deleting_the_entity_leaves(experiment):
-    result = RandomRows(seed=0).estimate(Retrainer(model_factory("svd", SMALL_SVD), experiment, log=None), "user", [0, 1], log=None)
+    result = RandomRows(seed=0).estimate(
+        Retrainer(model_factory("svd", SMALL_SVD), experiment, log=None), "user", [0, 1], log=None
+    )
     assert set(result.per_user.loc[result.per_user["entity"] == 0, "user"]) == set(experiment.evalset.users) - {0}
-    exact = ExactDeletion(seed=0).estimate(Retrainer(model_factory("svd", SMALL_SVD), experiment, log=None), "user", [0, 1], log=None)
+    exact = ExactDeletion(seed=0).estimate(
+        Retrainer(model_factory("svd", SMALL_SVD), experiment, log=None), "user", [0, 1], log=None
+    )
     joined = result.influence.merge(exact.influence, on=["entity", "metric"], suffixes=("_rows", "_exact"))
     assert (joined["baseline_rows"] == joined["baseline_exact"]).all()  # the same baseline, the same users
     assert (joined["influence_rows"] != joined["influence_exact"]).any()
@@ -54,7 +58,9 @@ def test_it_is_compared_on_what_deleting_the_entity_leaves(experiment):
 def test_an_entity_without_training_rows_deletes_nothing(movielens, movielens_split, name, params):
     experiment = Experiment.build(movielens, movielens_split, k=10)
     absent = int(np.flatnonzero(np.bincount(experiment.train.items, minlength=movielens.n_items) == 0)[0])
-    result = RandomRows(seed=0).estimate(Retrainer(model_factory(name, params), experiment, 4, log=None), "item", [1, absent, 2], "naive", log=None)
+    result = RandomRows(seed=0).estimate(
+        Retrainer(model_factory(name, params), experiment, 4, log=None), "item", [1, absent, 2], "naive", log=None
+    )
     mine = result.influence[result.influence["entity"] == absent]
     assert mine["n_train_rows"].eq(0).all() and mine["influence"].eq(0.0).all()
     assert (result.influence.loc[result.influence["entity"] != absent, "influence"] != 0).any()
@@ -62,7 +68,9 @@ def test_an_entity_without_training_rows_deletes_nothing(movielens, movielens_sp
 
 def test_batched_numbers_do_not_depend_on_the_batch(experiment):
     make = model_factory("ncf", SMALL_NCF)
-    together = RandomRows(seed=0).estimate(Retrainer(make, experiment, 4, log=None), "user", [3, 5, 8], log=None).influence
+    together = (
+        RandomRows(seed=0).estimate(Retrainer(make, experiment, 4, log=None), "user", [3, 5, 8], log=None).influence
+    )
     alone = RandomRows(seed=0).estimate(Retrainer(make, experiment, 1, log=None), "user", [5], log=None).influence
     pd.testing.assert_frame_equal(together[together["entity"] == 5].reset_index(drop=True), alone, check_exact=True)
 
@@ -74,7 +82,10 @@ def test_it_is_an_estimator_of_the_workflow():
 
 
 def _by_seed(values: dict[int, list[float]], metric="map@10") -> pd.DataFrame:
-    return pd.DataFrame([(entity, seed, metric, value) for entity, series in values.items() for seed, value in enumerate(series)], columns=["entity", "seed", "metric", "influence"])
+    return pd.DataFrame(
+        [(entity, seed, metric, value) for entity, series in values.items() for seed, value in enumerate(series)],
+        columns=["entity", "seed", "metric", "influence"],
+    )
 
 
 def test_versus_control_pairs_seed_by_seed_and_controls_the_false_discovery_rate():
@@ -92,5 +103,7 @@ def test_versus_control_pairs_seed_by_seed_and_controls_the_false_discovery_rate
 
 
 def test_versus_control_uses_only_the_seeds_both_have_and_never_flags_a_single_seed():
-    table = versus_control(_by_seed({0: [1.0, 2.0, 3.0], 1: [0.5, 0.5, 0.5]}), _by_seed({0: [0.0], 1: [0.0]})).set_index("entity")
+    table = versus_control(
+        _by_seed({0: [1.0, 2.0, 3.0], 1: [0.5, 0.5, 0.5]}), _by_seed({0: [0.0], 1: [0.0]})
+    ).set_index("entity")
     assert table["seeds"].eq(1).all() and table["p_value"].isna().all() and not table["differs"].any()

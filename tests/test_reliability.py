@@ -29,7 +29,15 @@ from recinfluence.errors import InputError
 from recinfluence.io import atomic_path, write_csv, write_text
 from recinfluence.settings import SCHEMA, Settings, validate_config
 
-from .studies import REPO, SMALL_CONFIG, edit_first_rating, run_snakemake, snakemake_command, snakemake_env, write_config
+from .studies import (
+    REPO,
+    SMALL_CONFIG,
+    edit_first_rating,
+    run_snakemake,
+    snakemake_command,
+    snakemake_env,
+    write_config,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -60,14 +68,31 @@ BAD_TABLES = {
     "empty-file": ("", "file is empty"),
     "missing-column": ("reviewer,movie,when\n1,10,100\n", "missing column(s) stars; found reviewer, movie, when"),
     "non-numeric-rating": (HEADER + GOOD + "3,11,great\n", "non-numeric rating 'great' at data row 3 (line 4)"),
-    "out-of-range-rating": (HEADER + GOOD + "3,11,6\n", "rating 6 at data row 3 (line 4) is outside the rating scale [1, 5]"),
-    "duplicate-pair": (HEADER + GOOD + "1,10,5\n", "2 rows repeat a (user, item) pair, e.g. user '1' item '10'; keep one rating per pair"),
-    "duplicate-pair-up-to-spaces": (HEADER + GOOD + " 1 ,10,5\n", "2 rows repeat a (user, item) pair, e.g. user '1' item '10'; keep one rating per pair"),
+    "out-of-range-rating": (
+        HEADER + GOOD + "3,11,6\n",
+        "rating 6 at data row 3 (line 4) is outside the rating scale [1, 5]",
+    ),
+    "duplicate-pair": (
+        HEADER + GOOD + "1,10,5\n",
+        "2 rows repeat a (user, item) pair, e.g. user '1' item '10'; keep one rating per pair",
+    ),
+    "duplicate-pair-up-to-spaces": (
+        HEADER + GOOD + " 1 ,10,5\n",
+        "2 rows repeat a (user, item) pair, e.g. user '1' item '10'; keep one rating per pair",
+    ),
     "blank-user-id": (HEADER + GOOD + " ,11,4\n", "1 blank user id(s), first at data row 3 (line 4)"),
     "blank-item-id": (HEADER + GOOD + "3,,4\n", "1 blank item id(s), first at data row 3 (line 4)"),
     "extra-field": (HEADER + GOOD + "3,11,4,9\n", "cannot be read (Expected 3 fields in line 4, saw 4)"),
 }
-BAD_DATA = [*BAD_TABLES, "directory-as-path", "parquet-for-amazon", "wrong-column-count", "checksum-of-local-copy", "checksum-of-downloaded-archive", "damaged-archive"]
+BAD_DATA = [
+    *BAD_TABLES,
+    "directory-as-path",
+    "parquet-for-amazon",
+    "wrong-column-count",
+    "checksum-of-local-copy",
+    "checksum-of-downloaded-archive",
+    "damaged-archive",
+]
 
 
 def _archive(movielens_dir: Path, path: Path, corrupt: bool = False) -> str:
@@ -100,7 +125,9 @@ def bad_data_run(tmp_path_factory, movielens_dir):
     path = inputs / "ratings.parquet"
     pd.DataFrame({"user": ["A1"], "item": ["0528881469"], "rating": [5.0], "timestamp": [1]}).to_parquet(path)
     datasets["parquet-for-amazon"] = {"loader": "amazon_ratings", "path": str(path), "k_core": 1}
-    messages["parquet-for-amazon"] = f"{path}: is a binary file, not a text table (a Parquet file needs the table loader and a .parquet name)"
+    messages["parquet-for-amazon"] = (
+        f"{path}: is a binary file, not a text table (a Parquet file needs the table loader and a .parquet name)"
+    )
 
     path = inputs / "ratings_Electronics.csv"
     path.write_text("A1,0528881469\nA2,0594451647\n")  # user, item: no rating, no timestamp
@@ -120,7 +147,9 @@ def bad_data_run(tmp_path_factory, movielens_dir):
     url = _archive(movielens_dir, inputs / "ml-100k.zip")
     wrong = "0" * 64
     datasets["checksum-of-downloaded-archive"] = {"loader": "movielens_100k", "path": None, "url": url, "sha256": wrong}
-    messages["checksum-of-downloaded-archive"] = f"{url}: downloaded sha256 {sha256(inputs / 'ml-100k.zip')} does not match the expected {wrong}"
+    messages["checksum-of-downloaded-archive"] = (
+        f"{url}: downloaded sha256 {sha256(inputs / 'ml-100k.zip')} does not match the expected {wrong}"
+    )
 
     url = _archive(movielens_dir, inputs / "ml-100k-damaged.zip", corrupt=True)
     half = inputs / "half-u.data"
@@ -169,10 +198,15 @@ def test_dataset_too_small_to_split(tmp_path, movielens_dir):
     (tmp_path / "four.csv").write_text(HEADER + "1,10,4\n2,10,3\n1,11,5\n2,11,2\n")
     datasets = {"two-rows": table_spec(tmp_path / "two.csv"), "four-rows": table_spec(tmp_path / "four.csv")}
     write_config(tmp_path, movielens_dir, datasets=datasets, protocols=["paper", "heldout"])
-    output = fails(tmp_path, "--keep-going", "results/two-rows/paper/split.json", "results/four-rows/heldout/split.json")
-    assert "error: datasets.two-rows: split: 2 interactions are too few for a test fraction of 0.25" in output, output[-3000:]
+    output = fails(
+        tmp_path, "--keep-going", "results/two-rows/paper/split.json", "results/four-rows/heldout/split.json"
+    )
+    assert "error: datasets.two-rows: split: 2 interactions are too few for a test fraction of 0.25" in output, output[
+        -3000:
+    ]
     assert (
-        "error: datasets.four-rows: split: 4 interactions are too few for a validation fraction of 0.1 (heldout protocol)" in output
+        "error: datasets.four-rows: split: 4 interactions are too few for a validation fraction of 0.1 (heldout protocol)"
+        in output
     )
     assert "Traceback" not in output
     for dataset, protocol in (("two-rows", "paper"), ("four-rows", "heldout")):
@@ -184,11 +218,15 @@ def test_dataset_too_small_to_split(tmp_path, movielens_dir):
 def test_data_too_small_for_the_study_stops_at_split_with_the_reason(tmp_path, movielens_dir):
     """One user (a study of deletions needs others to evaluate on), and k above the catalog."""
     (tmp_path / "one.csv").write_text(HEADER + "".join(f"1,{item},{1 + item % 5}\n" for item in range(40)))
-    (tmp_path / "few.csv").write_text(HEADER + "".join(f"{user},{item},{1 + (user + item) % 5}\n" for user in range(30) for item in range(6)))
+    (tmp_path / "few.csv").write_text(
+        HEADER + "".join(f"{user},{item},{1 + (user + item) % 5}\n" for user in range(30) for item in range(6))
+    )
     datasets = {"one-user": table_spec(tmp_path / "one.csv"), "six-items": table_spec(tmp_path / "few.csv")}
     write_config(tmp_path, movielens_dir, datasets=datasets, protocols=["paper"])
     output = fails(tmp_path, "--keep-going", "results/one-user/paper/split.json", "results/six-items/paper/split.json")
-    assert "error: datasets.one-user: 1 user(s) and 40 item(s): deletion diagnostics need at least two of each" in output, output[-3000:]
+    assert (
+        "error: datasets.one-user: 1 user(s) and 40 item(s): deletion diagnostics need at least two of each" in output
+    ), output[-3000:]
     assert "error: datasets.six-items: k: 10 is more than the 6 items of the dataset" in output
     assert "Traceback" not in output
     assert not list((tmp_path / "results").glob("*/paper/split.json"))
@@ -203,7 +241,10 @@ def test_users_without_training_rows_are_reported_not_fatal(tmp_path, movielens_
     path = tmp_path / "ratings.csv"
     pd.concat([lonely, regulars[["reviewer", "movie", "stars"]]]).to_csv(path, index=False)
     write_config(
-        tmp_path, movielens_dir, datasets={"lonely": table_spec(path)}, models=SVD_ONLY,
+        tmp_path,
+        movielens_dir,
+        datasets={"lonely": table_spec(path)},
+        models=SVD_ONLY,
         influence={"kinds": ["user"], "limit": {"user": 8}, "shards": 1, "threads": 1},
     )
     run = tmp_path / "results" / "lonely" / "paper"
@@ -261,7 +302,9 @@ def _small_config() -> dict:
     return yaml.safe_load(SMALL_CONFIG.read_text())
 
 
-@pytest.mark.parametrize("path", [REPO / "config.yaml", SMALL_CONFIG, *sorted((REPO / "configs").glob("*.yaml"))], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", [REPO / "config.yaml", SMALL_CONFIG, *sorted((REPO / "configs").glob("*.yaml"))], ids=lambda p: p.name
+)
 def test_shipped_configs_are_valid(path):
     Settings.from_config(yaml.safe_load(path.read_text()), str(path))
 
@@ -269,7 +312,10 @@ def test_shipped_configs_are_valid(path):
 @pytest.mark.parametrize(
     "edit, message",
     [
-        (lambda c: c["split"].update(valid_fraction=0), "split.valid_fraction: 0 is less than or equal to the minimum of 0"),
+        (
+            lambda c: c["split"].update(valid_fraction=0),
+            "split.valid_fraction: 0 is less than or equal to the minimum of 0",
+        ),
         (lambda c: c["influence"].update(shards=0), "influence.shards: 0 is less than the minimum of 1"),
         (lambda c: c["influence"].update(threads=0), "influence.threads: 0 is less than the minimum of 1"),
         (lambda c: c["influence"]["limit"].update(user=0), "influence.limit.user: 0 is less than the minimum of 1"),
@@ -280,15 +326,29 @@ def test_shipped_configs_are_valid(path):
         (lambda c: c.update(sead=1), "(top level): Additional properties are not allowed ('sead' was unexpected)"),
         (lambda c: c["datasets"]["ml-100k"].update(loader="csv"), "datasets.ml-100k.loader: 'csv' is not one of"),
         (lambda c: c["datasets"]["ml-100k"].update(sha256="abc"), "datasets.ml-100k.sha256: 'abc' does not match"),
-        (lambda c: c["datasets"].update(t={"loader": "table", "columns": COLUMNS}), "datasets.t: 'path' is a required property"),
         (
-            lambda c: c["datasets"].update(t={"loader": "table", "path": "r.csv", "columns": {"user": "u", "item": "i"}}),
+            lambda c: c["datasets"].update(t={"loader": "table", "columns": COLUMNS}),
+            "datasets.t: 'path' is a required property",
+        ),
+        (
+            lambda c: c["datasets"].update(
+                t={"loader": "table", "path": "r.csv", "columns": {"user": "u", "item": "i"}}
+            ),
             "datasets.t.columns: 'rating' is a required property",
         ),
         (lambda c: c["models"]["svd"].update(params=[]), "models.svd.params: [] is not of type 'object'"),
-        (lambda c: c["models"]["svd"]["params"].update(n_factorz=3), "models.svd.params: Additional properties are not allowed ('n_factorz' was unexpected)"),
-        (lambda c: c["models"]["ncf"]["params"].update(lr=0), "models.ncf.params.lr: 0 is less than or equal to the minimum of 0"),
-        (lambda c: c.update(estimators={"influence_functions": {}}), "estimators: Additional properties are not allowed ('influence_functions' was unexpected)"),
+        (
+            lambda c: c["models"]["svd"]["params"].update(n_factorz=3),
+            "models.svd.params: Additional properties are not allowed ('n_factorz' was unexpected)",
+        ),
+        (
+            lambda c: c["models"]["ncf"]["params"].update(lr=0),
+            "models.ncf.params.lr: 0 is less than or equal to the minimum of 0",
+        ),
+        (
+            lambda c: c.update(estimators={"influence_functions": {}}),
+            "estimators: Additional properties are not allowed ('influence_functions' was unexpected)",
+        ),
         (lambda c: c["estimators"]["exact"].update(seeds=0), "estimators.exact.seeds: 0 is less than the minimum of 1"),
         (lambda c: c["prune"].update(k=[2]), "prune: Additional properties are not allowed ('k' was unexpected)"),
     ],
@@ -363,7 +423,18 @@ def test_failed_job_leaves_no_output(tmp_path):
         "rule two_outputs:\n    output:\n        first='out/first.txt',\n        second='out/second.txt',\n"
         "    log:\n        'logs/two_outputs.log',\n    script:\n        'step.py'\n"
     )
-    command = [sys.executable, "-m", "snakemake", "-s", str(snakefile), "--directory", str(tmp_path), "--cores", "1", "--show-failed-logs"]
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(snakefile),
+        "--directory",
+        str(tmp_path),
+        "--cores",
+        "1",
+        "--show-failed-logs",
+    ]
     result = subprocess.run(command, capture_output=True, text=True, env=snakemake_env(), timeout=300)
     assert result.returncode != 0
     assert "error: input.csv: broken on purpose" in result.stdout + result.stderr
@@ -431,7 +502,12 @@ def test_library_writes_only_through_atomic_paths():
 SHARDS = 4
 TARGET = "results/ml-100k/paper/svd/exact/user/influence.parquet"
 # NCF: batches of 2 variants (the batched fit_many path), one per shard, 1 epoch
-NCF_ONLY = {"ncf": {"class": "ncf", "params": {"factors": 4, "layers": [8, 4], "epochs": 1, "batch_size": 4096, "n_negatives": 1, "device": "cpu"}}}
+NCF_ONLY = {
+    "ncf": {
+        "class": "ncf",
+        "params": {"factors": 4, "layers": [8, 4], "epochs": 1, "batch_size": 4096, "n_negatives": 1, "device": "cpu"},
+    }
+}
 
 
 def interruptible(model: str) -> dict:
@@ -470,7 +546,8 @@ def finished_shards(workdir: Path, model: str = "svd") -> set[int]:
     """Shards whose outputs all exist and whose job Snakemake has recorded as complete."""
     marked = marked_incomplete(workdir)
     return {
-        shard for shard in range(SHARDS)
+        shard
+        for shard in range(SHARDS)
         if all((workdir / f).exists() and str(f) not in marked for f in shard_files(shard, model))
     }
 
@@ -503,22 +580,34 @@ def test_interrupted_study_resumes_and_loses_nothing(model, tmp_path_factory, tm
     with open(tmp_path / "first_attempt.txt", "w") as out:
         process = subprocess.Popen(
             snakemake_command(tmp_path, "--cores", "2", TARGET),
-            stdout=out, stderr=subprocess.STDOUT, env=snakemake_env(), start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=snakemake_env(),
+            start_new_session=True,
         )
         try:
             deadline = time.monotonic() + 600
             while True:
                 if process.poll() is not None:
-                    pytest.fail("the study finished before it could be interrupted:\n" + (tmp_path / "first_attempt.txt").read_text()[-3000:])
+                    pytest.fail(
+                        "the study finished before it could be interrupted:\n"
+                        + (tmp_path / "first_attempt.txt").read_text()[-3000:]
+                    )
                 if time.monotonic() > deadline:
                     pytest.fail("no shard finished within 10 minutes")
                 finished = finished_shards(tmp_path, model)
                 logs = tmp_path / "logs" / "ml-100k" / "paper" / model / "exact" / "user"
-                running = {s for s in range(SHARDS) if (logs / f"shard_{s}.log").exists() and not (tmp_path / shard_files(s, model)[-1]).exists()}
+                running = {
+                    s
+                    for s in range(SHARDS)
+                    if (logs / f"shard_{s}.log").exists() and not (tmp_path / shard_files(s, model)[-1]).exists()
+                }
                 if finished and running:
                     break
                 time.sleep(0.02)
-            kept = {f: (tmp_path / f).stat().st_mtime_ns for shard in sorted(finished) for f in shard_files(shard, model)}
+            kept = {
+                f: (tmp_path / f).stat().st_mtime_ns for shard in sorted(finished) for f in shard_files(shard, model)
+            }
         finally:
             with contextlib.suppress(ProcessLookupError):  # already ended: the failure above says why
                 os.killpg(process.pid, signal.SIGKILL)  # Snakemake and every job it started
@@ -538,7 +627,10 @@ def test_interrupted_study_resumes_and_loses_nothing(model, tmp_path_factory, tm
         assert (tmp_path / path).stat().st_mtime_ns == mtime, f"{path} was recomputed"
     output = resumed.stdout + resumed.stderr
     for shard in range(SHARDS):
-        rerun = f"wildcards: dataset=ml-100k, protocol=paper, model={model}, estimator=exact, kind=user, shard={shard}\n" in output
+        rerun = (
+            f"wildcards: dataset=ml-100k, protocol=paper, model={model}, estimator=exact, kind=user, shard={shard}\n"
+            in output
+        )
         assert rerun == (shard in unfinished), shard
     for name in ("influence.parquet", "per_user.parquet"):
         resumed_table = pd.read_parquet(tmp_path / Path(TARGET).parent / name)

@@ -46,9 +46,15 @@ def test_every_optional_key_can_be_left_out(path):
 
 
 def test_defaults_are_the_papers_setup():
-    settings = Settings.from_config({"datasets": {"d": {"loader": "movielens_100k"}}, "models": {"m": {"class": "svd"}}})
+    settings = Settings.from_config(
+        {"datasets": {"d": {"loader": "movielens_100k"}}, "models": {"m": {"class": "svd"}}}
+    )
     assert (settings.evaluation.k, settings.evaluation.relevance_threshold, settings.primary_metric) == (10, 4, "map")
-    assert settings.split.test_fraction == 0.25 and settings.protocols == ["heldout", "paper"] and settings.comparison == "exclude"
+    assert (
+        settings.split.test_fraction == 0.25
+        and settings.protocols == ["heldout", "paper"]
+        and settings.comparison == "exclude"
+    )
     assert list(settings.estimators) == ["exact"] and settings.estimators["exact"].params == {"seeds": 1}
     assert settings.models["m"].params == {} and settings.influence.variants_per_batch == 16
 
@@ -56,7 +62,9 @@ def test_defaults_are_the_papers_setup():
 def test_settings_travel_as_plain_values_and_come_back_equal():
     settings = Settings.from_config(yaml.safe_load(SMALL_CONFIG.read_text()))
     params = settings.to_params()
-    assert repr(params) == repr(yaml.safe_load(yaml.safe_dump(params, sort_keys=False)))  # only plain values: Snakemake can compare them
+    assert repr(params) == repr(
+        yaml.safe_load(yaml.safe_dump(params, sort_keys=False))
+    )  # only plain values: Snakemake can compare them
     assert Settings.from_params(params) == settings
 
 
@@ -72,9 +80,9 @@ def test_the_schema_names_what_the_registry_holds():
     assert definitions["kinds"]["items"]["enum"] == list(ENTITY_KINDS)
     assert {name.removesuffix("_params") for name in definitions if name.endswith("_params")} == set(MODELS)
     conditions = properties["models"]["additionalProperties"]["allOf"]
-    assert [(c["if"]["properties"]["class"]["const"], c["then"]["properties"]["params"]["$ref"]) for c in conditions] == [
-        (name, f"#/definitions/{name}_params") for name in MODELS
-    ]
+    assert [
+        (c["if"]["properties"]["class"]["const"], c["then"]["properties"]["params"]["$ref"]) for c in conditions
+    ] == [(name, f"#/definitions/{name}_params") for name in MODELS]
 
 
 def test_the_registry_is_true_to_the_classes_it_names():
@@ -82,7 +90,9 @@ def test_the_registry_is_true_to_the_classes_it_names():
     schema = yaml.safe_load(SCHEMA.read_text())
     for name, entry in MODELS.items():
         cls = import_object(entry.path, name, "model class")
-        assert set(schema["definitions"][f"{name}_params"]["properties"]) == set(inspect.signature(cls).parameters), name
+        assert set(schema["definitions"][f"{name}_params"]["properties"]) == set(inspect.signature(cls).parameters), (
+            name
+        )
         assert model_capabilities(cls) == set(entry.capabilities), name
         for capability, options in entry.capabilities.items():  # each option is a keyword of the method
             assert set(options) <= set(inspect.signature(getattr(cls, capability)).parameters), (name, capability)
@@ -121,7 +131,9 @@ def test_model_parameters_are_checked_with_the_config():
     assert "  models.ncf.params.epochs: 0 is less than the minimum of 1" in lines
     assert "  models.ncf.params.device: 'tpu' is not one of ['auto', 'cpu', 'cuda']" in lines
     assert "  models.ncf.params.layers.0: 15 is not a multiple of 2" in lines
-    assert any(line.startswith("  models.svd.params: Additional properties are not allowed ('n_factor'") for line in lines)
+    assert any(
+        line.startswith("  models.svd.params: Additional properties are not allowed ('n_factor'") for line in lines
+    )
 
 
 def test_a_plug_in_model_may_declare_its_parameters():
@@ -143,7 +155,10 @@ def test_ncf_on_cuda_without_a_cuda_device_is_one_line_naming_the_key(monkeypatc
     from recinfluence.models import model_factory
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    with pytest.raises(InputError, match=r"^models.ncf: bad parameters for 'ncf' \(device: 'cuda', but PyTorch sees no CUDA device here; use auto"):
+    with pytest.raises(
+        InputError,
+        match=r"^models.ncf: bad parameters for 'ncf' \(device: 'cuda', but PyTorch sees no CUDA device here; use auto",
+    ):
         model_factory("ncf", {"device": "cuda"}, "models.ncf")
     assert model_factory("ncf", {"device": "auto"}, "models.ncf")().device.type == "cpu"
 
@@ -151,7 +166,12 @@ def test_ncf_on_cuda_without_a_cuda_device_is_one_line_naming_the_key(monkeypatc
 def test_keys_that_must_agree_are_checked_together_before_any_job():
     config = yaml.safe_load(SMALL_CONFIG.read_text())
     config["relevance_threshold"] = 10
-    config["datasets"]["mine"] = {"loader": "table", "path": "r.csv", "columns": {"user": "u", "item": "i", "rating": "r"}, "rating_scale": [5, 0.5]}
+    config["datasets"]["mine"] = {
+        "loader": "table",
+        "path": "r.csv",
+        "columns": {"user": "u", "item": "i", "rating": "r"},
+        "rating_scale": [5, 0.5],
+    }
     config["estimators"]["racing"] = {"start_seeds": 8, "max_seeds": 4}
     with pytest.raises(InputError) as error:
         Settings.from_config(config, "study.yaml")
@@ -172,13 +192,32 @@ def test_synthetic_and_larger_movielens_entries_are_read_and_checked():
     config["datasets"] = {
         "ml-1m": {"loader": "movielens_1m"},
         "ml-25m": {"loader": "movielens_25m", "path": "/data/ml-25m"},
-        "big": {"loader": "synthetic", "source": {"loader": "movielens_100k", "path": "/data/ml-100k"}, "factor": 100, "expansion_seed": 2},
-        "grown": {"loader": "synthetic", "source": {"loader": "table", "path": "r.csv", "columns": {"user": "u", "item": "i", "rating": "r"}}, "factor": 2},
+        "big": {
+            "loader": "synthetic",
+            "source": {"loader": "movielens_100k", "path": "/data/ml-100k"},
+            "factor": 100,
+            "expansion_seed": 2,
+        },
+        "grown": {
+            "loader": "synthetic",
+            "source": {"loader": "table", "path": "r.csv", "columns": {"user": "u", "item": "i", "rating": "r"}},
+            "factor": 2,
+        },
     }
     settings = Settings.from_config(config)
     big = settings.datasets["big"]
-    assert (big.factor, big.expansion_seed, big.source_spec().name, big.source_spec().path) == (100, 2, "big.source", "/data/ml-100k")
-    assert [spec.scale() for spec in settings.datasets.values()] == [(1, 5), (0.5, 5), (1, 5), None]  # a source's scale is the synthetic one's
+    assert (big.factor, big.expansion_seed, big.source_spec().name, big.source_spec().path) == (
+        100,
+        2,
+        "big.source",
+        "/data/ml-100k",
+    )
+    assert [spec.scale() for spec in settings.datasets.values()] == [
+        (1, 5),
+        (0.5, 5),
+        (1, 5),
+        None,
+    ]  # a source's scale is the synthetic one's
     assert Settings.from_params(settings.to_params()) == settings
     # the keys a synthetic entry does not read, a missing factor and a bad source: every problem at once
     config["datasets"] = {
@@ -196,12 +235,22 @@ def test_synthetic_and_larger_movielens_entries_are_read_and_checked():
         "  datasets.half.factor: 0 is less than the minimum of 1",
     ]
     # the rating scale is checked where it is set: in the source
-    config["datasets"] = {"half": {"loader": "synthetic", "source": {"loader": "movielens_25m", "rating_scale": [5, 1]}, "factor": 2}}
-    with pytest.raises(InputError, match=r"^study.yaml: datasets.half.source.rating_scale: \[5, 1\] is not \[lowest, highest\]$"):
+    config["datasets"] = {
+        "half": {"loader": "synthetic", "source": {"loader": "movielens_25m", "rating_scale": [5, 1]}, "factor": 2}
+    }
+    with pytest.raises(
+        InputError, match=r"^study.yaml: datasets.half.source.rating_scale: \[5, 1\] is not \[lowest, highest\]$"
+    ):
         Settings.from_config(config, "study.yaml")
 
 
-ANALYSIS = ["recinfluence.analysis", "recinfluence.summary", "recinfluence.plots", "recinfluence.settings", "recinfluence.estimators.base"]
+ANALYSIS = [
+    "recinfluence.analysis",
+    "recinfluence.summary",
+    "recinfluence.plots",
+    "recinfluence.settings",
+    "recinfluence.estimators.base",
+]
 
 
 def test_analysis_and_report_code_import_neither_torch_nor_numba():
@@ -234,12 +283,20 @@ def test_a_second_run_in_the_same_folder_stops_before_any_job(tmp_path, movielen
     holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True, env=snakemake_env())
     try:
         assert holder.stdout.readline().strip() == "held"
-        result = subprocess.run(snakemake_command(study, "--cores", "1"), capture_output=True, text=True, env=snakemake_env(), timeout=300)
+        result = subprocess.run(
+            snakemake_command(study, "--cores", "1"), capture_output=True, text=True, env=snakemake_env(), timeout=300
+        )
         assert result.returncode != 0
-        assert f"{study}: another Snakemake run (pid {holder.pid}) is working in this folder" in result.stdout + result.stderr
+        assert (
+            f"{study}: another Snakemake run (pid {holder.pid}) is working in this folder"
+            in result.stdout + result.stderr
+        )
         assert not (study / "results").exists() and not (study / "logs").exists()
     finally:
         holder.kill()
         holder.wait()
-    retry = subprocess.run([sys.executable, "-c", f"from recinfluence.jobs import claim_folder; claim_folder({str(study)!r})"], env=snakemake_env())
+    retry = subprocess.run(
+        [sys.executable, "-c", f"from recinfluence.jobs import claim_folder; claim_folder({str(study)!r})"],
+        env=snakemake_env(),
+    )
     assert retry.returncode == 0  # the lock went with its holder

@@ -36,11 +36,19 @@ SLURM_TIMEOUT = 300  # seconds; a hung Snakemake (see tests/slurm/cluster.sh) is
 # for the checks. `--cores`, the node's CPU count, is added below: a group job runs at most that
 # many shards side by side, so it never asks for more CPUs than the node has.
 TEST_CLUSTER = [
-    "--slurm-status-command", "squeue",
-    "--default-resources", "slurm_partition=debug", "runtime=10", "mem_mb=500", "cpus_per_task=threads",
-    "--set-resources", "influence_shard:mem_mb=500",
-    "--slurm-init-seconds-before-status-checks", "2",
-    "--latency-wait", "5",
+    "--slurm-status-command",
+    "squeue",
+    "--default-resources",
+    "slurm_partition=debug",
+    "runtime=10",
+    "mem_mb=500",
+    "cpus_per_task=threads",
+    "--set-resources",
+    "influence_shard:mem_mb=500",
+    "--slurm-init-seconds-before-status-checks",
+    "2",
+    "--latency-wait",
+    "5",
     "--slurm-keep-successful-logs",
 ]
 PROFILE = REPO / "profiles" / "slurm"
@@ -68,7 +76,9 @@ def slurm(tmp_path_factory):
         pytest.skip(reason)
     folder = tmp_path_factory.mktemp("slurm")
     try:
-        start = subprocess.run(["bash", str(CLUSTER), "start", str(folder)], capture_output=True, text=True, timeout=600)
+        start = subprocess.run(
+            ["bash", str(CLUSTER), "start", str(folder)], capture_output=True, text=True, timeout=600
+        )
         if start.returncode == 3:  # e.g. a Slurm daemon already runs on this host
             pytest.skip(start.stderr.strip().splitlines()[-1])
         if start.returncode != 0:
@@ -76,7 +86,9 @@ def slurm(tmp_path_factory):
         env = snakemake_env()
         env["SLURM_CONF"] = str(folder / "slurm.conf")
         env["PATH"] = f"{folder / 'bin'}{os.pathsep}{env['PATH']}"  # see tests/slurm/cluster.sh
-        cpus = subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, env=env, timeout=30, check=True)
+        cpus = subprocess.run(
+            ["sinfo", "-h", "-o", "%c"], capture_output=True, text=True, env=env, timeout=30, check=True
+        )
         yield {"env": env, "cpus": cpus.stdout.strip()}
     finally:
         subprocess.run(["bash", str(CLUSTER), "stop", str(folder)], timeout=120)
@@ -90,16 +102,24 @@ def studies(slurm, tmp_path_factory, movielens_dir):
     # without the random-rows control: what Slurm runs, not every estimator (CI time); two shards
     # per table, so that a group job holds shards of one table
     for folder in (on_slurm, local):
-        config = write_config(folder, movielens_dir, estimators={"exact": {"seeds": 2}, "random": {"seeds": 2}}, influence__shards=2)
+        config = write_config(
+            folder, movielens_dir, estimators={"exact": {"seeds": 2}, "random": {"seeds": 2}}, influence__shards=2
+        )
     targets = [*TABLES, RANKED]
     started = time.monotonic()
     local_run = subprocess.Popen(
         snakemake_command(local, "--cores", "2", *targets),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=snakemake_env(), cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=snakemake_env(),
+        cwd=REPO,
     )
     try:
         command = ["timeout", "-k", "10", str(SLURM_TIMEOUT)]
-        command += snakemake_command(on_slurm, "--profile", str(PROFILE), *TEST_CLUSTER, "--cores", slurm["cpus"], *targets)
+        command += snakemake_command(
+            on_slurm, "--profile", str(PROFILE), *TEST_CLUSTER, "--cores", slurm["cpus"], *targets
+        )
         slurm_run = subprocess.run(command, capture_output=True, text=True, env=slurm["env"], cwd=REPO)
         slurm_seconds = time.monotonic() - started
         local_output, _ = local_run.communicate(timeout=600)
@@ -115,11 +135,21 @@ def studies(slurm, tmp_path_factory, movielens_dir):
     assert run_id, output[-3000:]
     queue = subprocess.run(
         ["squeue", "-h", "--states=all", f"--name={run_id.group(1)}", "-o", "%i|%k|%T"],
-        capture_output=True, text=True, env=slurm["env"], timeout=30, check=True,
+        capture_output=True,
+        text=True,
+        env=slurm["env"],
+        timeout=30,
+        check=True,
     )
     jobs = [line.split("|") for line in queue.stdout.split()]
     print(f"\nsmall study through Slurm: {len(jobs)} Slurm jobs, {slurm_seconds:.0f} s")
-    return {"on_slurm": on_slurm, "local": local, "output": output, "jobs": jobs, "shards": config["influence"]["shards"]}
+    return {
+        "on_slurm": on_slurm,
+        "local": local,
+        "output": output,
+        "jobs": jobs,
+        "shards": config["influence"]["shards"],
+    }
 
 
 def test_shard_jobs_ran_as_slurm_jobs(studies):
@@ -139,11 +169,15 @@ def test_shard_jobs_ran_as_slurm_jobs(studies):
 
 
 def test_local_rules_stay_on_the_submitting_machine(studies):
-    assert not [comment for _, comment, _ in studies["jobs"] if "merge_influence" in comment or "analyse_influence" in comment]
+    assert not [
+        comment for _, comment, _ in studies["jobs"] if "merge_influence" in comment or "analyse_influence" in comment
+    ]
     assert "localrule merge_influence:" in studies["output"] and "localrule analyse_influence:" in studies["output"]
     assert (studies["on_slurm"] / RANKED).stat().st_size > 0
 
 
 def test_influence_tables_equal_those_of_a_local_run(studies):
     for table in TABLES:
-        pd.testing.assert_frame_equal(pd.read_parquet(studies["on_slurm"] / table), pd.read_parquet(studies["local"] / table))
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(studies["on_slurm"] / table), pd.read_parquet(studies["local"] / table)
+        )

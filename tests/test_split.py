@@ -132,7 +132,9 @@ def test_data_too_small_for_the_study_is_refused_with_the_reason(movielens):
     split = split_interactions(len(frame), protocol="heldout")
     check_evaluable(frame, split, 10, 4)  # the real data passes
     one_user = frame[frame["user"] == 0].reset_index(drop=True)
-    with pytest.raises(InputError, match="1 user\\(s\\) and .* item\\(s\\): deletion diagnostics need at least two of each"):
+    with pytest.raises(
+        InputError, match="1 user\\(s\\) and .* item\\(s\\): deletion diagnostics need at least two of each"
+    ):
         check_evaluable(one_user, split_interactions(len(one_user)), 10, 4)
     few_items = frame[frame["item"] < 8].reset_index(drop=True)
     with pytest.raises(InputError, match="k: 10 is more than the 8 items of the dataset"):

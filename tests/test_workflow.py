@@ -38,13 +38,30 @@ def test_every_table_and_figure_is_produced(small_study):
             for estimator, kind in ((e, k) for e in config["estimators"] for k in ("user", "item")):
                 pruned = estimator in config["prune"]["estimators"]
                 for name in (
-                    "influence.parquet", "influence_by_seed.parquet", "per_user.parquet", "timing.csv", "top_bottom.csv", "top_bottom.md",
-                    "significance.csv", "significance.md", "moved_users.csv", "moved_users.md", "metric_agreement.csv",
-                    "metric_agreement.md", "reproducibility.csv", *(["pruning_summary.md"] if pruned else []),
+                    "influence.parquet",
+                    "influence_by_seed.parquet",
+                    "per_user.parquet",
+                    "timing.csv",
+                    "top_bottom.csv",
+                    "top_bottom.md",
+                    "significance.csv",
+                    "significance.md",
+                    "moved_users.csv",
+                    "moved_users.md",
+                    "metric_agreement.csv",
+                    "metric_agreement.md",
+                    "reproducibility.csv",
+                    *(["pruning_summary.md"] if pruned else []),
                 ):
                     assert (run / model / estimator / kind / name).stat().st_size > 0, name
                 assert (run / model / estimator / kind / "pruning_summary.md").exists() == pruned
-                for stem in ("distribution", "top_bottom", "moved_users", "metric_agreement", *(["pruning"] if pruned else [])):
+                for stem in (
+                    "distribution",
+                    "top_bottom",
+                    "moved_users",
+                    "metric_agreement",
+                    *(["pruning"] if pruned else []),
+                ):
                     assert (run / model / estimator / kind / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
                     assert (run / model / estimator / kind / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
         for model, kind in ((m, k) for m in config["models"] for k in ("user", "item")):
@@ -61,7 +78,9 @@ def test_every_table_holds_every_entity_and_metric_with_numbers_where_numbers_ar
     for protocol in config["protocols"]:
         for model in config["models"]:
             folder = workdir / "results" / "ml-100k" / protocol / model
-            metrics = {"map@10", "ndcg@10", "precision@10", "recall@10", "hit_rate@10", "auc"} | ({"rmse", "mae"} if model == "svd" else set())
+            metrics = {"map@10", "ndcg@10", "precision@10", "recall@10", "hit_rate@10", "auc"} | (
+                {"rmse", "mae"} if model == "svd" else set()
+            )
             baseline = pd.read_csv(folder / "baseline.csv")
             assert set(baseline["metric"]) == metrics and baseline["value"].notna().all()
             for estimator in config["estimators"]:
@@ -72,12 +91,19 @@ def test_every_table_holds_every_entity_and_metric_with_numbers_where_numbers_ar
                     assert set(influence["entity"]) == set(range(limit[kind])) and set(influence["metric"]) == metrics
                     assert influence["influence"].notna().all() and influence["p_value"].between(0, 1).all()
                     assert (influence["samples"] == config["estimators"][estimator].get("seeds", seeds)).all()
-                    assert (influence["ci_low"] <= influence["influence"]).all() and (influence["influence"] <= influence["ci_high"]).all()
+                    assert (influence["ci_low"] <= influence["influence"]).all() and (
+                        influence["influence"] <= influence["ci_high"]
+                    ).all()
                     by_seed = pd.read_parquet(here / "influence_by_seed.parquet")
-                    assert len(by_seed) == len(influence) * influence["samples"].iloc[0] and by_seed["influence"].notna().all()
+                    assert (
+                        len(by_seed) == len(influence) * influence["samples"].iloc[0]
+                        and by_seed["influence"].notna().all()
+                    )
                     significance = pd.read_csv(here / "significance.csv").set_index("metric")
                     assert set(significance.index) == metrics and (significance["entities"] == limit[kind]).all()
-                    assert (significance["detectable"] <= significance["entities"]).all() and (significance["above_noise"] <= significance["entities"]).all()
+                    assert (significance["detectable"] <= significance["entities"]).all() and (
+                        significance["above_noise"] <= significance["entities"]
+                    ).all()
                     reproducibility = pd.read_csv(here / "reproducibility.csv")
                     assert set(reproducibility["metric"]) == metrics and reproducibility["spearman_mean"].notna().any()
                     ranked = pd.read_csv(here / "top_bottom.csv")
@@ -134,7 +160,9 @@ def test_noise_floor_is_the_seed_to_seed_difference_of_the_baseline(small_study)
         floor = pd.read_csv(folder / "noise_floor.csv").set_index(["part", "metric"])
         # two seeds give one pair: the noise floor is their absolute difference
         assert (floor["pairs"] == 1).all()
-        np.testing.assert_allclose(floor["noise_floor"], (by_seed[seeds[0]] - by_seed[seeds[1]]).abs().reindex(floor.index))
+        np.testing.assert_allclose(
+            floor["noise_floor"], (by_seed[seeds[0]] - by_seed[seeds[1]]).abs().reindex(floor.index)
+        )
         np.testing.assert_allclose(floor["mean"], by_seed.mean(axis=1).reindex(floor.index))
         split_differs = not np.allclose(floor.xs("evaluation")["mean"], floor.xs("test")["mean"])
         assert split_differs == (protocol == "heldout")  # heldout: influence on validation, pruning on test
@@ -145,13 +173,17 @@ def test_significance_follows_the_noise_floor_rule(small_study):
     for protocol in config["protocols"]:
         for model in config["models"]:
             folder = workdir / "results" / "ml-100k" / protocol / model
-            floor = pd.read_csv(folder / "noise_floor.csv").query("part == 'evaluation'").set_index("metric")["noise_floor"]
+            floor = (
+                pd.read_csv(folder / "noise_floor.csv").query("part == 'evaluation'").set_index("metric")["noise_floor"]
+            )
             for kind in ("user", "item"):
                 influence = pd.read_parquet(folder / "exact" / kind / "influence.parquet")
                 above = influence["influence"].abs() > influence["metric"].map(floor)
                 significance = pd.read_csv(folder / "exact" / kind / "significance.csv").set_index("metric")
                 expected = above.groupby(influence["metric"]).sum()
-                pd.testing.assert_series_equal(significance["above_noise"].sort_index(), expected.sort_index(), check_names=False)
+                pd.testing.assert_series_equal(
+                    significance["above_noise"].sort_index(), expected.sort_index(), check_names=False
+                )
                 ranked = pd.read_csv(folder / "exact" / kind / "top_bottom.csv")
                 primary = influence[influence["metric"] == "map@10"].set_index("entity")["influence"]
                 assert (ranked["above_noise"] == (primary[ranked["entity"]].abs() > floor["map@10"]).to_numpy()).all()
@@ -166,8 +198,13 @@ def test_influence_averages_the_seeds_per_deletion_with_a_confidence_interval(sm
     by_seed = pd.read_parquet(folder / "influence_by_seed.parquet")
     assert sorted(by_seed["seed"].unique()) == [0, 1] and (influence["samples"] == 2).all()
     mean = by_seed.groupby(["entity", "metric"])["influence"].mean()
-    np.testing.assert_allclose(influence.set_index(["entity", "metric"])["influence"], mean.reindex(influence.set_index(["entity", "metric"]).index))
-    assert (influence["ci_low"] <= influence["influence"]).all() and (influence["influence"] <= influence["ci_high"]).all()
+    np.testing.assert_allclose(
+        influence.set_index(["entity", "metric"])["influence"],
+        mean.reindex(influence.set_index(["entity", "metric"]).index),
+    )
+    assert (influence["ci_low"] <= influence["influence"]).all() and (
+        influence["influence"] <= influence["ci_high"]
+    ).all()
     reproducibility = pd.read_csv(folder / "reproducibility.csv")
     assert (reproducibility["seeds"] == 2).all() and reproducibility["spearman_mean"].notna().any()
     # two seeds split in halves of one: the reliability is the Spearman-Brown of their correlation
@@ -224,12 +261,21 @@ def test_moved_users_are_read_from_the_per_user_influence(small_study):
 def test_summary_sets_both_protocols_side_by_side(small_study):
     workdir, config = small_study
     summary = (workdir / "results" / "summary.md").read_text()
-    assert "**above the noise** when its absolute value exceeds the noise floor" in summary and "**detectable**" in summary
+    assert (
+        "**above the noise** when its absolute value exceeds the noise floor" in summary and "**detectable**" in summary
+    )
     claims = [line for line in summary.splitlines() if line.startswith("| (no published number) removing the 2 least")]
-    assert {tuple(cell.strip() for cell in cells[3:6]) for cells in (line.strip("|").split("|") for line in claims)} == {
-        (model, protocol, estimator) for model in ("svd", "ncf") for protocol in ("paper", "heldout") for estimator in ("exact", "random")
+    assert {
+        tuple(cell.strip() for cell in cells[3:6]) for cells in (line.strip("|").split("|") for line in claims)
+    } == {
+        (model, protocol, estimator)
+        for model in ("svd", "ncf")
+        for protocol in ("paper", "heldout")
+        for estimator in ("exact", "random")
     }
-    pruning = pd.read_csv(workdir / "results" / "ml-100k" / "heldout" / "svd" / "exact" / "user" / "pruning_summary.csv")
+    pruning = pd.read_csv(
+        workdir / "results" / "ml-100k" / "heldout" / "svd" / "exact" / "user" / "pruning_summary.csv"
+    )
     least = pruning.query("metric == 'map@10' and selection == 'least influential'").iloc[0]
     row = next(line for line in claims if "| svd " in line and "| heldout " in line and "| exact " in line)
     assert f"{least['mean']:+.2f}% [{least['ci_low']:+.2f}, {least['ci_high']:+.2f}] (n=2)" in row
@@ -245,7 +291,10 @@ def test_report_is_self_contained(small_study):
 def test_sharding_changes_no_number(small_study, tmp_path, movielens_dir):
     workdir, _ = small_study
     write_config(tmp_path, movielens_dir, influence__shards=3)
-    targets = [f"results/ml-100k/paper/{model}/{estimator}/{kind}/influence.parquet" for model, estimator, kind in (("svd", "exact", "user"), ("ncf", "exact", "item"), ("svd", "random", "item"))]
+    targets = [
+        f"results/ml-100k/paper/{model}/{estimator}/{kind}/influence.parquet"
+        for model, estimator, kind in (("svd", "exact", "user"), ("ncf", "exact", "item"), ("svd", "random", "item"))
+    ]
     snakemake(tmp_path, "--cores", "2", *targets)
     for target in targets:
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / target), pd.read_parquet(workdir / target))
@@ -272,26 +321,56 @@ def planned_jobs(output: str) -> set[tuple[str, frozenset]]:
         rule = re.search(r"^(?:local)?rule (\w+):", block, re.M)
         if rule:
             wildcards = re.search(r"^\s+wildcards: (.*)$", block, re.M)
-            pairs = frozenset(tuple(pair.split("=", 1)) for pair in wildcards.group(1).split(", ")) if wildcards else frozenset()
+            pairs = (
+                frozenset(tuple(pair.split("=", 1)) for pair in wildcards.group(1).split(", "))
+                if wildcards
+                else frozenset()
+            )
             jobs.add((rule.group(1), pairs))
     return jobs
 
 
 EVERY_RULE = {
-    "prepare_dataset", "split", "baseline", "influence_shard", "merge_influence", "prune", "analyse_influence", "agreement",
-    "plot_influence", "plot_pruning", "plot_agreement", "plot_reliability", "summary", "all",
+    "prepare_dataset",
+    "split",
+    "baseline",
+    "influence_shard",
+    "merge_influence",
+    "prune",
+    "analyse_influence",
+    "agreement",
+    "plot_influence",
+    "plot_pruning",
+    "plot_agreement",
+    "plot_reliability",
+    "summary",
+    "all",
 }
 # Each edit of the finished small study, and the rules whose jobs it must (and alone may) rerun:
 # those that read the key, and those downstream of them.
 EDITS = {
     "report.top_n": (
-        lambda c: c["report"].update(top_n=4), {"analyse_influence", "agreement", "plot_influence", "plot_agreement", "plot_reliability", "summary", "all"},
+        lambda c: c["report"].update(top_n=4),
+        {"analyse_influence", "agreement", "plot_influence", "plot_agreement", "plot_reliability", "summary", "all"},
     ),
     "prune.sizes": (lambda c: c["prune"].update(sizes=[2, 3]), {"prune", "plot_pruning", "summary", "all"}),
     "noise.seeds": (
-        lambda c: c["noise"].update(seeds=3), {"baseline", "prune", "analyse_influence", "plot_influence", "plot_pruning", "plot_reliability", "summary", "all"},
+        lambda c: c["noise"].update(seeds=3),
+        {
+            "baseline",
+            "prune",
+            "analyse_influence",
+            "plot_influence",
+            "plot_pruning",
+            "plot_reliability",
+            "summary",
+            "all",
+        },
     ),
-    "models.svd.params": (lambda c: c["models"]["svd"]["params"].update(n_epochs=11), EVERY_RULE - {"prepare_dataset", "split"}),
+    "models.svd.params": (
+        lambda c: c["models"]["svd"]["params"].update(n_epochs=11),
+        EVERY_RULE - {"prepare_dataset", "split"},
+    ),
     "k": (lambda c: c.update(k=5), EVERY_RULE - {"prepare_dataset"}),  # split checks k against the items
     "estimators.random.scale": (
         lambda c: c["estimators"]["random"].update(scale=0.002),
@@ -304,7 +383,9 @@ EDITS = {
 def test_a_config_edit_reruns_only_the_rules_that_read_it(small_study, tmp_path, key):
     workdir, config = small_study
     study = tmp_path / "study"
-    shutil.copytree(workdir, study, ignore=shutil.ignore_patterns("report.html"))  # results with their mtimes, and .snakemake
+    shutil.copytree(
+        workdir, study, ignore=shutil.ignore_patterns("report.html")
+    )  # results with their mtimes, and .snakemake
     assert planned_jobs(snakemake(study, "-n").stdout) == set(), "the finished study plans nothing"
     edit, rules = EDITS[key]
     edited = copy.deepcopy(config)
@@ -331,15 +412,19 @@ def test_the_negative_control_runs_through_the_dag(small_study):
     assert pruning["same_seed_mean"].isna().all()  # the control trained no model: every pruning seed is fresh
     summary = (workdir / "results" / "summary.md").read_text()
     assert "**negative control**" in summary
-    reproducibility = summary[summary.index("## 6."):]
+    reproducibility = summary[summary.index("## 6.") :]
     assert "| random " in reproducibility and "| exact " in reproducibility
 
 
 def test_a_config_of_datasets_and_models_alone_plans_the_whole_study(tmp_path, movielens_dir):
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump({
-        "datasets": {"ml-100k": {"loader": "movielens_100k", "path": str(movielens_dir)}},
-        "models": {"svd": {"class": "svd"}},
-    }))
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "datasets": {"ml-100k": {"loader": "movielens_100k", "path": str(movielens_dir)}},
+                "models": {"svd": {"class": "svd"}},
+            }
+        )
+    )
     jobs = planned_jobs(snakemake(tmp_path, "-n").stdout)
     counts = pd.Series([rule for rule, _ in jobs]).value_counts()
     # the defaults: both protocols, users and items, 40 shards, the exact estimator, pruning of both kinds

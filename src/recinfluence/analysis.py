@@ -70,7 +70,9 @@ def summarise_pruning(table: pd.DataFrame, selection_seeds=()) -> pd.DataFrame:
 def extremes(values: pd.Series, n: int) -> tuple[set, set]:
     """The ``n`` largest and the ``n`` smallest values' index labels (ties broken by label, as
     in :func:`rank_entities`)."""
-    ordered = pd.DataFrame({"value": values.to_numpy(), "label": values.index}).sort_values(["value", "label"], ascending=[False, True])
+    ordered = pd.DataFrame({"value": values.to_numpy(), "label": values.index}).sort_values(
+        ["value", "label"], ascending=[False, True]
+    )
     return set(ordered["label"].head(n)), set(ordered["label"].tail(n))
 
 
@@ -91,9 +93,14 @@ def ranking_agreement(rankings: dict[str, pd.Series], n: int) -> pd.DataFrame:
             top_a, bottom_a = extremes(joined["a"], size)
             top_b, bottom_b = extremes(joined["b"], size)
             with np.errstate(invalid="ignore", divide="ignore"):
-                overlaps = np.array([len(top_a & top_b), len(bottom_a & bottom_b), size * size / max(len(joined), 1)]) / size
+                overlaps = (
+                    np.array([len(top_a & top_b), len(bottom_a & bottom_b), size * size / max(len(joined), 1)]) / size
+                )
             rows.append((a, b, len(joined), spearman, kendall, size, *overlaps))
-    return pd.DataFrame(rows, columns=["a", "b", "entities", "spearman", "kendall", "n", "top_overlap", "bottom_overlap", "chance_overlap"])
+    return pd.DataFrame(
+        rows,
+        columns=["a", "b", "entities", "spearman", "kendall", "n", "top_overlap", "bottom_overlap", "chance_overlap"],
+    )
 
 
 def metric_agreement(influence: pd.DataFrame, n: int = 10, metrics=None) -> pd.DataFrame:
@@ -127,16 +134,33 @@ def noise_floor(values: pd.DataFrame, quantile: float = 0.95) -> tuple[pd.DataFr
     for (part, metric), group in values.groupby(["part", "metric"], sort=False):
         by_seed = group.set_index("seed")["value"]
         seeds = list(by_seed.index)
-        differences = [(part, metric, a, b, abs(by_seed[a] - by_seed[b])) for i, a in enumerate(seeds) for b in seeds[i + 1 :]]
+        differences = [
+            (part, metric, a, b, abs(by_seed[a] - by_seed[b])) for i, a in enumerate(seeds) for b in seeds[i + 1 :]
+        ]
         pairs += differences
         gaps = np.array([d[-1] for d in differences])
         floor = float(np.quantile(gaps, quantile, method="higher")) if len(gaps) else np.nan
-        rows.append((part, metric, len(seeds), by_seed.mean(), by_seed.std(ddof=1), len(gaps), gaps.max() if len(gaps) else np.nan, floor))
-    summary = pd.DataFrame(rows, columns=["part", "metric", "seeds", "mean", "sd", "pairs", "max_difference", "noise_floor"])
+        rows.append(
+            (
+                part,
+                metric,
+                len(seeds),
+                by_seed.mean(),
+                by_seed.std(ddof=1),
+                len(gaps),
+                gaps.max() if len(gaps) else np.nan,
+                floor,
+            )
+        )
+    summary = pd.DataFrame(
+        rows, columns=["part", "metric", "seeds", "mean", "sd", "pairs", "max_difference", "noise_floor"]
+    )
     return summary, pd.DataFrame(pairs, columns=["part", "metric", "seed_a", "seed_b", "difference"])
 
 
-def flag_significance(influence: pd.DataFrame, floor: pd.DataFrame, part: str = "evaluation", fdr: float = 0.05) -> pd.DataFrame:
+def flag_significance(
+    influence: pd.DataFrame, floor: pd.DataFrame, part: str = "evaluation", fdr: float = 0.05
+) -> pd.DataFrame:
     """The influence table with ``detectable`` (its ``p_value`` rejected by Benjamini-Hochberg at
     false discovery rate ``fdr`` among the entities of each metric), the ``noise_floor`` of each
     metric on ``part`` (a :func:`noise_floor` summary) and ``above_noise``: |influence| > it."""
@@ -156,10 +180,18 @@ def versus_control(by_seed: pd.DataFrame, control_by_seed: pd.DataFrame, fdr: fl
     interval and p-value over ``seeds``, and ``differs``: Benjamini-Hochberg at ``fdr`` across the
     entities of each metric (never with fewer than 2 seeds)."""
     keys = ["entity", "seed", "metric"]
-    paired = by_seed[[*keys, "influence"]].merge(control_by_seed[[*keys, "influence"]].rename(columns={"influence": "control"}), on=keys, validate="1:1")
+    paired = by_seed[[*keys, "influence"]].merge(
+        control_by_seed[[*keys, "influence"]].rename(columns={"influence": "control"}), on=keys, validate="1:1"
+    )
     paired["difference"] = paired["influence"] - paired["control"]
     grouped = paired.groupby(["entity", "metric"], sort=False)
-    table = grouped.agg(seeds=("seed", "size"), influence=("influence", "mean"), control=("control", "mean"), difference=("difference", "mean"), sd=("difference", "std")).reset_index()
+    table = grouped.agg(
+        seeds=("seed", "size"),
+        influence=("influence", "mean"),
+        control=("control", "mean"),
+        difference=("difference", "mean"),
+        sd=("difference", "std"),
+    ).reset_index()
     table["ci_low"], table["ci_high"] = mean_confidence_interval(table["difference"], table["sd"], table["seeds"])
     table["p_value"] = mean_p_value(table["difference"], table["sd"], table["seeds"])
     table["differs"] = False
@@ -168,7 +200,9 @@ def versus_control(by_seed: pd.DataFrame, control_by_seed: pd.DataFrame, fdr: fl
     return table.drop(columns="sd")
 
 
-def flag_versus_control(flagged: pd.DataFrame, by_seed: pd.DataFrame, control_by_seed: pd.DataFrame, fdr: float = 0.05) -> pd.DataFrame:
+def flag_versus_control(
+    flagged: pd.DataFrame, by_seed: pd.DataFrame, control_by_seed: pd.DataFrame, fdr: float = 0.05
+) -> pd.DataFrame:
     """``flagged`` (:func:`flag_significance`) with ``random_rows_influence`` (the control's mean)
     and ``differs_from_random_rows`` (:func:`versus_control`) per entity and metric."""
     versus = versus_control(by_seed, control_by_seed, fdr)[["entity", "metric", "control", "differs"]]
@@ -206,7 +240,9 @@ def significance_summary(flagged: pd.DataFrame) -> pd.DataFrame:
     return summary.reset_index()
 
 
-def moved_users(per_user: pd.DataFrame, ranked: pd.DataFrame, metric: str, n_users: int, user_names: pd.DataFrame) -> pd.DataFrame:
+def moved_users(
+    per_user: pd.DataFrame, ranked: pd.DataFrame, metric: str, n_users: int, user_names: pd.DataFrame
+) -> pd.DataFrame:
     """Whose recommendations moved: for each entity of ``ranked`` (:func:`rank_entities`), the
     ``n_users`` evaluation users whose ``metric`` changed most when it was removed (largest
     |per-user influence|; positive: that user's metric was higher with the entity), with how
@@ -217,14 +253,30 @@ def moved_users(per_user: pd.DataFrame, ranked: pd.DataFrame, metric: str, n_use
     changes = changes.assign(magnitude=changes[metric].abs()).rename(columns={metric: "change"})
     rows = []
     for entity_row in ranked.itertuples():
-        mine = changes[changes["entity"] == entity_row.entity].sort_values(["magnitude", "user"], ascending=[False, True])
+        mine = changes[changes["entity"] == entity_row.entity].sort_values(
+            ["magnitude", "user"], ascending=[False, True]
+        )
         total = mine["magnitude"].sum()
         top = mine.head(n_users)
         top = top[top["magnitude"] > 0]
         for position, user in enumerate(top.itertuples(), start=1):
-            rows.append((entity_row.group, entity_row.rank, entity_row.entity, entity_row.influence, int((mine["magnitude"] > 0).sum()),
-                         top["magnitude"].sum() / total if total else np.nan, position, user.user, user.change))
-    table = pd.DataFrame(rows, columns=["group", "rank", "entity", "influence", "users_moved", "top_share", "user_rank", "user", "change"])
+            rows.append(
+                (
+                    entity_row.group,
+                    entity_row.rank,
+                    entity_row.entity,
+                    entity_row.influence,
+                    int((mine["magnitude"] > 0).sum()),
+                    top["magnitude"].sum() / total if total else np.nan,
+                    position,
+                    user.user,
+                    user.change,
+                )
+            )
+    table = pd.DataFrame(
+        rows,
+        columns=["group", "rank", "entity", "influence", "users_moved", "top_share", "user_rank", "user", "change"],
+    )
     table = table.join(user_names.add_prefix("user_"), on="user")
     table.insert(0, "metric", metric)
     return table
@@ -239,7 +291,11 @@ def seed_reproducibility(influences: dict[int, pd.DataFrame], metric: str) -> tu
     by_seed = pd.concat({seed: wide(table)[metric] for seed, table in influences.items()}, axis=1).dropna()
     seeds = list(by_seed.columns)
     pairs = pd.DataFrame(
-        [(a, b, stats.spearmanr(by_seed[a], by_seed[b]).statistic) for i, a in enumerate(seeds) for b in seeds[i + 1 :]],
+        [
+            (a, b, stats.spearmanr(by_seed[a], by_seed[b]).statistic)
+            for i, a in enumerate(seeds)
+            for b in seeds[i + 1 :]
+        ],
         columns=["seed_a", "seed_b", "spearman"],
     )
     summary = pd.Series(
@@ -257,7 +313,9 @@ def seed_reproducibility(influences: dict[int, pd.DataFrame], metric: str) -> tu
     return summary, pairs
 
 
-def split_half_reliability(by_seed: pd.DataFrame, metric: str, samples: int, target: float = 0.8, bootstrap: int = 500, seed: int = 0) -> pd.Series:
+def split_half_reliability(
+    by_seed: pd.DataFrame, metric: str, samples: int, target: float = 0.8, bootstrap: int = 500, seed: int = 0
+) -> pd.Series:
     """How reliable the ranking by ``metric`` is, from the replicates of ``by_seed`` (entity,
     seed, metric, influence; ``samples`` underlying samples in all, e.g. seeds, or subsets split
     into replicates): the replicates are split into a first and a second half (the middle one
@@ -267,12 +325,23 @@ def split_half_reliability(by_seed: pd.DataFrame, metric: str, samples: int, tar
     correlation), with a 95% percentile interval from ``bootstrap`` resamples of the entities,
     and ``samples_to_target`` the samples an average needs to reach ``target`` (inf when the
     halves do not agree at all)."""
-    table = by_seed[by_seed["metric"] == metric].pivot_table(index="entity", columns="seed", values="influence").dropna()
+    table = (
+        by_seed[by_seed["metric"] == metric].pivot_table(index="entity", columns="seed", values="influence").dropna()
+    )
     replicates = list(table.columns)
     half = len(replicates) // 2
     result = {"metric": metric, "replicates": len(replicates), "samples": samples}
     if half == 0 or len(table) < 3:
-        return pd.Series({**result, "split_half": np.nan, "reliability": np.nan, "reliability_low": np.nan, "reliability_high": np.nan, "samples_to_target": np.nan})
+        return pd.Series(
+            {
+                **result,
+                "split_half": np.nan,
+                "reliability": np.nan,
+                "reliability_low": np.nan,
+                "reliability_high": np.nan,
+                "samples_to_target": np.nan,
+            }
+        )
     first = table[replicates[:half]].mean(axis=1).to_numpy()
     second = table[replicates[-half:]].mean(axis=1).to_numpy()
     r_half = stats.spearmanr(first, second).statistic
@@ -280,10 +349,20 @@ def split_half_reliability(by_seed: pd.DataFrame, metric: str, samples: int, tar
     resampled = rng.integers(0, len(table), size=(bootstrap, len(table)))
     with np.errstate(invalid="ignore", divide="ignore"):
         boot = np.array([stats.spearmanr(first[rows], second[rows]).statistic for rows in resampled])
-    low, high = np.nanquantile(spearman_brown(np.clip(boot, 0, None), 2), [0.025, 0.975]) if np.isfinite(boot).any() else (np.nan, np.nan)
+    low, high = (
+        np.nanquantile(spearman_brown(np.clip(boot, 0, None), 2), [0.025, 0.975])
+        if np.isfinite(boot).any()
+        else (np.nan, np.nan)
+    )
     r_one = r_half / (half - (half - 1) * r_half)  # Spearman-Brown back to one replicate
     per_replicate = samples / len(replicates)
-    return pd.Series({
-        **result, "split_half": r_half, "reliability": float(spearman_brown(max(r_half, 0.0), 2)), "reliability_low": low,
-        "reliability_high": high, "samples_to_target": float(samples_for_reliability(r_one, target)) * per_replicate,
-    })
+    return pd.Series(
+        {
+            **result,
+            "split_half": r_half,
+            "reliability": float(spearman_brown(max(r_half, 0.0), 2)),
+            "reliability_low": low,
+            "reliability_high": high,
+            "samples_to_target": float(samples_for_reliability(r_one, target)) * per_replicate,
+        }
+    )

@@ -95,8 +95,15 @@ class SparseEvalSet:
     block_rows: int
 
     @classmethod
-    def build(cls, frame: pd.DataFrame, seen_rows, eval_rows, n_items: int, relevance_threshold: float = 4.0,
-              memory_mb: float = DEFAULT_MEMORY_MB) -> "SparseEvalSet":
+    def build(
+        cls,
+        frame: pd.DataFrame,
+        seen_rows,
+        eval_rows,
+        n_items: int,
+        relevance_threshold: float = 4.0,
+        memory_mb: float = DEFAULT_MEMORY_MB,
+    ) -> "SparseEvalSet":
         """``seen_rows``: the rows whose items are not candidates (every row outside the
         evaluated split: the training rows, and under the heldout protocol the other held-out
         part, so that a user's validation items are not counted as misses on test). A block of
@@ -116,8 +123,16 @@ class SparseEvalSet:
         pair_rows, pair_items = position[evaluation["user"].to_numpy()], evaluation["item"].to_numpy()
         order = np.lexsort((pair_items, pair_rows))
         block_rows = max(1, int(memory_mb * 2**20 // (BYTES_PER_CELL * max(n_items, 1))))
-        return cls(users, n_items, seen, pair_rows[order], pair_items[order], evaluation["rating"].to_numpy(dtype=float)[order],
-                   relevance_threshold, block_rows)
+        return cls(
+            users,
+            n_items,
+            seen,
+            pair_rows[order],
+            pair_items[order],
+            evaluation["rating"].to_numpy(dtype=float)[order],
+            relevance_threshold,
+            block_rows,
+        )
 
     def __len__(self) -> int:
         return len(self.users)
@@ -146,7 +161,9 @@ class SparseEvalSet:
         rating = np.full((stop - start, self.n_items), np.nan)
         rating[self.pair_rows[first:last] - start, self.pair_items[first:last]] = self.pair_ratings[first:last]
         seen = self.seen[start:stop].toarray()
-        return EvalSet(users=self.users[start:stop], seen=seen, rating=rating, relevant=rating >= self.relevance_threshold)
+        return EvalSet(
+            users=self.users[start:stop], seen=seen, rating=rating, relevant=rating >= self.relevance_threshold
+        )
 
     def dense(self) -> "EvalSet":
         """Every user in one dense block (users x items: only for what needs the whole split at
@@ -168,7 +185,9 @@ def evaluate(
     ``excluded_items`` are taken out of the catalog: out of every candidate list, relevant set
     and rating error (the item-deletion protocol)."""
     if isinstance(evalset, EvalSet):
-        return _evaluate_block(scores(evalset.users) if callable(scores) else scores, evalset, k, rating_scale, excluded_items)
+        return _evaluate_block(
+            scores(evalset.users) if callable(scores) else scores, evalset, k, rating_scale, excluded_items
+        )
     tables = []
     for start, stop in evalset.blocks():
         block = evalset.block(start, stop)

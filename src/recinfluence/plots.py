@@ -24,7 +24,14 @@ def save(fig, paths) -> None:
     plt.close(fig)
 
 
-def influence_distribution(influence: pd.DataFrame, metric: str, title: str, paths, noise_floor: float | None = None, control: pd.DataFrame | None = None) -> None:
+def influence_distribution(
+    influence: pd.DataFrame,
+    metric: str,
+    title: str,
+    paths,
+    noise_floor: float | None = None,
+    control: pd.DataFrame | None = None,
+) -> None:
     """Histogram of the entities' influence on ``metric``, with the noise floor (the seed-to-seed
     spread of the baseline) as dashed lines at +/- ``noise_floor`` and, given the influence table
     of the size-matched random-rows ``control``, its histogram as an outline on the same bins."""
@@ -32,15 +39,30 @@ def influence_distribution(influence: pd.DataFrame, metric: str, title: str, pat
     matched = control.loc[control["metric"] == metric, "influence"].to_numpy() if control is not None else np.array([])
     fig, ax = plt.subplots(figsize=(6, 4))
     bins = np.histogram_bin_edges(np.concatenate([values, matched]), bins=min(50, max(10, len(values) // 5)))
-    ax.hist(values, bins=bins, color="tab:blue", alpha=0.8, label="deleting the entity" if control is not None else None)
+    ax.hist(
+        values, bins=bins, color="tab:blue", alpha=0.8, label="deleting the entity" if control is not None else None
+    )
     if control is not None:
-        ax.hist(matched, bins=bins, histtype="step", color="black", linewidth=1.2, label="deleting as many random rows (control)")
+        ax.hist(
+            matched,
+            bins=bins,
+            histtype="step",
+            color="black",
+            linewidth=1.2,
+            label="deleting as many random rows (control)",
+        )
     ax.axvline(0, color="black", linewidth=0.8)
     if noise_floor is not None and np.isfinite(noise_floor):
         above = int((np.abs(values) > noise_floor).sum())
         for x in (-noise_floor, noise_floor):
             ax.axvline(x, color="tab:red", linestyle="--", linewidth=1)
-        ax.plot([], [], color="tab:red", linestyle="--", label=f"noise floor +/-{noise_floor:.2g}: {above} of {len(values)} above")
+        ax.plot(
+            [],
+            [],
+            color="tab:red",
+            linestyle="--",
+            label=f"noise floor +/-{noise_floor:.2g}: {above} of {len(values)} above",
+        )
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="best")
     ax.set_xlabel(f"influence on {metric} (full model minus model without the entity)")
@@ -55,7 +77,9 @@ def top_bottom(ranked: pd.DataFrame, title: str, paths) -> None:
     most = ranked[ranked["group"] == "most"]
     least = ranked[ranked["group"] == "least"].iloc[::-1]
     rows = pd.concat([least, most.iloc[::-1]])
-    labels = [f"{label} ({n} rows)" for label, n in zip(rows[label_column].astype(str).str.slice(0, 40), rows["n_train_rows"])]
+    labels = [
+        f"{label} ({n} rows)" for label, n in zip(rows[label_column].astype(str).str.slice(0, 40), rows["n_train_rows"])
+    ]
     fig, ax = plt.subplots(figsize=(7, 0.3 * len(rows) + 1.5))
     colours = ["tab:green" if g == "most" else "tab:red" for g in rows["group"]]
     ax.barh(np.arange(len(rows)), rows["influence"], color=colours)
@@ -78,8 +102,13 @@ def pruning(summary: pd.DataFrame, metric: str, title: str, paths) -> None:
         rows = table[table["selection"] == selection].set_index("size").reindex(sizes)
         error = np.vstack([rows["mean"] - rows["ci_low"], rows["ci_high"] - rows["mean"]])
         ax.bar(
-            np.arange(len(sizes)) + index * width, rows["mean"], width, yerr=np.nan_to_num(error),
-            color=SELECTION_COLOURS[selection], label=selection, capsize=3,
+            np.arange(len(sizes)) + index * width,
+            rows["mean"],
+            width,
+            yerr=np.nan_to_num(error),
+            color=SELECTION_COLOURS[selection],
+            label=selection,
+            capsize=3,
         )
     ax.set_xticks(np.arange(len(sizes)) + width * (len(selections) - 1) / 2, [str(size) for size in sizes])
     ax.axhline(0, color="black", linewidth=0.8)
@@ -90,7 +119,9 @@ def pruning(summary: pd.DataFrame, metric: str, title: str, paths) -> None:
     save(fig, paths)
 
 
-def moved_users(per_user: pd.DataFrame, ranked: pd.DataFrame, moved: pd.DataFrame, metric: str, title: str, paths) -> None:
+def moved_users(
+    per_user: pd.DataFrame, ranked: pd.DataFrame, moved: pd.DataFrame, metric: str, title: str, paths
+) -> None:
     """One row per most (top) and least (bottom) influential entity: every evaluation user's
     change of ``metric`` when the entity was removed (grey dots; positive: the user's metric was
     higher with the entity), the users listed in ``moved`` in colour, and the number of users
@@ -100,14 +131,22 @@ def moved_users(per_user: pd.DataFrame, ranked: pd.DataFrame, moved: pd.DataFram
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.5))
     jitter = np.random.default_rng(0)
     for y, entity in enumerate(rows.itertuples()):
-        changes = per_user.loc[per_user["entity"] == entity.entity, metric].dropna() if metric in per_user.columns else pd.Series(dtype=float)
+        changes = (
+            per_user.loc[per_user["entity"] == entity.entity, metric].dropna()
+            if metric in per_user.columns
+            else pd.Series(dtype=float)
+        )
         changes = changes[changes != 0]
         ax.scatter(changes, y + jitter.uniform(-0.2, 0.2, len(changes)), s=4, color="lightgray")
         listed = moved[moved["entity"] == entity.entity]
         colour = "tab:green" if entity.group == "most" else "tab:red"
         ax.scatter(listed["change"], np.full(len(listed), y), s=14, color=colour)
-        ax.annotate(f"{len(changes)} users moved", (1.01, y), xycoords=("axes fraction", "data"), fontsize=6, va="center")
-    labels = [f"{str(label)[:30]} ({influence:+.2g})" for label, influence in zip(rows[label_column], rows["influence"])]
+        ax.annotate(
+            f"{len(changes)} users moved", (1.01, y), xycoords=("axes fraction", "data"), fontsize=6, va="center"
+        )
+    labels = [
+        f"{str(label)[:30]} ({influence:+.2g})" for label, influence in zip(rows[label_column], rows["influence"])
+    ]
     ax.set_yticks(np.arange(len(rows)), labels, fontsize=7)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(f"change of a user's {metric} when the entity is removed (with minus without)")
@@ -142,7 +181,9 @@ def _agreement_matrix(agreement: pd.DataFrame, a: str, b: str, label: str, title
     for i in range(len(names)):
         for j in range(len(names)):
             colour = "white" if abs(matrix[i, j]) > 0.6 else "black"
-            ax.text(j, i, f"{matrix[i, j]:.2f}\n({overlap[i, j]:.0%})", ha="center", va="center", fontsize=7, color=colour)
+            ax.text(
+                j, i, f"{matrix[i, j]:.2f}\n({overlap[i, j]:.0%})", ha="center", va="center", fontsize=7, color=colour
+            )
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
     fig.colorbar(image, ax=ax, label=label)
@@ -159,12 +200,22 @@ def reliability(rows: pd.DataFrame, metric: str, title: str, paths, target: floa
     measured = rows[np.isfinite(rows["reliability"].astype(float))]
     unmeasured = rows.loc[~rows.index.isin(measured.index), "estimator"]
     if len(unmeasured):  # one sample per entity: nothing to split in halves
-        ax.text(0.02, 0.02, f"not measured (one sample per entity): {', '.join(unmeasured)}", transform=ax.transAxes, fontsize=8)
+        ax.text(
+            0.02,
+            0.02,
+            f"not measured (one sample per entity): {', '.join(unmeasured)}",
+            transform=ax.transAxes,
+            fontsize=8,
+        )
     for row in measured.itertuples():
         seconds = max(float(row.cpu_seconds), 1e-3)
         colour = ax.errorbar(
-            [seconds], [row.reliability], yerr=[[row.reliability - row.reliability_low], [row.reliability_high - row.reliability]],
-            fmt="o", capsize=3, label=f"{row.estimator} ({int(row.samples)} samples)",
+            [seconds],
+            [row.reliability],
+            yerr=[[row.reliability - row.reliability_low], [row.reliability_high - row.reliability]],
+            fmt="o",
+            capsize=3,
+            label=f"{row.estimator} ({int(row.samples)} samples)",
         )[0].get_color()
         n = float(row.samples)
         if n >= 2 and np.isfinite(row.reliability):

@@ -21,4 +21,8 @@ class Progress:
             return
         self.printed = now
         each = (now - self.started) / max(self.done, 1)
-        print(f"{self.done}/{self.total} {self.what}, {each:.2f} s each, ETA {each * (self.total - self.done):.0f} s", file=self.log, flush=True)
+        print(
+            f"{self.done}/{self.total} {self.what}, {each:.2f} s each, ETA {each * (self.total - self.done):.0f} s",
+            file=self.log,
+            flush=True,
+        )

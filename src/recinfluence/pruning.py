@@ -22,10 +22,17 @@ def pruning_sets(influence: pd.DataFrame, metric: str, sizes, random_draws: int,
         yield size, "least influential", 0, entities[:size]
         yield size, "most influential", 0, entities[::-1][:size]
         for draw in range(random_draws):
-            yield size, "random", draw, np.random.default_rng([seed, size, draw]).choice(entities, size=size, replace=False)
+            yield (
+                size,
+                "random",
+                draw,
+                np.random.default_rng([seed, size, draw]).choice(entities, size=size, replace=False),
+            )
 
 
-def prune_and_retrain(retrainer: Retrainer, influence: pd.DataFrame, kind: str, metric: str, sizes, random_draws: int, seeds) -> pd.DataFrame:
+def prune_and_retrain(
+    retrainer: Retrainer, influence: pd.DataFrame, kind: str, metric: str, sizes, random_draws: int, seeds
+) -> pd.DataFrame:
     """Remove each pruning set (:func:`pruning_sets`, random draws seeded by the first seed)
     from the training data, retrain with every one of ``seeds`` and compare every metric with
     the baseline of the same seed, on the same users and catalog (removed users, or removed

@@ -66,7 +66,9 @@ def _model(path: str, **capabilities: tuple) -> ModelEntry:
 
 MODELS = {
     "svd": _model("recinfluence.models.svd:SVD", warm_start=(), influence_variants=("epochs",)),
-    "ncf": _model("recinfluence.models.ncf:NCF", fit_many=(), warm_start=(), warm_start_many=(), influence_variants=("damping",)),
+    "ncf": _model(
+        "recinfluence.models.ncf:NCF", fit_many=(), warm_start=(), warm_start_many=(), influence_variants=("damping",)
+    ),
     "ease": _model("recinfluence.models.ease:EASE", deletion_variants=()),
     "item_knn": _model("recinfluence.models.item_knn:ItemKNN", deletion_variants=()),
     "als": _model("recinfluence.models.als:ALS"),
@@ -95,7 +97,9 @@ ESTIMATORS = {
     "banzhaf": EstimatorEntry("recinfluence.estimators.banzhaf:DataBanzhaf"),
     "warm_start": EstimatorEntry("recinfluence.estimators.approximate:WarmStart", needs="warm_start"),
     "influence_function": EstimatorEntry(
-        "recinfluence.estimators.approximate:InfluenceFunction", needs="influence_variants", hook_options=("epochs", "damping")
+        "recinfluence.estimators.approximate:InfluenceFunction",
+        needs="influence_variants",
+        hook_options=("epochs", "damping"),
     ),
 }
 

@@ -56,8 +56,15 @@ class Experiment:
     k: int = 10
 
     @classmethod
-    def build(cls, data: Interactions, split: Split, part: str = "evaluation", k: int = 10, relevance_threshold: float = 4.0,
-              memory_mb: float = DEFAULT_MEMORY_MB):
+    def build(
+        cls,
+        data: Interactions,
+        split: Split,
+        part: str = "evaluation",
+        k: int = 10,
+        relevance_threshold: float = 4.0,
+        memory_mb: float = DEFAULT_MEMORY_MB,
+    ):
         """``part`` is ``evaluation`` (where influence is measured) or ``test``. Rating
         predictions are clipped to the dataset's observed rating range. An evaluation holds
         about ``memory_mb`` of scores and flags at once (users are evaluated in blocks)."""
@@ -88,7 +95,9 @@ class Experiment:
     def evaluate(self, model, scores=None, excluded_items=()) -> pd.DataFrame:
         """Per-user metrics of a fitted ``model`` (from ``scores`` when already computed; else
         the model scores a block of users at a time)."""
-        return evaluate(model.score if scores is None else scores, self.evalset, self.k, rating_scale(model), excluded_items)
+        return evaluate(
+            model.score if scores is None else scores, self.evalset, self.k, rating_scale(model), excluded_items
+        )
 
 
 class Comparison(NamedTuple):
@@ -100,7 +109,9 @@ class Comparison(NamedTuple):
     seconds: float  # wall time of the retrain plus its evaluation
 
 
-def compare(baseline: pd.DataFrame, variant: pd.DataFrame, excluded_users=()) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+def compare(
+    baseline: pd.DataFrame, variant: pd.DataFrame, excluded_users=()
+) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
     """Aggregate both per-user tables over the same users; return (baseline aggregate,
     variant aggregate, per-user influence), signed so that positive = helped."""
     keep = ~baseline["user"].isin(np.atleast_1d(excluded_users)).to_numpy()
@@ -157,7 +168,9 @@ class Approximated:
 
     def variants(self, retrainer, kind, chunk, trains, seed, derivable):
         baseline = retrainer.baseline(seed).model
-        return retrainer.reference(seed, self.approximation), iter(self.approximation.variants(baseline, retrainer.train, trains))
+        return retrainer.reference(seed, self.approximation), iter(
+            self.approximation.variants(baseline, retrainer.train, trains)
+        )
 
 
 class Retrainer:
@@ -211,7 +224,9 @@ class Retrainer:
             self._references[key] = self.baseline(seed) if model is None else self.evaluated(model)
         return self._references[key]
 
-    def deletions(self, kind: str, deletions, seed: int, comparison: str = "exclude", trains=None, approximation=None) -> list[Comparison]:
+    def deletions(
+        self, kind: str, deletions, seed: int, comparison: str = "exclude", trains=None, approximation=None
+    ) -> list[Comparison]:
         """Retrain without each deletion (one id, or an array of ids, of ``kind``) and compare
         with the baseline of the same ``seed``. Batches of a batched model are consecutive
         blocks of ``deletions``, so pass whole blocks (work units) to keep numbers independent
@@ -235,22 +250,37 @@ class Retrainer:
             raise ValueError(f"{len(trains)} training sets for {len(deletions)} deletions")
         source = self.source if approximation is None else Approximated(approximation)
         # one line per call of one deletion would repeat the estimator's own progress lines
-        results, progress = [], Progress(len(deletions), f"{kind} deletions retrained (seed {seed})", self.log if len(deletions) > 1 else None)
+        results, progress = (
+            [],
+            Progress(
+                len(deletions), f"{kind} deletions retrained (seed {seed})", self.log if len(deletions) > 1 else None
+            ),
+        )
         block = self.variants_per_batch if self.batched else max(len(deletions), 1)
         for first in range(0, len(deletions), block):
             chunk, given = deletions[first : first + block], trains[first : first + block]
             chunk_started = time.perf_counter()
-            chunk_trains = [self.train.without(kind, ids) if train is None else train for ids, train in zip(chunk, given)]
-            baseline, variants = source.variants(self, kind, chunk, chunk_trains, seed, all(train is None for train in given))
+            chunk_trains = [
+                self.train.without(kind, ids) if train is None else train for ids, train in zip(chunk, given)
+            ]
+            baseline, variants = source.variants(
+                self, kind, chunk, chunk_trains, seed, all(train is None for train in given)
+            )
             chunk_results = []
             for ids in chunk:
                 retrain_started = time.perf_counter()
                 model = next(variants)
                 excluded_items = ids if kind == "item" and comparison == "exclude" else []
                 excluded_users = ids if kind == "user" and comparison == "exclude" else []
-                base = self.experiment.evaluate(baseline.model, baseline.scores, excluded_items) if len(excluded_items) else baseline.per_user
+                base = (
+                    self.experiment.evaluate(baseline.model, baseline.scores, excluded_items)
+                    if len(excluded_items)
+                    else baseline.per_user
+                )
                 variant = self.experiment.evaluate(model, excluded_items=excluded_items)
-                chunk_results.append(Comparison(*compare(base, variant, excluded_users), time.perf_counter() - retrain_started))
+                chunk_results.append(
+                    Comparison(*compare(base, variant, excluded_users), time.perf_counter() - retrain_started)
+                )
                 progress.step()
             if self.batched:  # a batch's training time is shared by its variants
                 shared = (time.perf_counter() - chunk_started - sum(r.seconds for r in chunk_results)) / len(chunk)
@@ -259,13 +289,18 @@ class Retrainer:
         return results
 
 
-def seed_baselines(make_model: Callable, experiments: dict[str, Experiment], seeds) -> tuple[pd.DataFrame, pd.DataFrame]:
+def seed_baselines(
+    make_model: Callable, experiments: dict[str, Experiment], seeds
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fit the full model once per seed and evaluate it on every experiment's split (all must
     share the training rows). Returns the aggregates (part, seed, metric, value) and the
     per-user metrics (part, seed, user, ...)."""
     first = next(iter(experiments.values()))
     for experiment in experiments.values():
-        if not (np.array_equal(experiment.train.users, first.train.users) and np.array_equal(experiment.train.items, first.train.items)):
+        if not (
+            np.array_equal(experiment.train.users, first.train.users)
+            and np.array_equal(experiment.train.items, first.train.items)
+        ):
             raise ValueError("every experiment must share the training rows")
     retrainer = Retrainer(make_model, first, log=None)
     values, per_user = [], []
@@ -287,4 +322,6 @@ def entity_list(train: TrainSet, kind: str, limit: int | None = None) -> np.ndar
 
 def rows_per_entity(train: TrainSet, kind: str) -> np.ndarray:
     """Training rows of every user (or item), indexed by global id."""
-    return np.bincount(train.users if kind == "user" else train.items, minlength=train.n_users if kind == "user" else train.n_items)
+    return np.bincount(
+        train.users if kind == "user" else train.items, minlength=train.n_users if kind == "user" else train.n_items
+    )

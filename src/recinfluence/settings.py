@@ -173,7 +173,9 @@ class Settings:
                 for name, spec in config["models"].items()
             },
             seed=config["seed"],
-            evaluation=Evaluation(k=config["k"], relevance_threshold=config["relevance_threshold"], **config["evaluation"]),
+            evaluation=Evaluation(
+                k=config["k"], relevance_threshold=config["relevance_threshold"], **config["evaluation"]
+            ),
             primary_metric=config["primary_metric"],
             split=SplitSettings(seed=config["seed"], **config["split"]),
             protocols=config["protocols"],
@@ -224,7 +226,9 @@ class Settings:
                 )
         racing = self.estimators.get("racing")
         if racing is not None and racing.params["start_seeds"] > racing.params["max_seeds"]:
-            problems.append(f"estimators.racing.start_seeds: {racing.params['start_seeds']} is more than max_seeds ({racing.params['max_seeds']})")
+            problems.append(
+                f"estimators.racing.start_seeds: {racing.params['start_seeds']} is more than max_seeds ({racing.params['max_seeds']})"
+            )
         for name, estimator in self.estimators.items():
             problems += estimator_model_problems(name, estimator.params, self.models.values())
         raise_problems(source, problems)
@@ -270,7 +274,14 @@ class Settings:
         return cls(**values)
 
 
-_SECTIONS = {"evaluation": Evaluation, "split": SplitSettings, "influence": Influence, "noise": Noise, "prune": Prune, "report": Report}
+_SECTIONS = {
+    "evaluation": Evaluation,
+    "split": SplitSettings,
+    "influence": Influence,
+    "noise": Noise,
+    "prune": Prune,
+    "report": Report,
+}
 _ENTRIES = {"datasets": Dataset, "models": Model, "estimators": EstimatorSettings}
 
 
@@ -293,12 +304,18 @@ def estimator_model_problems(name: str, params: dict, models) -> list[str]:
         capabilities = MODELS[model.class_name].capabilities
         if entry.needs is not None and entry.needs not in capabilities:
             having = ", ".join(sorted(key for key, other in MODELS.items() if entry.needs in other.capabilities))
-            problems.append(f"estimators.{name}: model {model.name} (class {model.class_name}) has no {entry.needs}(); the built-in models with it: {having}")
+            problems.append(
+                f"estimators.{name}: model {model.name} (class {model.class_name}) has no {entry.needs}(); the built-in models with it: {having}"
+            )
             continue
         for option in entry.hook_options:
             if params.get(option) is not None and option not in capabilities.get(entry.needs, ()):
-                taking = ", ".join(sorted(key for key, other in MODELS.items() if option in other.capabilities.get(entry.needs, ())))
-                problems.append(f"estimators.{name}.{option}: model {model.name} (class {model.class_name}) takes no {option}; it applies to: {taking}")
+                taking = ", ".join(
+                    sorted(key for key, other in MODELS.items() if option in other.capabilities.get(entry.needs, ()))
+                )
+                problems.append(
+                    f"estimators.{name}.{option}: model {model.name} (class {model.class_name}) takes no {option}; it applies to: {taking}"
+                )
     return problems
 
 
@@ -323,7 +340,10 @@ def validate_config(config: dict, schema_file=SCHEMA, source: str = "config") ->
 
     validator = jsonschema.validators.extend(base, {"properties": fill_defaults})(schema)
     errors = sorted(validator.iter_errors(config), key=lambda error: [str(part) for part in error.absolute_path])
-    raise_problems(source, sorted({f"{'.'.join(map(str, error.absolute_path)) or '(top level)'}: {error.message}" for error in errors}))
+    raise_problems(
+        source,
+        sorted({f"{'.'.join(map(str, error.absolute_path)) or '(top level)'}: {error.message}" for error in errors}),
+    )
 
 
 def raise_problems(source: str, problems: list[str]) -> None:

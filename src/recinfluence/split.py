@@ -44,7 +44,9 @@ class Split:
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, protocol: str) -> "Split":
-        rows = {name: np.sort(frame.loc[frame["part"] == name, "row"].to_numpy()) for name in ("train", "valid", "test")}
+        rows = {
+            name: np.sort(frame.loc[frame["part"] == name, "row"].to_numpy()) for name in ("train", "valid", "test")
+        }
         return cls(protocol=protocol, **rows)
 
 

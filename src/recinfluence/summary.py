@@ -18,7 +18,9 @@ from .estimators import build_estimator
 if TYPE_CHECKING:  # the summary reads a study's settings; it needs no config reader to run
     from .settings import Settings
 
-PAPER = "Arévalo & Salmeron, Model-agnostic post-hoc explainability for recommender systems (ESWA 2025, arXiv 2509.10245)"
+PAPER = (
+    "Arévalo & Salmeron, Model-agnostic post-hoc explainability for recommender systems (ESWA 2025, arXiv 2509.10245)"
+)
 
 
 @dataclass(frozen=True)
@@ -38,8 +40,11 @@ class PaperClaim:
 
     def matches(self, loader: str, model_class: str, kind: str, k: int, metric: str) -> bool:
         return (
-            self.loader in (None, loader) and self.model_class == model_class and self.kind == kind
-            and self.k in (None, k) and (self.metric is None or metric.split("@")[0] == self.metric)
+            self.loader in (None, loader)
+            and self.model_class == model_class
+            and self.kind == kind
+            and self.k in (None, k)
+            and (self.metric is None or metric.split("@")[0] == self.metric)
         )
 
 
@@ -47,9 +52,22 @@ class PaperClaim:
 SHOWN_METRICS = ("map", "ndcg", "precision", "recall", "rmse")
 
 PAPER_CLAIMS = (
-    PaperClaim("movielens_100k", "ncf", "user", 10, "map", 18.49, "the paper: removing the 10 least influential users raised MAP@K by 18.49%"),
     PaperClaim(
-        None, "item_knn", "user", None, None, 3.0,
+        "movielens_100k",
+        "ncf",
+        "user",
+        10,
+        "map",
+        18.49,
+        "the paper: removing the 10 least influential users raised MAP@K by 18.49%",
+    ),
+    PaperClaim(
+        None,
+        "item_knn",
+        "user",
+        None,
+        None,
+        3.0,
         "Meister et al. (RobustRecSys 2024): removing the users of negative leave-one-out influence (3.56% of users) raised "
         "item-kNN accuracy by about 3% on average over five datasets",
     ),
@@ -68,7 +86,9 @@ def _with_ci(row) -> str:
 
 
 def _table(frame: pd.DataFrame, floatfmt=".4f") -> str:
-    return frame.to_markdown(index=False, floatfmt=floatfmt) if len(frame) else "(none: not part of this study's config)"
+    return (
+        frame.to_markdown(index=False, floatfmt=floatfmt) if len(frame) else "(none: not part of this study's config)"
+    )
 
 
 def _compare(least, random) -> str:
@@ -104,7 +124,8 @@ def _estimators_text(settings: Settings) -> str:
         if name == "exact":
             texts.append(
                 f"`exact`: exact deletion with R = {len(seeds)} seed(s) per deletion ({', '.join(map(str, seeds))}), each deletion "
-                "compared with the baseline of the same seed, averaged" + (" with a 95% t confidence interval" if len(seeds) > 1 else "")
+                "compared with the baseline of the same seed, averaged"
+                + (" with a 95% t confidence interval" if len(seeds) > 1 else "")
             )
         elif name == "random":
             texts.append(
@@ -116,7 +137,7 @@ def _estimators_text(settings: Settings) -> str:
             texts.append(
                 f"`random_rows`: the **size-matched control** of exact deletion, {len(seeds)} seed(s) ({', '.join(map(str, seeds))}): "
                 "for each entity, as many random training rows of other entities deleted instead of its own, compared on the same "
-                "users and catalog; \"differs from random rows\" counts the entities whose deletion, paired seed by seed, differs "
+                'users and catalog; "differs from random rows" counts the entities whose deletion, paired seed by seed, differs '
                 "from it (Benjamini-Hochberg)"
             )
         else:
@@ -134,11 +155,15 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
     size = _summary_size(settings.prune.sizes)
     top_n = settings.report.top_n
     entities = ", ".join(
-        f"{kind}s: {'all' if settings.limit(kind) is None else f'the first {settings.limit(kind)} ids'}" for kind in settings.influence.kinds
+        f"{kind}s: {'all' if settings.limit(kind) is None else f'the first {settings.limit(kind)} ids'}"
+        for kind in settings.influence.kinds
     )
     models = "; ".join(
         f"{name} ({model.class_name}, params {model.params or 'default'}"
-        + "".join(f", {kind}s: {'all' if settings.limit(kind, name) is None else f'the first {settings.limit(kind, name)}'}" for kind in model.limit)
+        + "".join(
+            f", {kind}s: {'all' if settings.limit(kind, name) is None else f'the first {settings.limit(kind, name)}'}"
+            for kind in model.limit
+        )
         + ")"
         for name, model in settings.models.items()
     )
@@ -158,15 +183,15 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         f"metric the noise floor is the {settings.noise.quantile:.0%} quantile of |metric(seed a) - metric(seed b)| over the "
         f"{len(noise_seeds) * (len(noise_seeds) - 1) // 2} seed pairs (the smallest pair difference at or above that quantile: "
         "with fewer than 21 pairs, the largest). Two rules, named apart: an entity's influence is **detectable** when the "
-        "estimator's p-value of \"it is 0\" survives Benjamini-Hochberg control of the false discovery rate "
+        'estimator\'s p-value of "it is 0" survives Benjamini-Hochberg control of the false discovery rate '
         f"(q = {settings.report.fdr}) across the entities of its table (the effect of the deletion is real), and **above the "
         "noise** when its absolute value exceeds the noise floor of the split influence is measured on (it is larger than what "
         "a change of seed does to the whole model).",
         f"- Estimators: {_estimators_text(settings)}.",
         f"- Pruning: remove the k least / most influential by {metric}, or k random entities ({settings.prune.random_draws} draws), "
         f"retrain with each of the S seeds and compare every test metric with the baseline of the same seed on the same users and "
-        "catalog. Mean relative change over seeds (random: draws x seeds), 95% t confidence interval, n runs. \"At the selection "
-        "seed\": the mean over the seed(s) influence was measured with; the gain that carries over to fresh seeds is usually smaller.",
+        'catalog. Mean relative change over seeds (random: draws x seeds), 95% t confidence interval, n runs. "At the selection '
+        'seed": the mean over the seed(s) influence was measured with; the gain that carries over to fresh seeds is usually smaller.',
         "",
         f"- Tables below show {', '.join(SHOWN_METRICS)} (every metric is in the CSVs under `results/<dataset>/<protocol>/`).",
         "",
@@ -177,7 +202,7 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
     lines += [_table(claims, floatfmt=".3f"), "", _verdict(claims, size), ""]
     lines += [
         f"Noise floor (test): the test {metric} noise floor as a percentage of the test baseline mean, i.e. how far one retrain with "
-        "another seed moves the metric with nothing removed. \"Least vs random\": whether the 95% confidence intervals of the "
+        'another seed moves the metric with nothing removed. "Least vs random": whether the 95% confidence intervals of the '
         "least-influential removal and of the random control are disjoint.",
         "",
         f"## 2. Detectable entities, and those above the noise floor (split influence is measured on; {len(noise_seeds)} seeds)",
@@ -195,11 +220,17 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         "influential) sets as a share of N, beside the overlap expected by chance (N / entities). All pairs of metrics are in "
         "`<model>/<estimator>/<kind>/metric_agreement.csv`.",
         "",
-        _table(_agreement(tables.get("metric_agreement"), ["dataset", "protocol", "model", "estimator", "kind"], metric), floatfmt=".3f"),
+        _table(
+            _agreement(tables.get("metric_agreement"), ["dataset", "protocol", "model", "estimator", "kind"], metric),
+            floatfmt=".3f",
+        ),
         "",
         "## 5. Model agreement: the same entities' influence under each pair of models",
         "",
-        _table(_agreement(tables.get("model_agreement"), ["dataset", "protocol", "estimator", "kind"], None), floatfmt=".3f"),
+        _table(
+            _agreement(tables.get("model_agreement"), ["dataset", "protocol", "estimator", "kind"], None),
+            floatfmt=".3f",
+        ),
         "",
         "## 6. Reliability of the influence rankings",
         "",
@@ -218,7 +249,10 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
     ]
     single = sorted(set(reproducibility["estimator"]) - set(measured["estimator"])) if len(reproducibility) else []
     if single:
-        lines += [f"Not measured for {', '.join(single)}: one seed per entity. Set `estimators.<name>.seeds` to 2 or more.", ""]
+        lines += [
+            f"Not measured for {', '.join(single)}: one seed per entity. Set `estimators.<name>.seeds` to 2 or more.",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -251,34 +285,48 @@ def _claims(settings: Settings, tables: dict[str, pd.DataFrame], metric: str, si
         return pd.DataFrame()
     for dataset, spec in settings.datasets.items():
         for model, model_spec in settings.models.items():
-            claim = next((c for c in PAPER_CLAIMS if c.matches(spec.loader, model_spec.class_name, "user", size, metric)), None)
+            claim = next(
+                (c for c in PAPER_CLAIMS if c.matches(spec.loader, model_spec.class_name, "user", size, metric)), None
+            )
             for protocol in settings.protocols:
-                test = floor[(floor["dataset"] == dataset) & (floor["model"] == model) & (floor["protocol"] == protocol)]
+                test = floor[
+                    (floor["dataset"] == dataset) & (floor["model"] == model) & (floor["protocol"] == protocol)
+                ]
                 test = test[(test["part"] == "test") & (test["metric"] == metric)]
                 relative_floor = 100 * test["noise_floor"].iloc[0] / test["mean"].iloc[0] if len(test) else np.nan
                 for estimator in settings.pruned_estimators():
                     mine = pruning[
-                        (pruning["dataset"] == dataset) & (pruning["model"] == model) & (pruning["protocol"] == protocol)
-                        & (pruning["estimator"] == estimator) & (pruning["kind"] == "user") & (pruning["size"] == size)
+                        (pruning["dataset"] == dataset)
+                        & (pruning["model"] == model)
+                        & (pruning["protocol"] == protocol)
+                        & (pruning["estimator"] == estimator)
+                        & (pruning["kind"] == "user")
+                        & (pruning["size"] == size)
                         & (pruning["metric"] == metric)
                     ]
                     if mine.empty:
                         continue
-                    least, random, most = (_pruning_row(mine, s) for s in ("least influential", "random", "most influential"))
-                    rows.append({
-                        "published claim": claim.text if claim else f"(no published number) removing the {size} least influential users",
-                        "published": _pct(claim.change_pct) if claim else "n/a",
-                        "dataset": dataset,
-                        "model": model,
-                        "protocol": protocol,
-                        "estimator": estimator,
-                        f"ours: {size} least influential removed": _with_ci(least),
-                        "at the selection seed": _pct(least["same_seed_mean"]) if least is not None else "n/a",
-                        f"random control ({size} users)": _with_ci(random),
-                        f"{size} most influential removed": _with_ci(most),
-                        "noise floor (test)": f"+/-{relative_floor:.2f}%" if np.isfinite(relative_floor) else "n/a",
-                        "least vs random": _compare(least, random),
-                    })
+                    least, random, most = (
+                        _pruning_row(mine, s) for s in ("least influential", "random", "most influential")
+                    )
+                    rows.append(
+                        {
+                            "published claim": claim.text
+                            if claim
+                            else f"(no published number) removing the {size} least influential users",
+                            "published": _pct(claim.change_pct) if claim else "n/a",
+                            "dataset": dataset,
+                            "model": model,
+                            "protocol": protocol,
+                            "estimator": estimator,
+                            f"ours: {size} least influential removed": _with_ci(least),
+                            "at the selection seed": _pct(least["same_seed_mean"]) if least is not None else "n/a",
+                            f"random control ({size} users)": _with_ci(random),
+                            f"{size} most influential removed": _with_ci(most),
+                            "noise floor (test)": f"+/-{relative_floor:.2f}%" if np.isfinite(relative_floor) else "n/a",
+                            "least vs random": _compare(least, random),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -298,9 +346,18 @@ def _noise(tables: dict[str, pd.DataFrame], kinds) -> pd.DataFrame:
     if "differs_from_random_rows" in significance.columns and significance["differs_from_random_rows"].notna().any():
         rules.append(("differs_from_random_rows", "differ from random rows"))
     for rule, label in rules:
-        counts = significance.assign(text=[f"{int(s)} of {int(e)} ({s / e:.0%})" if np.isfinite(s) else "-" for s, e in zip(significance[rule].astype(float), significance["entities"])])
+        counts = significance.assign(
+            text=[
+                f"{int(s)} of {int(e)} ({s / e:.0%})" if np.isfinite(s) else "-"
+                for s, e in zip(significance[rule].astype(float), significance["entities"])
+            ]
+        )
         counts = counts.pivot_table(index=keys, columns="kind", values="text", aggfunc="first")
-        counts = counts[[kind for kind in kinds if kind in counts.columns]].rename(columns=lambda kind: f"{kind}s {label}").reset_index()
+        counts = (
+            counts[[kind for kind in kinds if kind in counts.columns]]
+            .rename(columns=lambda kind: f"{kind}s {label}")
+            .reset_index()
+        )
         table = table.merge(counts, on=[key for key in keys if key in table.columns], how="inner")
     return table[keys + [column for column in table.columns if column not in keys]]
 
@@ -316,7 +373,7 @@ def _deterministic(floor: pd.DataFrame) -> list[str]:
         return []
     return [
         f"Deterministic: {', '.join(same)} gave the same metrics with every seed (noise floor 0). Their influence has no seed "
-        "noise: every nonzero value is the exact effect of the deletion, \"above the floor\" counts the nonzero ones, \"detectable\" "
+        'noise: every nonzero value is the exact effect of the deletion, "above the floor" counts the nonzero ones, "detectable" '
         "(a spread across seeds) does not apply, and their pruning intervals reflect no seed noise (only the random draws vary).",
         "",
     ]
@@ -327,8 +384,27 @@ def _pruning(tables: dict[str, pd.DataFrame], metric: str, size: int) -> pd.Data
     if pruning.empty:
         return pd.DataFrame()
     table = pruning[(pruning["size"] == size) & (pruning["metric"] == metric)]
-    columns = ["dataset", "protocol", "model", "estimator", "kind", "selection", "mean", "ci_low", "ci_high", "runs", "same_seed_mean", "fresh_seed_mean"]
-    return table[columns].rename(columns={"mean": "mean change %", "same_seed_mean": "at the selection seed %", "fresh_seed_mean": "fresh seeds %"})
+    columns = [
+        "dataset",
+        "protocol",
+        "model",
+        "estimator",
+        "kind",
+        "selection",
+        "mean",
+        "ci_low",
+        "ci_high",
+        "runs",
+        "same_seed_mean",
+        "fresh_seed_mean",
+    ]
+    return table[columns].rename(
+        columns={
+            "mean": "mean change %",
+            "same_seed_mean": "at the selection seed %",
+            "fresh_seed_mean": "fresh seeds %",
+        }
+    )
 
 
 def _agreement(table: pd.DataFrame | None, keys: list[str], metric: str | None) -> pd.DataFrame:
@@ -336,7 +412,11 @@ def _agreement(table: pd.DataFrame | None, keys: list[str], metric: str | None) 
     if table is None or table.empty:
         return pd.DataFrame()
     if metric is not None:
-        table = table[((table["metric_a"] == metric) | (table["metric_b"] == metric)) & _shown(table["metric_a"]) & _shown(table["metric_b"])]
+        table = table[
+            ((table["metric_a"] == metric) | (table["metric_b"] == metric))
+            & _shown(table["metric_a"])
+            & _shown(table["metric_b"])
+        ]
         other = np.where(table["metric_a"] == metric, table["metric_b"], table["metric_a"])
         table = table.assign(metric=metric, other=other)
         keys = [*keys, "metric", "other"]
@@ -351,6 +431,21 @@ def _reproducibility(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     if table.empty:
         return table
     table = table[_shown(table["metric"])]
-    columns = ["dataset", "protocol", "model", "estimator", "kind", "metric", "entities", "samples", "mean_abs_influence",
-               "per_entity_sd_across_seeds", "spearman_mean", "reliability", "reliability_low", "reliability_high", "samples_to_target"]
+    columns = [
+        "dataset",
+        "protocol",
+        "model",
+        "estimator",
+        "kind",
+        "metric",
+        "entities",
+        "samples",
+        "mean_abs_influence",
+        "per_entity_sd_across_seeds",
+        "spearman_mean",
+        "reliability",
+        "reliability_low",
+        "reliability_high",
+        "samples_to_target",
+    ]
     return table[columns]

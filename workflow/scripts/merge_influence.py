@@ -6,9 +6,9 @@ log_to(snakemake.log[0])  # stderr to the log; bad input ends the job with one l
 
 import pandas as pd
 
+from recinfluence.compose import make_estimator
 from recinfluence.estimators.base import Partial
 from recinfluence.io import write_csv, write_parquet
-from recinfluence.compose import make_estimator
 from recinfluence.settings import EstimatorSettings
 
 inputs = snakemake.input

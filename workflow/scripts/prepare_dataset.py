@@ -9,6 +9,11 @@ from pathlib import Path
 from recinfluence.data import load_dataset
 from recinfluence.settings import Dataset
 
-data = load_dataset(Dataset.from_params(snakemake.params.dataset), Path(snakemake.params.cache_dir) / snakemake.wildcards.dataset)
+data = load_dataset(
+    Dataset.from_params(snakemake.params.dataset), Path(snakemake.params.cache_dir) / snakemake.wildcards.dataset
+)
 data.save(Path(snakemake.output.interactions).parent)
-print(f"{snakemake.wildcards.dataset}: {len(data.frame)} interactions, {data.n_users} users, {data.n_items} items", file=sys.stderr)
+print(
+    f"{snakemake.wildcards.dataset}: {len(data.frame)} interactions, {data.n_users} users, {data.n_items} items",
+    file=sys.stderr,
+)

@@ -11,7 +11,9 @@ from recinfluence.summary import study_summary
 
 def gather(name):
     """Every table of one name, each tagged with the dataset, protocol, model and kind it belongs to."""
-    frames = [pd.read_csv(path).assign(**key) for path, key in zip(snakemake.input[name], snakemake.params.tables[name])]
+    frames = [
+        pd.read_csv(path).assign(**key) for path, key in zip(snakemake.input[name], snakemake.params.tables[name])
+    ]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

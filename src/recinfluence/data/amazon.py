@@ -24,9 +24,7 @@ from .interactions import (
     from_raw,
 )
 
-AMAZON_ELECTRONICS_URL = (
-    "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles/ratings_Electronics.csv"
-)
+AMAZON_ELECTRONICS_URL = "https://snap.stanford.edu/data/amazon/productGraph/categoryFiles/ratings_Electronics.csv"
 
 
 def k_core(frame: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -54,7 +52,9 @@ def _k_core_rows(users: np.ndarray, items: np.ndarray, k: int) -> np.ndarray:
         rows, users, items = rows[keep], users[keep], items[keep]
 
 
-def _sample_rows(users: np.ndarray, items: np.ndarray, k: int, sample_users: int, seed: int) -> tuple[np.ndarray, int, int]:
+def _sample_rows(
+    users: np.ndarray, items: np.ndarray, k: int, sample_users: int, seed: int
+) -> tuple[np.ndarray, int, int]:
     """Rows of the k-core of a seeded sample of users whose core keeps about ``sample_users``.
 
     ``users`` and ``items`` are codes of rows that already form a k-core, users numbered in
@@ -98,13 +98,19 @@ def read_ratings_csv(path: str | Path, columns=COLUMNS) -> tuple[pd.DataFrame, i
         # A header line is recognised by a rating field that is not a number.
         has_header = pd.isna(pd.to_numeric(first.iloc[0, columns.index("rating")], errors="coerce"))
         table = pd.read_csv(
-            path, header=None, skiprows=1 if has_header else 0, names=columns, dtype={"user": str, "item": str, "rating": str}
+            path,
+            header=None,
+            skiprows=1 if has_header else 0,
+            names=columns,
+            dtype={"user": str, "item": str, "rating": str},
         )
         return table, 2 if has_header else 1
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         if isinstance(error, InputError):
             raise
-        raise InputError(f"{path}: cannot be read as a CSV of {len(columns)} columns ({_parser_message(error)})") from None
+        raise InputError(
+            f"{path}: cannot be read as a CSV of {len(columns)} columns ({_parser_message(error)})"
+        ) from None
 
 
 def load_amazon_ratings(
@@ -160,7 +166,9 @@ def load_amazon_ratings(
                     "try another sample_users or seed"
                 )
             _progress(log, source, f"sample of {sample_users} users (seed {seed}) re-cored", users[rows], items[rows])
-    return from_raw(raw.iloc[rows], source, rating_scale=rating_scale, first_line=first_line)  # the file's row numbers kept for messages
+    return from_raw(
+        raw.iloc[rows], source, rating_scale=rating_scale, first_line=first_line
+    )  # the file's row numbers kept for messages
 
 
 def from_spec(spec, cache_dir: str | Path) -> Interactions:

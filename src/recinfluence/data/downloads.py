@@ -62,15 +62,25 @@ def download(
             except (OSError, http.client.HTTPException) as error:  # URLError, HTTPError and timeouts are OSErrors
                 cause = getattr(error, "reason", None) or error
                 if attempt == tries:
-                    raise InputError(f"{url}: cannot download ({cause}) after {tries} tries; without a network, set {instead} to a local copy") from None
+                    raise InputError(
+                        f"{url}: cannot download ({cause}) after {tries} tries; without a network, set {instead} to a local copy"
+                    ) from None
                 if log is not None:
-                    print(f"{url}: try {attempt} of {tries} failed ({cause}); again in {backoff * 2 ** (attempt - 1):.0f} s", file=log, flush=True)
+                    print(
+                        f"{url}: try {attempt} of {tries} failed ({cause}); again in {backoff * 2 ** (attempt - 1):.0f} s",
+                        file=log,
+                        flush=True,
+                    )
                 time.sleep(backoff * 2 ** (attempt - 1))
         actual = sha256(partial) if expected_sha256 or pin else None
         if expected_sha256 and actual != expected_sha256:
             raise InputError(f"{url}: downloaded sha256 {actual} does not match the expected {expected_sha256}")
         if not expected_sha256 and pin and log is not None:
-            print(f"{url}: sha256 {actual}, not verified (no checksum is published); to pin this copy, set {pin}: {actual}", file=log, flush=True)
+            print(
+                f"{url}: sha256 {actual}, not verified (no checksum is published); to pin this copy, set {pin}: {actual}",
+                file=log,
+                flush=True,
+            )
         partial.replace(dest)
     finally:
         partial.unlink(missing_ok=True)

@@ -59,12 +59,15 @@ class Interactions:
         )
 
 
-def from_raw(raw: pd.DataFrame, source: str, rating_scale=None, titles=None, first_line: int | None = None) -> Interactions:
+def from_raw(
+    raw: pd.DataFrame, source: str, rating_scale=None, titles=None, first_line: int | None = None
+) -> Interactions:
     """Validate a table with raw user/item ids and give it dense ids.
 
     Raw ids are sorted before numbering, so the same data always gets the same ids.
     Duplicate (user, item) rows are rejected: which rating is right is the data owner's call.
     """
+
     def data_row(position: int) -> str:
         """The row of the file (from 1, after any header): ``raw``'s index label when a loader
         kept the file's row numbers (the Amazon k-core keeps a subset), else the position; with
@@ -185,7 +188,9 @@ def _require_text(path: Path) -> None:
     with open(path, "rb") as handle:
         head = handle.read(sample)
     if b"\0" in head:
-        raise InputError(f"{path}: is a binary file, not a text table (a Parquet file needs the table loader and a .parquet name)")
+        raise InputError(
+            f"{path}: is a binary file, not a text table (a Parquet file needs the table loader and a .parquet name)"
+        )
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -204,4 +209,8 @@ def _distinct(codes: np.ndarray) -> int:
 
 def _progress(log: TextIO | None, source: str, step: str, users: np.ndarray, items: np.ndarray) -> None:
     if log is not None:
-        print(f"{source}: {step}: {_distinct(users)} users, {_distinct(items)} items, {len(users)} ratings", file=log, flush=True)
+        print(
+            f"{source}: {step}: {_distinct(users)} users, {_distinct(items)} items, {len(users)} ratings",
+            file=log,
+            flush=True,
+        )

@@ -68,19 +68,35 @@ class MovieLensRelease:
 
 
 MOVIELENS_RELEASES = {
-    "movielens_100k": MovieLensRelease("ml-100k", "MovieLens 100K", MOVIELENS_100K_URL, None, MOVIELENS_100K_SHA256, "u.data"),
+    "movielens_100k": MovieLensRelease(
+        "ml-100k", "MovieLens 100K", MOVIELENS_100K_URL, None, MOVIELENS_100K_SHA256, "u.data"
+    ),
     "movielens_1m": MovieLensRelease(
-        "ml-1m", "MovieLens 1M", MOVIELENS_1M_URL, MOVIELENS_ARCHIVE_SHA256["ml-1m"], {"ratings.dat": None, "movies.dat": None}, "ratings.dat"
+        "ml-1m",
+        "MovieLens 1M",
+        MOVIELENS_1M_URL,
+        MOVIELENS_ARCHIVE_SHA256["ml-1m"],
+        {"ratings.dat": None, "movies.dat": None},
+        "ratings.dat",
     ),
     "movielens_25m": MovieLensRelease(
-        "ml-25m", "MovieLens 25M", MOVIELENS_25M_URL, MOVIELENS_ARCHIVE_SHA256["ml-25m"], {"ratings.csv": None, "movies.csv": None}, "ratings.csv",
+        "ml-25m",
+        "MovieLens 25M",
+        MOVIELENS_25M_URL,
+        MOVIELENS_ARCHIVE_SHA256["ml-25m"],
+        {"ratings.csv": None, "movies.csv": None},
+        "ratings.csv",
         MAX_EXTRACTED_BYTES_25M,
     ),
 }
 
 
 def download_movielens(
-    folder: str | Path, release: MovieLensRelease, url: str | None = None, archive_sha256: str | None = None, instead: str = "the dataset's path"
+    folder: str | Path,
+    release: MovieLensRelease,
+    url: str | None = None,
+    archive_sha256: str | None = None,
+    instead: str = "the dataset's path",
 ) -> Path:
     """Fetch a GroupLens archive into ``folder`` (checking the archive's sha256 if given), extract
     the files the loader reads into ``folder/<release.folder>`` and verify those with a
@@ -93,10 +109,14 @@ def download_movielens(
             try:
                 with zipfile.ZipFile(archive) as bundle:
                     present = set(bundle.namelist())
-                    wanted = [f"{release.folder}/{name}" for name in release.members if f"{release.folder}/{name}" in present]
+                    wanted = [
+                        f"{release.folder}/{name}" for name in release.members if f"{release.folder}/{name}" in present
+                    ]
                     size = sum(bundle.getinfo(name).file_size for name in wanted)
                     if size > limit:
-                        raise InputError(f"{url}: the archive would extract to {size / 1e6:.0f} MB, more than {release.title}'s (limit {limit / 1e6:.0f} MB)")
+                        raise InputError(
+                            f"{url}: the archive would extract to {size / 1e6:.0f} MB, more than {release.title}'s (limit {limit / 1e6:.0f} MB)"
+                        )
                     for name in wanted:
                         bundle.extract(name, tmp)
             except zipfile.BadZipFile as error:
@@ -107,7 +127,9 @@ def download_movielens(
                 if not member.is_file() or member.stat().st_size == 0:
                     raise InputError(f"{url}: the archive has no (or an empty) {release.folder}/{name}")
                 if expected is not None and (actual := sha256(member)) != expected:
-                    raise InputError(f"{url}: {release.folder}/{name} in the archive has sha256 {actual}, not the published {expected}")
+                    raise InputError(
+                        f"{url}: {release.folder}/{name} in the archive has sha256 {actual}, not the published {expected}"
+                    )
             target = folder / release.folder
             shutil.rmtree(target, ignore_errors=True)
             extracted.replace(target)
@@ -128,9 +150,7 @@ def load_movielens_100k(folder: str | Path, rating_scale=(1, 5)) -> Interactions
     item_file = folder / "u.item"
     if item_file.is_file():
         _check_sha256(item_file, MOVIELENS_100K_SHA256["u.item"])
-        item_table = pd.read_csv(
-            item_file, sep="|", header=None, encoding="latin-1", usecols=[0, 1], dtype=str
-        )
+        item_table = pd.read_csv(item_file, sep="|", header=None, encoding="latin-1", usecols=[0, 1], dtype=str)
         titles = dict(zip(item_table[0], item_table[1]))
     return from_raw(raw, str(ratings_file), rating_scale=rating_scale, titles=titles, first_line=1)
 
@@ -146,7 +166,9 @@ def load_movielens_1m(folder: str | Path, rating_scale=(1, 5), log: TextIO | Non
     try:  # "::" read as ":" with empty fields between (the C parser takes one-character separators)
         raw = pd.read_csv(ratings_file, sep=":", header=None, usecols=[0, 2, 4, 6])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
-        raise InputError(f"{ratings_file}: cannot be read as UserID::MovieID::Rating::Timestamp lines ({_parser_message(error)})") from None
+        raise InputError(
+            f"{ratings_file}: cannot be read as UserID::MovieID::Rating::Timestamp lines ({_parser_message(error)})"
+        ) from None
     raw.columns = list(COLUMNS)
     titles = _movielens_titles(folder / "movies.dat", _double_colon_titles)
     return _read_movielens(raw, ratings_file, rating_scale, titles, first_line=1, log=log)
@@ -166,16 +188,25 @@ def load_movielens_25m(folder: str | Path, rating_scale=(0.5, 5), log: TextIO | 
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as error:
         raise InputError(f"{ratings_file}: cannot be read as a CSV ({_parser_message(error)})") from None
     if list(raw.columns) != header:
-        raise InputError(f"{ratings_file}: expected the header {','.join(header)}, found {','.join(map(str, raw.columns))}")
+        raise InputError(
+            f"{ratings_file}: expected the header {','.join(header)}, found {','.join(map(str, raw.columns))}"
+        )
     raw.columns = list(COLUMNS)
-    titles = _movielens_titles(folder / "movies.csv", lambda path: pd.read_csv(path, usecols=["movieId", "title"], dtype=str))
+    titles = _movielens_titles(
+        folder / "movies.csv", lambda path: pd.read_csv(path, usecols=["movieId", "title"], dtype=str)
+    )
     return _read_movielens(raw, ratings_file, rating_scale, titles, first_line=2, log=log)
 
 
 def _double_colon_titles(path: Path) -> pd.DataFrame:
     """``MovieID::Title::Genres`` lines as a table of movieId and title (a title may hold ':')."""
     rows = [line.split("::", 1) for line in path.read_text(encoding="latin-1").splitlines() if line.strip()]
-    return pd.DataFrame({"movieId": [row[0] for row in rows], "title": [row[1].rsplit("::", 1)[0] if len(row) > 1 else "" for row in rows]})
+    return pd.DataFrame(
+        {
+            "movieId": [row[0] for row in rows],
+            "title": [row[1].rsplit("::", 1)[0] if len(row) > 1 else "" for row in rows],
+        }
+    )
 
 
 def _movielens_titles(path: Path, read) -> dict | None:

@@ -81,14 +81,22 @@ def expand_interactions(
         copy=False,  # the four new arrays are the frame's: no second copy of 10M rows
     )
     result = Interactions(frame=expanded, users=_copies(data.users, a), items=_copies(data.items, b))
-    _progress(log, source, f"expanded x{factor} (S {a}x{b}, seed {seed})", expanded["user"].to_numpy(), expanded["item"].to_numpy())
+    _progress(
+        log,
+        source,
+        f"expanded x{factor} (S {a}x{b}, seed {seed})",
+        expanded["user"].to_numpy(),
+        expanded["item"].to_numpy(),
+    )
     return result
 
 
 def _copies(table: pd.DataFrame, copies: int) -> pd.DataFrame:
     """The id table of ``copies`` copies of each id, copy k of id j at j * copies + k."""
     copy = np.tile(np.arange(copies).astype(str), len(table))
-    out = pd.DataFrame({"raw_id": np.repeat(table["raw_id"].to_numpy().astype(str), copies).astype(object) + "#" + copy})
+    out = pd.DataFrame(
+        {"raw_id": np.repeat(table["raw_id"].to_numpy().astype(str), copies).astype(object) + "#" + copy}
+    )
     if "title" in table.columns:
         titles = np.repeat(table["title"].to_numpy().astype(str), copies).astype(object)
         out["title"] = np.where(titles != "", titles + " (copy " + copy + ")", "")

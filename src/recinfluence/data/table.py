@@ -25,9 +25,17 @@ def load_table(path: str | Path, columns: dict, rating_scale=None, sep: str = ",
     if missing:
         hint = ""
         if table.shape[1] == 1:  # one field per line: the separator is probably not the file's
-            found = [name for name, mark in (("tab", "\t"), ("';'", ";"), ("'|'", "|"), ("','", ",")) if mark in str(table.columns[0]) and mark != sep]
-            hint = f"; the header is one field: is sep {sep!r} right?" + (f" (it looks {found[0]}-separated)" if found else "")
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, table.columns))}{hint}")
+            found = [
+                name
+                for name, mark in (("tab", "\t"), ("';'", ";"), ("'|'", "|"), ("','", ","))
+                if mark in str(table.columns[0]) and mark != sep
+            ]
+            hint = f"; the header is one field: is sep {sep!r} right?" + (
+                f" (it looks {found[0]}-separated)" if found else ""
+            )
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, table.columns))}{hint}"
+        )
     raw = table[list(wanted.values())].rename(columns={name: role for role, name in wanted.items()})
     return from_raw(raw, str(path), rating_scale=rating_scale, first_line=None if path.suffix == ".parquet" else 2)
 

@@ -40,7 +40,9 @@ class _Approximate(ExactDeletion):
         """Refuse, by name, a model without the capability this approximation needs."""
         needs = ESTIMATORS[self.name].needs
         if needs not in model_capabilities(model):
-            raise InputError(f"estimator {self.name}: model {type(model).__name__} has no {needs}() (docs/method.md \"Approximate influence\" lists the models that do)")
+            raise InputError(
+                f'estimator {self.name}: model {type(model).__name__} has no {needs}() (docs/method.md "Approximate influence" lists the models that do)'
+            )
 
     @property
     def approximation(self):
@@ -86,7 +88,9 @@ class InfluenceFunction(_Approximate):
         super()._check(model)
         foreign = sorted(set(self.options) - set(inspect.signature(model.influence_variants).parameters))
         if foreign:
-            raise InputError(f"estimator {self.name}: option {', '.join(foreign)} does not apply to model {type(model).__name__} (docs/method.md \"Approximate influence\")")
+            raise InputError(
+                f'estimator {self.name}: option {", ".join(foreign)} does not apply to model {type(model).__name__} (docs/method.md "Approximate influence")'
+            )
 
     def variants(self, model, train, trains):
         return model.influence_variants(train, trains, **self.options)

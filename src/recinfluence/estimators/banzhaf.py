@@ -71,10 +71,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..metrics import EvalSet, pairs_below, evaluate, metric_columns
+from ..metrics import EvalSet, evaluate, metric_columns, pairs_below
 from ..models.base import ENTITY_KINDS, TrainSet, rating_scale
-from ..retrain import COMPARISONS, entity_list, rows_per_entity
 from ..registry import RATING_METRICS, SCORE_METRICS, lower_is_better
+from ..retrain import COMPARISONS, entity_list, rows_per_entity
 from .base import (
     BY_SEED_COLUMNS,
     INFLUENCE_COLUMNS,
@@ -161,14 +161,16 @@ class DataBanzhaf(Estimator):
         E, K = totals.shape[2], totals.shape[3]
         frames = []
         for h in (0, 1):
-            frame = pd.DataFrame({
-                "kind": kind,
-                "entity": np.repeat(entities, K),
-                "n_train_rows": np.repeat(rows_of[entities], K).astype(np.int64),
-                "metric": np.tile(np.asarray(metrics, dtype=object), E),
-                "half": h,
-                "block": int(unit[0]),
-            })
+            frame = pd.DataFrame(
+                {
+                    "kind": kind,
+                    "entity": np.repeat(entities, K),
+                    "n_train_rows": np.repeat(rows_of[entities], K).astype(np.int64),
+                    "metric": np.tile(np.asarray(metrics, dtype=object), E),
+                    "half": h,
+                    "block": int(unit[0]),
+                }
+            )
             for index, name in enumerate(STATS):
                 frame[name] = totals[h, index].reshape(-1)
             frames.append(frame)
@@ -181,20 +183,31 @@ class DataBanzhaf(Estimator):
         rows, per_user = whole.rows, pd.DataFrame(columns=["entity", "user"])
         columns = [*INFLUENCE_COLUMNS, *self.value_columns]
         if rows.empty:
-            return InfluenceResult(pd.DataFrame(columns=columns), pd.DataFrame(columns=BY_SEED_COLUMNS), per_user, pd.DataFrame(columns=TIMING_COLUMNS))
+            return InfluenceResult(
+                pd.DataFrame(columns=columns),
+                pd.DataFrame(columns=BY_SEED_COLUMNS),
+                per_user,
+                pd.DataFrame(columns=TIMING_COLUMNS),
+            )
         order = {metric: position for position, metric in enumerate(pd.unique(rows["metric"]))}
         # one fixed summation order (entity, metric, half, then block) whatever the shards
-        rows = rows.assign(_metric=rows["metric"].map(order)).sort_values(["entity", "_metric", "half", "block"], kind="mergesort")
+        rows = rows.assign(_metric=rows["metric"].map(order)).sort_values(
+            ["entity", "_metric", "half", "block"], kind="mergesort"
+        )
         keys = ["kind", "entity", "n_train_rows", "metric"]
         halves = rows.groupby([*keys, "half"], sort=False)[STATS].sum()
         totals = halves.groupby(level=keys, sort=False).sum()
         influence = _welch(totals).reset_index()
-        influence = influence.rename(columns={"mean_in": "utility_in", "mean_out": "utility_out", "n_in": "subsets_in", "n_out": "subsets_out"})
+        influence = influence.rename(
+            columns={"mean_in": "utility_in", "mean_out": "utility_out", "n_in": "subsets_in", "n_out": "subsets_out"}
+        )
         for name in ("subsets_in", "subsets_out", "samples"):
             influence[name] = influence[name].astype(np.int64)
         by_seed = _welch(halves)[["influence"]].reset_index().rename(columns={"half": "seed"})
         timing = whole.timing.groupby(["kind", "entity"], sort=True)["seconds"].sum().reset_index()
-        return InfluenceResult(influence[columns], by_seed[BY_SEED_COLUMNS].reset_index(drop=True), per_user, timing[TIMING_COLUMNS])
+        return InfluenceResult(
+            influence[columns], by_seed[BY_SEED_COLUMNS].reset_index(drop=True), per_user, timing[TIMING_COLUMNS]
+        )
 
 
 def _welch(table: pd.DataFrame) -> pd.DataFrame:
@@ -216,25 +229,30 @@ def _welch(table: pd.DataFrame) -> pd.DataFrame:
     p = np.where(exact, np.where(difference == 0, 1.0, 0.0), p)
     enough = (n_in >= 2) & (n_out >= 2)
     samples = n_in + n_out
-    return pd.DataFrame({
-        "influence": difference,
-        "samples": samples,
-        "influence_sd": np.where(enough, se * np.sqrt(samples), np.nan),
-        "ci_low": np.where(enough, difference - half, np.nan),
-        "ci_high": np.where(enough, difference + half, np.nan),
-        "p_value": np.where(enough, p, np.nan),
-        "mean_in": mean_in,
-        "mean_out": mean_out,
-        "n_in": n_in,
-        "n_out": n_out,
-    }, index=table.index)
+    return pd.DataFrame(
+        {
+            "influence": difference,
+            "samples": samples,
+            "influence_sd": np.where(enough, se * np.sqrt(samples), np.nan),
+            "ci_low": np.where(enough, difference - half, np.nan),
+            "ci_high": np.where(enough, difference + half, np.nan),
+            "p_value": np.where(enough, p, np.nan),
+            "mean_in": mean_in,
+            "mean_out": mean_out,
+            "n_in": n_in,
+            "n_out": n_out,
+        },
+        index=table.index,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # Utilities of one subset's model
 
 
-def subset_utilities(experiment, model, kind: str, entities: np.ndarray, comparison: str = "exclude") -> tuple[list[str], np.ndarray]:
+def subset_utilities(
+    experiment, model, kind: str, entities: np.ndarray, comparison: str = "exclude"
+) -> tuple[list[str], np.ndarray]:
     """(metrics, utilities): for every entity of ``entities``, the signed utility (positive =
     better) of the fitted ``model`` under each metric, its own evaluation left out as the module
     docstring says (``naive``: the full aggregate for everyone). Item utilities need every user's
@@ -256,7 +274,9 @@ def subset_utilities(experiment, model, kind: str, entities: np.ndarray, compari
         own_numerator = np.where(present, numerator[np.maximum(row, 0)], 0.0)
         own_denominator = np.where(present, denominator[np.maximum(row, 0)], 0.0)
     else:
-        delta_numerator, delta_denominator = _item_exclusion(experiment, model, scores, table, metrics, numerator, denominator)
+        delta_numerator, delta_denominator = _item_exclusion(
+            experiment, model, scores, table, metrics, numerator, denominator
+        )
         own_numerator, own_denominator = -delta_numerator[entities], -delta_denominator[entities]
     with np.errstate(invalid="ignore", divide="ignore"):
         utility = (total_numerator - own_numerator) / (total_denominator - own_denominator)
@@ -288,10 +308,14 @@ def _item_exclusion(experiment, model, scores, table, metrics, numerator, denomi
     evalset, k = experiment.evalset.dense(), experiment.k
     n_items = evalset.seen.shape[1]
     delta_numerator, delta_denominator = np.zeros((n_items, len(metrics))), np.zeros((n_items, len(metrics)))
-    ranking = [column for column, metric in enumerate(metrics) if metric not in RATING_METRICS and metric not in SCORE_METRICS]
+    ranking = [
+        column for column, metric in enumerate(metrics) if metric not in RATING_METRICS and metric not in SCORE_METRICS
+    ]
     if "auc" in metrics and n_items > k:
         column = metrics.index("auc")
-        delta_numerator[:, column], delta_denominator[:, column] = _auc_exclusion(evalset, scores, table["auc"].to_numpy(dtype=float))
+        delta_numerator[:, column], delta_denominator[:, column] = _auc_exclusion(
+            evalset, scores, table["auc"].to_numpy(dtype=float)
+        )
     else:  # a catalog no longer than the list: every metric is evaluated item by item below
         ranking = [column for column, metric in enumerate(metrics) if metric not in RATING_METRICS]
     if ranking and n_items <= k:  # a catalog no longer than the list: evaluate item by item
@@ -306,8 +330,12 @@ def _item_exclusion(experiment, model, scores, table, metrics, numerator, denomi
         names = [metrics[column] for column in ranking]
         new_numerator, new_denominator = _contributions(changed, names)
         for index, column in enumerate(ranking):
-            delta_numerator[:, column] = np.bincount(pair_item, new_numerator[:, index] - numerator[pair_user, column], minlength=n_items)
-            delta_denominator[:, column] = np.bincount(pair_item, new_denominator[:, index] - denominator[pair_user, column], minlength=n_items)
+            delta_numerator[:, column] = np.bincount(
+                pair_item, new_numerator[:, index] - numerator[pair_user, column], minlength=n_items
+            )
+            delta_denominator[:, column] = np.bincount(
+                pair_item, new_denominator[:, index] - denominator[pair_user, column], minlength=n_items
+            )
     scale = rating_scale(model)
     if scale is not None and any(metric in RATING_METRICS for metric in metrics):
         rows, items, ratings = evalset.rated_pairs
@@ -337,9 +365,15 @@ def _auc_exclusion(evalset: EvalSet, scores: np.ndarray, auc: np.ndarray) -> tup
         pairs = auc[row] * n_relevant * n_other
         own = np.sort(masked[row, mine])
         other_scores = masked[row, others]
-        above = n_relevant - (np.searchsorted(own, other_scores, "left") + np.searchsorted(own, other_scores, "right")) / 2.0
+        above = (
+            n_relevant
+            - (np.searchsorted(own, other_scores, "left") + np.searchsorted(own, other_scores, "right")) / 2.0
+        )
         below = pairs_below(masked[row], mine)
-        for items, remaining, shrunk in ((np.flatnonzero(others), pairs - above, (n_relevant, n_other - 1)), (np.flatnonzero(mine), pairs - below, (n_relevant - 1, n_other))):
+        for items, remaining, shrunk in (
+            (np.flatnonzero(others), pairs - above, (n_relevant, n_other - 1)),
+            (np.flatnonzero(mine), pairs - below, (n_relevant - 1, n_other)),
+        ):
             if shrunk[0] * shrunk[1] == 0:
                 delta_numerator[items] -= auc[row]
                 delta_denominator[items] -= 1.0
@@ -348,7 +382,9 @@ def _auc_exclusion(evalset: EvalSet, scores: np.ndarray, auc: np.ndarray) -> tup
     return delta_numerator, delta_denominator
 
 
-def _virtual_catalogs(evalset: EvalSet, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, EvalSet]:
+def _virtual_catalogs(
+    evalset: EvalSet, scores: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, EvalSet]:
     """(pair users, pair items, scores, evalset): every (user, item) pair whose user's metrics
     change when the item leaves the catalog (the item is among the user's top K or relevant to
     the user), each as one virtual user (one row of ``scores`` and ``evalset``) whose

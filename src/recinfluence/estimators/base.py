@@ -25,7 +25,18 @@ from ..stats import mean_confidence_interval, mean_p_value
 # independent samples it averages (seeds, draws), their standard deviation, the 95% confidence
 # interval of the mean and the p-value of "the influence is 0" (NaN with one sample). Each
 # estimator computes the interval and the p-value from its own model of uncertainty.
-INFLUENCE_COLUMNS = ["kind", "entity", "n_train_rows", "metric", "influence", "samples", "influence_sd", "ci_low", "ci_high", "p_value"]
+INFLUENCE_COLUMNS = [
+    "kind",
+    "entity",
+    "n_train_rows",
+    "metric",
+    "influence",
+    "samples",
+    "influence_sd",
+    "ci_low",
+    "ci_high",
+    "p_value",
+]
 BY_SEED_COLUMNS = ["kind", "entity", "seed", "metric", "influence"]
 TIMING_COLUMNS = ["kind", "entity", "seconds"]
 
@@ -43,7 +54,9 @@ class Partial:
     @classmethod
     def concat(cls, partials: list["Partial"]) -> "Partial":
         """One partial of many (an empty one, with the columns downstream reads, of none)."""
-        rows, per_user, timing = (_concat([getattr(p, name) for p in partials]) for name in ("rows", "per_user", "timing"))
+        rows, per_user, timing = (
+            _concat([getattr(p, name) for p in partials]) for name in ("rows", "per_user", "timing")
+        )
         if per_user.empty:
             per_user = pd.DataFrame(columns=["entity", "user"])
         if timing.empty:
@@ -88,7 +101,9 @@ class Estimator:
         """What the elements of a work unit are, for progress lines (entities, by default)."""
         return f"{kind}s"
 
-    def run_units(self, retrainer, kind: str, units: list[np.ndarray], comparison: str = "exclude", log=sys.stderr) -> Partial:
+    def run_units(
+        self, retrainer, kind: str, units: list[np.ndarray], comparison: str = "exclude", log=sys.stderr
+    ) -> Partial:
         """Several work units (one shard's) into one partial, with progress on ``log``."""
         progress = Progress(sum(map(len, units)), f"{self.unit_items(kind)} done ({self.name})", log)
         partials = []
@@ -99,7 +114,9 @@ class Estimator:
 
     def estimate(self, retrainer, kind: str, entities, comparison: str = "exclude", log=sys.stderr) -> InfluenceResult:
         """Every work unit in one process (what the workflow's shards do together)."""
-        return self.reduce(kind, [self.run_units(retrainer, kind, self.work_units(retrainer, entities), comparison, log)])
+        return self.reduce(
+            kind, [self.run_units(retrainer, kind, self.work_units(retrainer, entities), comparison, log)]
+        )
 
     def reduce(self, kind: str, partials: list[Partial]) -> InfluenceResult:
         whole = Partial.concat(partials)
@@ -111,7 +128,9 @@ class Estimator:
         influence = grouped[["influence", *self.value_columns]].mean().reset_index()
         influence["samples"] = grouped.size().to_numpy()
         influence["influence_sd"] = grouped["influence"].std(ddof=1).to_numpy()
-        influence["ci_low"], influence["ci_high"] = mean_confidence_interval(influence["influence"], influence["influence_sd"], influence["samples"])
+        influence["ci_low"], influence["ci_high"] = mean_confidence_interval(
+            influence["influence"], influence["influence_sd"], influence["samples"]
+        )
         influence["p_value"] = mean_p_value(influence["influence"], influence["influence_sd"], influence["samples"])
         influence = influence[[*INFLUENCE_COLUMNS, *self.value_columns]]
         return InfluenceResult(influence, rows[BY_SEED_COLUMNS].reset_index(drop=True), per_user, whole.timing)

@@ -37,15 +37,30 @@ class ExactDeletion(Estimator):
         ``per_user`` keeps the seed (:func:`over_seeds` averages it away)."""
         rows_of = rows_per_entity(retrainer.train, kind)
         rows, per_user, timing = [], [], []
-        comparisons = retrainer.deletions(kind, unit, seed, comparison, self.variant_trains(retrainer.train, kind, unit, seed), self.approximation)
+        comparisons = retrainer.deletions(
+            kind, unit, seed, comparison, self.variant_trains(retrainer.train, kind, unit, seed), self.approximation
+        )
         for entity, (baseline, without, users, seconds) in zip(unit, comparisons):
             for metric in baseline.index:
                 sign = -1.0 if lower_is_better(metric) else 1.0
                 influence = sign * (baseline[metric] - without[metric]) + 0.0  # + 0.0: no -0.0
-                rows.append((kind, int(entity), int(rows_of[entity]), seed, metric, baseline[metric], without[metric], influence))
+                rows.append(
+                    (
+                        kind,
+                        int(entity),
+                        int(rows_of[entity]),
+                        seed,
+                        metric,
+                        baseline[metric],
+                        without[metric],
+                        influence,
+                    )
+                )
             per_user.append(users.assign(entity=int(entity)))
             timing.append((kind, int(entity), seconds))
-        rows = pd.DataFrame(rows, columns=["kind", "entity", "n_train_rows", "seed", "metric", "baseline", "without", "influence"])
+        rows = pd.DataFrame(
+            rows, columns=["kind", "entity", "n_train_rows", "seed", "metric", "baseline", "without", "influence"]
+        )
         return Partial(rows, pd.concat(per_user, ignore_index=True), pd.DataFrame(timing, columns=TIMING_COLUMNS))
 
 

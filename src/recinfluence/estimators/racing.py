@@ -33,7 +33,15 @@ from .exact import ExactDeletion, over_seeds
 class Racing(ExactDeletion):
     name = "racing"
 
-    def __init__(self, seed: int = 0, k: int = 10, metric: str = "map", start_seeds: int = 2, max_seeds: int = 36, budget: int | None = None):
+    def __init__(
+        self,
+        seed: int = 0,
+        k: int = 10,
+        metric: str = "map",
+        start_seeds: int = 2,
+        max_seeds: int = 36,
+        budget: int | None = None,
+    ):
         if not 2 <= start_seeds <= max_seeds:
             raise ValueError(f"racing needs 2 <= start_seeds <= max_seeds, not {start_seeds} and {max_seeds}")
         super().__init__(seed, max_seeds)
@@ -63,12 +71,19 @@ class Racing(ExactDeletion):
                         seeds_of[entity] += 1
                 retrains += len(in_doubt)
             values = Partial.concat(partials).rows.query("metric == @metric")
-            in_doubt = np.array([e for e in doubtful(values, self.k).tolist() if seeds_of[e] < len(self.seeds)], dtype=np.int64)
+            in_doubt = np.array(
+                [e for e in doubtful(values, self.k).tolist() if seeds_of[e] < len(self.seeds)], dtype=np.int64
+            )
         values = Partial.concat(partials).rows.query("metric == @metric")
         used = np.array(list(seeds_of.values()))
         self.report = {
-            "kind": kind, "metric": metric, "k": self.k, "entities": len(unit), "retrains": retrains,
-            "uniform_retrains": int(used.max(initial=0)) * len(unit), "max_seeds_used": int(used.max(initial=0)),
+            "kind": kind,
+            "metric": metric,
+            "k": self.k,
+            "entities": len(unit),
+            "retrains": retrains,
+            "uniform_retrains": int(used.max(initial=0)) * len(unit),
+            "max_seeds_used": int(used.max(initial=0)),
             "separated": len(doubtful(values, self.k)) == 0 if len(values) else False,
         }
         if log is not None:

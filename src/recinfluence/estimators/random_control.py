@@ -42,8 +42,13 @@ class RandomControl(Estimator):
         for seed in self.seeds:
             for entity in unit:
                 # keyed by (seed, kind, entity): the same draw whatever the unit or shard
-                draws = np.random.default_rng([seed, ENTITY_KINDS.index(kind), int(entity)]).normal(0.0, self.scale, len(metrics))
-                rows += [(kind, int(entity), int(rows_of[entity]), seed, metric, value) for metric, value in zip(metrics, draws)]
+                draws = np.random.default_rng([seed, ENTITY_KINDS.index(kind), int(entity)]).normal(
+                    0.0, self.scale, len(metrics)
+                )
+                rows += [
+                    (kind, int(entity), int(rows_of[entity]), seed, metric, value)
+                    for metric, value in zip(metrics, draws)
+                ]
         rows = pd.DataFrame(rows, columns=["kind", "entity", "n_train_rows", "seed", "metric", "influence"])
         seconds = (time.perf_counter() - started) / len(unit)
         timing = pd.DataFrame({"kind": kind, "entity": unit, "seconds": seconds})

@@ -9,7 +9,18 @@ from ..errors import InputError
 from ..registry import MODELS, import_object
 from .base import ENTITY_KINDS, Recommender, TrainSet
 
-__all__ = ["ALS", "EASE", "ENTITY_KINDS", "ItemKNN", "MultVAE", "NCF", "Recommender", "SVD", "TrainSet", "model_factory"]
+__all__ = [
+    "ALS",
+    "EASE",
+    "ENTITY_KINDS",
+    "ItemKNN",
+    "MultVAE",
+    "NCF",
+    "Recommender",
+    "SVD",
+    "TrainSet",
+    "model_factory",
+]
 
 
 def __getattr__(name: str):
@@ -29,7 +40,10 @@ def check_declared_params(cls, params: dict, key: str) -> None:
     import jsonschema
 
     validator = jsonschema.validators.validator_for(schema)(schema)
-    problems = sorted(f"{'.'.join([f'{key}.params', *map(str, error.absolute_path)])}: {error.message}" for error in validator.iter_errors(params))
+    problems = sorted(
+        f"{'.'.join([f'{key}.params', *map(str, error.absolute_path)])}: {error.message}"
+        for error in validator.iter_errors(params)
+    )
     if problems:
         raise InputError("; ".join(problems))
 

@@ -28,7 +28,14 @@ class ALS:
     """implicit's ``AlternatingLeastSquares`` on one thread (parallelism comes from shards),
     with implicit's defaults."""
 
-    def __init__(self, factors: int = 100, regularization: float = 0.01, alpha: float = 1.0, iterations: int = 15, use_cg: bool = True):
+    def __init__(
+        self,
+        factors: int = 100,
+        regularization: float = 0.01,
+        alpha: float = 1.0,
+        iterations: int = 15,
+        use_cg: bool = True,
+    ):
         if factors < 1 or iterations < 1 or regularization < 0 or alpha <= 0:
             raise ValueError("factors and iterations must be >= 1, regularization >= 0 and alpha > 0")
         self.factors, self.regularization, self.alpha = int(factors), float(regularization), float(alpha)
@@ -39,8 +46,13 @@ class ALS:
 
         matrix = train.matrix(dtype=np.float32)
         model = AlternatingLeastSquares(
-            factors=self.factors, regularization=self.regularization, alpha=self.alpha, iterations=self.iterations,
-            use_cg=self.use_cg, num_threads=1, random_state=seed,
+            factors=self.factors,
+            regularization=self.regularization,
+            alpha=self.alpha,
+            iterations=self.iterations,
+            use_cg=self.use_cg,
+            num_threads=1,
+            random_state=seed,
         )
         model.user_factors, model.item_factors = initial_factors(train.n_users, train.n_items, self.factors, seed)
         model.fit(matrix, show_progress=False)

@@ -30,7 +30,15 @@ import pandas as pd
 
 from ..registry import CAPABILITIES, ENTITY_KINDS
 
-__all__ = ["CAPABILITIES", "CAPABILITY_PROTOCOLS", "ENTITY_KINDS", "Recommender", "TrainSet", "model_capabilities", "rating_scale"]
+__all__ = [
+    "CAPABILITIES",
+    "CAPABILITY_PROTOCOLS",
+    "ENTITY_KINDS",
+    "Recommender",
+    "TrainSet",
+    "model_capabilities",
+    "rating_scale",
+]
 
 
 @dataclass(frozen=True)

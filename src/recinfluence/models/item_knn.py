@@ -32,7 +32,14 @@ class ItemKNN:
     """Item-item kNN (LensKit's ItemKNNScorer semantics); ``aggregate`` defaults to ``sum`` for
     implicit and ``weighted-average`` for explicit feedback, as LensKit's do."""
 
-    def __init__(self, k: int = 20, min_nbrs: int = 1, min_sim: float = 1e-6, feedback: str = "implicit", aggregate: str | None = None):
+    def __init__(
+        self,
+        k: int = 20,
+        min_nbrs: int = 1,
+        min_sim: float = 1e-6,
+        feedback: str = "implicit",
+        aggregate: str | None = None,
+    ):
         if feedback not in FEEDBACK:
             raise ValueError(f"feedback must be one of {FEEDBACK}, not {feedback!r}")
         aggregate = aggregate or ("sum" if feedback == "implicit" else "weighted-average")
@@ -110,7 +117,9 @@ class ItemKNN:
             if kind == "item":
                 yield _WithoutItems(self, ids)
             else:
-                yield type(self)(self.k, self.min_nbrs, self.min_sim, self.feedback, self.aggregate).fit(train.without(kind, ids))
+                yield type(self)(self.k, self.min_nbrs, self.min_sim, self.feedback, self.aggregate).fit(
+                    train.without(kind, ids)
+                )
 
 
 class _WithoutItems:
@@ -130,9 +139,18 @@ class _WithoutItems:
         holds[np.repeat(np.arange(rated.shape[0]), np.diff(rated.indptr))[dropped]] = True
         touched = np.flatnonzero(holds[users])
         if len(touched):
-            kept = sp.csr_matrix((rated.data[~dropped], rated.indices[~dropped], np.concatenate([[0], np.cumsum(~dropped)])[rated.indptr]), shape=rated.shape)
+            kept = sp.csr_matrix(
+                (
+                    rated.data[~dropped],
+                    rated.indices[~dropped],
+                    np.concatenate([[0], np.cumsum(~dropped)])[rated.indptr],
+                ),
+                shape=rated.shape,
+            )
             fallback = base.fallback.copy()
             fallback[self.items] = 0.0
             scores[touched] = base._scores(users[touched], kept, fallback)
-        scores[:, self.items] = 0.0  # no similarity left: unscored, and a refit's fallback for an item without rows is 0
+        scores[:, self.items] = (
+            0.0  # no similarity left: unscored, and a refit's fallback for an item without rows is 0
+        )
         return scores

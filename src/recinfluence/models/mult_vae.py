@@ -44,11 +44,25 @@ class MultVAE:
     """Mult-VAE^PR with one hidden layer each way ([n_items -> hidden -> latent] and back), the
     paper's sizes; 20 epochs suffice on MovieLens 100K (validation MAP@10 0.134, 0.137 at 40)."""
 
-    def __init__(self, hidden=600, latent=200, epochs=20, batch_size=100, lr=1e-3, dropout=0.5, anneal_cap=0.2, anneal_steps=500):
-        if min(hidden, latent, epochs, batch_size, anneal_steps) < 1 or not lr > 0 or not 0 <= dropout < 1 or anneal_cap < 0:
-            raise ValueError("hidden, latent, epochs, batch_size and anneal_steps must be >= 1, lr > 0, 0 <= dropout < 1, anneal_cap >= 0")
+    def __init__(
+        self, hidden=600, latent=200, epochs=20, batch_size=100, lr=1e-3, dropout=0.5, anneal_cap=0.2, anneal_steps=500
+    ):
+        if (
+            min(hidden, latent, epochs, batch_size, anneal_steps) < 1
+            or not lr > 0
+            or not 0 <= dropout < 1
+            or anneal_cap < 0
+        ):
+            raise ValueError(
+                "hidden, latent, epochs, batch_size and anneal_steps must be >= 1, lr > 0, 0 <= dropout < 1, anneal_cap >= 0"
+            )
         self.hidden, self.latent, self.epochs, self.batch_size = int(hidden), int(latent), int(epochs), int(batch_size)
-        self.lr, self.dropout, self.anneal_cap, self.anneal_steps = float(lr), float(dropout), float(anneal_cap), int(anneal_steps)
+        self.lr, self.dropout, self.anneal_cap, self.anneal_steps = (
+            float(lr),
+            float(dropout),
+            float(anneal_cap),
+            int(anneal_steps),
+        )
 
     def _encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         (w0, b0), (w1, b1) = self.params[0:2], self.params[2:4]
@@ -65,7 +79,16 @@ class MultVAE:
         self.rows = rows = torch.from_numpy(train.matrix(dtype=np.float32).toarray())
         active = rows.sum(dim=1) > 0
         generator = torch.Generator().manual_seed(seed)
-        self.params = [t for sizes in ((n_items, self.hidden), (self.hidden, 2 * self.latent), (self.latent, self.hidden), (self.hidden, n_items)) for t in _layer(generator, *sizes)]
+        self.params = [
+            t
+            for sizes in (
+                (n_items, self.hidden),
+                (self.hidden, 2 * self.latent),
+                (self.latent, self.hidden),
+                (self.hidden, n_items),
+            )
+            for t in _layer(generator, *sizes)
+        ]
         optimizer = torch.optim.Adam(self.params, lr=self.lr)
         step = 0
         for epoch in range(self.epochs):

@@ -85,9 +85,13 @@ def initial_parameters(n_users, n_items, factors, layers, seed) -> dict[str, tor
         torch.nn.init.normal_(params[name], std=0.01, generator=generator)
     widths = list(layers) + [None]
     for index, (fan_in, fan_out) in enumerate(zip(widths[:-2], widths[1:-1])):
-        params[f"w{index}"] = torch.nn.init.xavier_uniform_(torch.empty(fan_out, fan_in), generator=generator).T.contiguous()
+        params[f"w{index}"] = torch.nn.init.xavier_uniform_(
+            torch.empty(fan_out, fan_in), generator=generator
+        ).T.contiguous()
         params[f"b{index}"] = torch.zeros(fan_out)
-    params["w_out"] = torch.nn.init.xavier_uniform_(torch.empty(1, factors + layers[-1]), generator=generator).T.contiguous()
+    params["w_out"] = torch.nn.init.xavier_uniform_(
+        torch.empty(1, factors + layers[-1]), generator=generator
+    ).T.contiguous()
     params["b_out"] = torch.zeros(1)
     return params
 
@@ -110,7 +114,9 @@ def score_all(params, variant: int, users: torch.Tensor) -> torch.Tensor:
     the concatenated embeddings, so its user and item halves are computed once each."""
     p = {name: value[variant] for name, value in params.items()}
     half = p["mlp_user"].shape[1]
-    hidden = torch.relu((p["mlp_user"][users] @ p["w0"][:half] + p["b0"])[:, None, :] + (p["mlp_item"] @ p["w0"][half:])[None, :, :])
+    hidden = torch.relu(
+        (p["mlp_user"][users] @ p["w0"][:half] + p["b0"])[:, None, :] + (p["mlp_item"] @ p["w0"][half:])[None, :, :]
+    )
     for index in range(1, n_hidden(params)):
         hidden = torch.relu(hidden @ p[f"w{index}"] + p[f"b{index}"])
     gmf = p["gmf_user"][users][:, None, :] * p["gmf_item"][None, :, :]
@@ -182,7 +188,9 @@ class NCF:
 
     rating_scale = None
 
-    def __init__(self, factors=8, layers=(64, 32, 16, 8), epochs=10, batch_size=1024, n_negatives=4, lr=0.001, device="cpu"):
+    def __init__(
+        self, factors=8, layers=(64, 32, 16, 8), epochs=10, batch_size=1024, n_negatives=4, lr=0.001, device="cpu"
+    ):
         self.factors, self.layers = factors, tuple(layers)
         self.epochs, self.batch_size, self.n_negatives, self.lr = epochs, batch_size, n_negatives, lr
         self.device = resolve_device(device)
@@ -241,7 +249,10 @@ class NCF:
             model.params = dict(self.params)
             for kind, table in cache.moved(reduced).items():
                 table = table.to(self.device)
-                model.params[f"gmf_{kind}"], model.params[f"mlp_{kind}"] = table[None, :, : self.factors], table[None, :, self.factors :]
+                model.params[f"gmf_{kind}"], model.params[f"mlp_{kind}"] = (
+                    table[None, :, : self.factors],
+                    table[None, :, self.factors :],
+                )
             self._reset_rowless(model, reduced, initial)
             yield model
 
@@ -273,7 +284,11 @@ class NCF:
         per_pass = self.variants_per_pass(variants[0].n_users, variants[0].n_items)
         if per_pass is not None and len(variants) > per_pass:
             passes = range(0, len(variants), per_pass)
-            return [model for first in passes for model in self.fit_many(variants[first : first + per_pass], seed, start, epochs)]
+            return [
+                model
+                for first in passes
+                for model in self.fit_many(variants[first : first + per_pass], seed, start, epochs)
+            ]
         first = variants[0]
         n_variants, n_full, device = len(variants), first.n_full_rows, self.device
         present = np.zeros((n_variants, n_full), dtype=bool)
@@ -292,14 +307,23 @@ class NCF:
             initial = initial_parameters(first.n_users, first.n_items, self.factors, self.layers, seed)
         else:
             initial = {name: value[0].cpu() for name, value in start.items()}
-        dense = [{name: value.to(device).clone().requires_grad_() for name, value in initial.items() if name not in EMBEDDINGS} for _ in range(n_variants)]
+        dense = [
+            {
+                name: value.to(device).clone().requires_grad_()
+                for name, value in initial.items()
+                if name not in EMBEDDINGS
+            }
+            for _ in range(n_variants)
+        ]
         # One flat table per kind, GMF columns then MLP columns: one gather and one update each.
         tables = {
             kind: torch.cat([initial[f"gmf_{kind}"], initial[f"mlp_{kind}"]], dim=1).to(device).repeat(n_variants, 1)
             for kind in ("user", "item")
         }
         # fused: one call for all variants' tensors, each updated by itself
-        optimizer = torch.optim.Adam([p for layers in dense for p in layers.values()], lr=self.lr, betas=BETAS, eps=EPS, fused=True)
+        optimizer = torch.optim.Adam(
+            [p for layers in dense for p in layers.values()], lr=self.lr, betas=BETAS, eps=EPS, fused=True
+        )
         lazy = _LazyAdam(tables, self.lr)
 
         factors, half, n_negatives = self.factors, self.layers[0] // 2, self.n_negatives
@@ -307,7 +331,10 @@ class NCF:
         rows_per_batch = max(1, self.batch_size // group)
         labels = torch.zeros(group, device=device)
         labels[0] = 1.0
-        offsets = {kind: torch.arange(n_variants, device=device)[:, None] * n for kind, n in (("user", first.n_users), ("item", first.n_items))}
+        offsets = {
+            kind: torch.arange(n_variants, device=device)[:, None] * n
+            for kind, n in (("user", first.n_users), ("item", first.n_items))
+        }
         for epoch in range(self.epochs) if epochs is None else epochs:
             candidates = negative_candidates(seed, epoch, n_full, first.n_items, self.n_negatives)
             for batch in epoch_batches(seed, epoch, n_full, rows_per_batch):
@@ -325,7 +352,9 @@ class NCF:
                     had_rows = batch[had]
                     picked = pick_negatives(candidates[had_rows], users_of[had_rows], rated, in_catalog, n_negatives)
                     negatives[:, had] = picked
-                items = np.concatenate([np.broadcast_to(items_of[batch], (n_variants, len(batch)))[:, :, None], negatives], axis=2)
+                items = np.concatenate(
+                    [np.broadcast_to(items_of[batch], (n_variants, len(batch)))[:, :, None], negatives], axis=2
+                )
                 # A row a variant lacks is a stand-in sample, user 0 and item 0 of the variant's
                 # own tables (valid ids; users_of/items_of know only rows some variant has), so
                 # that nothing of a variant depends on its batch-mates' rows. Its weight is 0,
@@ -334,10 +363,17 @@ class NCF:
                 items = np.where(here[:, :, None], items, 0)
                 mask = torch.as_tensor(np.repeat(here, group, axis=1), device=device).reshape(-1)
                 flat = {
-                    "user": (torch.as_tensor(np.repeat(users, group, axis=1), device=device) + offsets["user"]).reshape(-1),
-                    "item": (torch.as_tensor(items.reshape(n_variants, -1), device=device) + offsets["item"]).reshape(-1),
+                    "user": (torch.as_tensor(np.repeat(users, group, axis=1), device=device) + offsets["user"]).reshape(
+                        -1
+                    ),
+                    "item": (torch.as_tensor(items.reshape(n_variants, -1), device=device) + offsets["item"]).reshape(
+                        -1
+                    ),
                 }
-                user_rows, item_rows = (tables[kind].index_select(0, flat[kind]).view(n_variants, -1, tables[kind].shape[1]) for kind in ("user", "item"))
+                user_rows, item_rows = (
+                    tables[kind].index_select(0, flat[kind]).view(n_variants, -1, tables[kind].shape[1])
+                    for kind in ("user", "item")
+                )
                 # The GMF product and the MLP input are elementwise, so computed for the whole
                 # stack; the networks run variant by variant.
                 gmf = (user_rows[..., :factors] * item_rows[..., :factors]).requires_grad_()
@@ -360,7 +396,9 @@ class NCF:
                 for kind in tables:
                     rows[kind], inverse = torch.unique(flat[kind][mask], return_inverse=True)
                     grad = embedded_grads[kind].view(-1, tables[kind].shape[1])[mask]
-                    grads[kind] = torch.zeros(len(rows[kind]), grad.shape[1], device=device).index_add_(0, inverse, grad)
+                    grads[kind] = torch.zeros(len(rows[kind]), grad.shape[1], device=device).index_add_(
+                        0, inverse, grad
+                    )
                 lazy.step(tables, rows, grads)
         fitted = []
         for index, layers in enumerate(dense):
@@ -370,13 +408,21 @@ class NCF:
             model.params = {name: value.detach()[None].clone() for name, value in layers.items()}
             for kind, n in (("user", first.n_users), ("item", first.n_items)):
                 table = tables[kind][index * n : (index + 1) * n]
-                model.params[f"gmf_{kind}"], model.params[f"mlp_{kind}"] = table[None, :, : self.factors].clone(), table[None, :, self.factors :].clone()
+                model.params[f"gmf_{kind}"], model.params[f"mlp_{kind}"] = (
+                    table[None, :, : self.factors].clone(),
+                    table[None, :, self.factors :].clone(),
+                )
             fitted.append(model)
         return fitted
 
     def score(self, users: np.ndarray, chunk: int = 256) -> np.ndarray:
         users = torch.as_tensor(users, device=self.device)
-        return torch.cat([score_all(self.params, 0, users[s : s + chunk]) for s in range(0, len(users), chunk)]).double().cpu().numpy()
+        return (
+            torch.cat([score_all(self.params, 0, users[s : s + chunk]) for s in range(0, len(users), chunk)])
+            .double()
+            .cpu()
+            .numpy()
+        )
 
 
 class _Influence:
@@ -388,17 +434,28 @@ class _Influence:
     def __init__(self, model: NCF, train: TrainSet, damping: float):
         self.train, self.damping, self.factors = train, damping, model.factors
         n_negatives, group = model.n_negatives, 1 + model.n_negatives
-        candidates = negative_candidates(model.seed, model.epochs - 1, train.n_full_rows, train.n_items, n_negatives)[train.rows]
+        candidates = negative_candidates(model.seed, model.epochs - 1, train.n_full_rows, train.n_items, n_negatives)[
+            train.rows
+        ]
         rated = np.zeros((train.n_users, train.n_items), dtype=bool)
         rated[train.users, train.items] = True
         negatives = pick_negatives(candidates, train.users, rated, train.item_catalog[None], n_negatives)[0]
         self.row = np.repeat(np.arange(len(train)), group)  # each sample's row, by position in ``train``
-        self.ids = {"user": np.repeat(train.users, group), "item": np.column_stack([train.items, negatives]).reshape(-1)}
+        self.ids = {
+            "user": np.repeat(train.users, group),
+            "item": np.column_stack([train.items, negatives]).reshape(-1),
+        }
         self.labels = torch.as_tensor(np.tile(np.r_[1.0, np.zeros(n_negatives)], len(train)))
         self.params = {name: value[0].cpu().double() for name, value in model.params.items()}
-        self.tables = {kind: torch.cat([self.params[f"gmf_{kind}"], self.params[f"mlp_{kind}"]], dim=1) for kind in ("user", "item")}
+        self.tables = {
+            kind: torch.cat([self.params[f"gmf_{kind}"], self.params[f"mlp_{kind}"]], dim=1)
+            for kind in ("user", "item")
+        }
         dimension = self.tables["user"].shape[1]
-        hessians = {kind: torch.zeros(len(table), dimension * dimension, dtype=torch.float64) for kind, table in self.tables.items()}
+        hessians = {
+            kind: torch.zeros(len(table), dimension * dimension, dtype=torch.float64)
+            for kind, table in self.tables.items()
+        }
         for start in range(0, len(self.row), CHUNK):
             samples = np.arange(start, min(start + CHUNK, len(self.row)))
             probs, jacobians = self._jacobians(samples)
@@ -410,15 +467,26 @@ class _Influence:
         for kind, hessian in hessians.items():
             hessian = hessian.view(-1, dimension, dimension)
             ridge = damping * hessian.diagonal(dim1=1, dim2=2).sum(1) / dimension
-            ridge = torch.where(ridge > 0, ridge, torch.ones_like(ridge))  # an entity in no sample: moved by nothing anyway
-            self.inverse[kind] = torch.linalg.inv(hessian + ridge[:, None, None] * torch.eye(dimension, dtype=hessian.dtype))
+            ridge = torch.where(
+                ridge > 0, ridge, torch.ones_like(ridge)
+            )  # an entity in no sample: moved by nothing anyway
+            self.inverse[kind] = torch.linalg.inv(
+                hessian + ridge[:, None, None] * torch.eye(dimension, dtype=hessian.dtype)
+            )
 
     def _jacobians(self, samples: np.ndarray) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """sigma of each sample's logit, and its gradient with respect to the sample's user and
         item embedding rows (one backward pass: each logit depends on its own rows only)."""
-        rows = {kind: table[torch.as_tensor(self.ids[kind][samples])].requires_grad_() for kind, table in self.tables.items()}
+        rows = {
+            kind: table[torch.as_tensor(self.ids[kind][samples])].requires_grad_()
+            for kind, table in self.tables.items()
+        }
         f = self.factors
-        logits = forward(self.params, rows["user"][:, :f] * rows["item"][:, :f], torch.cat([rows["user"][:, f:], rows["item"][:, f:]], dim=1))
+        logits = forward(
+            self.params,
+            rows["user"][:, :f] * rows["item"][:, :f],
+            torch.cat([rows["user"][:, f:], rows["item"][:, f:]], dim=1),
+        )
         logits.sum().backward()
         return torch.sigmoid(logits.detach()), {kind: row.grad for kind, row in rows.items()}
 
@@ -433,7 +501,9 @@ class _Influence:
         tables = {}
         for kind, jacobian in jacobians.items():
             touched, inverse = torch.unique(torch.as_tensor(self.ids[kind][lost]), return_inverse=True)
-            gradient = torch.zeros(len(touched), jacobian.shape[1], dtype=torch.float64).index_add_(0, inverse, residual[:, None] * jacobian)
+            gradient = torch.zeros(len(touched), jacobian.shape[1], dtype=torch.float64).index_add_(
+                0, inverse, residual[:, None] * jacobian
+            )
             moved = self.tables[kind].clone()
             moved[touched] += torch.einsum("eij,ej->ei", self.inverse[kind][touched], gradient)
             tables[kind] = moved.float()

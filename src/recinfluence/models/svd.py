@@ -122,7 +122,20 @@ class SVD:
         order = _surprise_order(train)
         sgd = _sgd_fast if self.backend == "fast" else _sgd
         mean = self.global_mean if self.biased else 0.0
-        sgd(train.users[order], train.items[order], train.ratings[order], mean, self.bu, self.bi, self.pu, self.qi, epochs, self.biased, self.lr, self.reg)
+        sgd(
+            train.users[order],
+            train.items[order],
+            train.ratings[order],
+            mean,
+            self.bu,
+            self.bi,
+            self.pu,
+            self.qi,
+            epochs,
+            self.biased,
+            self.lr,
+            self.reg,
+        )
 
     def _copy(self) -> "SVD":
         model = copy.copy(self)
@@ -142,7 +155,10 @@ class SVD:
         """``model`` with every entity that has no row in ``train`` back at its initial
         parameters (where a refit leaves it)."""
         pu0, qi0 = self._initial_factors()
-        for n_rows, factors, initial, bias in ((np.bincount(train.users, minlength=len(model.bu)), model.pu, pu0, model.bu), (np.bincount(train.items, minlength=len(model.bi)), model.qi, qi0, model.bi)):
+        for n_rows, factors, initial, bias in (
+            (np.bincount(train.users, minlength=len(model.bu)), model.pu, pu0, model.bu),
+            (np.bincount(train.items, minlength=len(model.bi)), model.qi, qi0, model.bi),
+        ):
             rowless = n_rows == 0
             factors[rowless], bias[rowless] = initial[rowless], 0.0
         return model
@@ -192,15 +208,32 @@ class SVD:
             ur[u].append((i, r))
             ir[i].append((u, r))
         trainset = Trainset(
-            ur, {i: ir[i] for i in range(train.n_items)}, train.n_users, train.n_items, len(ratings),
-            train.rating_scale, {u: u for u in range(train.n_users)}, {i: i for i in range(train.n_items)},
+            ur,
+            {i: ir[i] for i in range(train.n_items)},
+            train.n_users,
+            train.n_items,
+            len(ratings),
+            train.rating_scale,
+            {u: u for u in range(train.n_users)},
+            {i: i for i in range(train.n_items)},
         )
         lr_bu, lr_bi, lr_pu, lr_qi = self.lr
         reg_bu, reg_bi, reg_pu, reg_qi = self.reg
         algo = SurpriseSVD(
-            n_factors=self.n_factors, n_epochs=self.n_epochs, biased=self.biased, init_mean=self.init_mean,
-            init_std_dev=self.init_std_dev, lr_bu=lr_bu, lr_bi=lr_bi, lr_pu=lr_pu, lr_qi=lr_qi,
-            reg_bu=reg_bu, reg_bi=reg_bi, reg_pu=reg_pu, reg_qi=reg_qi, random_state=seed,
+            n_factors=self.n_factors,
+            n_epochs=self.n_epochs,
+            biased=self.biased,
+            init_mean=self.init_mean,
+            init_std_dev=self.init_std_dev,
+            lr_bu=lr_bu,
+            lr_bi=lr_bi,
+            lr_pu=lr_pu,
+            lr_qi=lr_qi,
+            reg_bu=reg_bu,
+            reg_bi=reg_bi,
+            reg_pu=reg_pu,
+            reg_qi=reg_qi,
+            random_state=seed,
         ).fit(trainset)
         self.bu, self.bi, self.pu, self.qi = algo.bu, algo.bi, algo.pu, algo.qi
 
@@ -223,7 +256,11 @@ class _Filters:
 
     def __init__(self, model: SVD, train: TrainSet, epochs: int):
         self.model, self.train, self.epochs = model, train, epochs
-        residuals = train.ratings - (model.global_mean if model.biased else 0.0) - np.einsum("rf,rf->r", model.pu[train.users], model.qi[train.items])
+        residuals = (
+            train.ratings
+            - (model.global_mean if model.biased else 0.0)
+            - np.einsum("rf,rf->r", model.pu[train.users], model.qi[train.items])
+        )
         if model.biased:
             residuals -= model.bu[train.users] + model.bi[train.items]
         self.residuals = residuals
@@ -236,8 +273,22 @@ class _Filters:
 
         # side -> (own column, other column, own parameters, other side's factors, Lambda, L)
         self.sides = {
-            "item": (train.items, train.users, (model.qi, model.bi), model.pu, per_coordinate(reg_qi, reg_bi), per_coordinate(lr_qi, lr_bi)),
-            "user": (train.users, train.items, (model.pu, model.bu), model.qi, per_coordinate(reg_pu, reg_bu), per_coordinate(lr_pu, lr_bu)),
+            "item": (
+                train.items,
+                train.users,
+                (model.qi, model.bi),
+                model.pu,
+                per_coordinate(reg_qi, reg_bi),
+                per_coordinate(lr_qi, lr_bi),
+            ),
+            "user": (
+                train.users,
+                train.items,
+                (model.pu, model.bu),
+                model.qi,
+                per_coordinate(reg_pu, reg_bu),
+                per_coordinate(lr_pu, lr_bu),
+            ),
         }
         self.rows_of = {side: _rows_by(column) for side, (column, *_) in self.sides.items()}
         self.filters: dict[tuple[str, int], np.ndarray] = {}
@@ -261,7 +312,11 @@ class _Filters:
             curvature = np.maximum(curvature, 0.0)
             damped = np.minimum(curvature, 1.0)
             with np.errstate(invalid="ignore", divide="ignore"):
-                gain = np.where(curvature > 1e-12, (1 - (1 - damped) ** self.epochs) / np.where(curvature > 1e-12, curvature, 1.0), self.epochs)
+                gain = np.where(
+                    curvature > 1e-12,
+                    (1 - (1 - damped) ** self.epochs) / np.where(curvature > 1e-12, curvature, 1.0),
+                    self.epochs,
+                )
             scaled = root[:, None] * vectors
             self.filters[key] = (scaled * gain) @ scaled.T
         return self.filters[key]
