@@ -153,7 +153,9 @@ def report(folder: Path, metric: str = "map@10", shown=("map@10", "ndcg@10", "pr
                                 "kind": kind,
                                 "size": row.size,
                                 "selection": row.selection,
-                                f"test {metric} change %": f"{row.mean:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}] (n={row.runs})",
+                                f"test {metric} change %": (
+                                    f"{row.mean:+.2f} [{row.ci_low:+.2f}, {row.ci_high:+.2f}] (n={row.runs})"
+                                ),
                             }
                         )
         lines += [

@@ -8,11 +8,13 @@ share that baseline's noise with its reference. Each row gives, for one estimato
 and one utility: the Spearman correlation with the reference and the overlap of the top and
 bottom N; the same correlation corrected for the reference's own noise (divided by the square
 root of its split-half reliability: an estimate of the correlation with exact deletion's
-infinite-seed mean; none where the reference's halves do not agree at all); CPU-seconds per entity and the speed-up against exact deletion with the
-same R. Exact deletion with R = 1 and 4 is tabulated beside, against the same kind of reference.
+infinite-seed mean; none where the reference's halves do not agree at all); CPU-seconds per
+entity and the speed-up against exact deletion with the same R. Exact deletion with R = 1 and 4
+is tabulated beside, against the same kind of reference.
 
     python benchmarks/reliability.py configs/reliability-ml100k.yaml --run exact:user:16
-    python benchmarks/fidelity.py configs/reliability-ml100k.yaml --run warm_start:epochs=1 warm_start:epochs=2 influence_function influence_function:epochs=100000 --seeds 4
+    python benchmarks/fidelity.py configs/reliability-ml100k.yaml --run warm_start:epochs=1 warm_start:epochs=2 \
+influence_function influence_function:epochs=100000 --seeds 4
     python benchmarks/fidelity.py configs/reliability-ml100k.yaml --table
 
 Writes fidelity.csv and fidelity.md beside the pieces.
@@ -91,7 +93,8 @@ def tabulate(out, kind: str, max_seeds: int, first_seed: int, top_n: int) -> pd.
     reference_seeds = sorted(seed for seed in exact["seed"].unique() if seed >= first_seed + max_seeds)
     if len(reference_seeds) < 4:
         raise SystemExit(
-            f"{out}: the reference needs 4 exact seeds beyond the first {max_seeds}; run reliability.py --run exact:{kind}:{max_seeds + 4}"
+            f"{out}: the reference needs 4 exact seeds beyond the first {max_seeds}; run reliability.py --run "
+            f"exact:{kind}:{max_seeds + 4}"
         )
     reference_rows = exact[exact["seed"].isin(reference_seeds)]
     exact_cost = _cost(exact)

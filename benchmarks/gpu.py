@@ -1,4 +1,5 @@
-"""Batched NCF deletions on CUDA against one CPU thread (docs/scale.md "NCF on a GPU"; the device check of the GPU path).
+"""\
+Batched NCF deletions on CUDA against one CPU thread (docs/scale.md "NCF on a GPU"; the device check of the GPU path).
 
 MovieLens 100K, paper split, default NCF: the baseline and V user deletions trained in one
 ``fit_many`` pass on the GPU for each V of ``--variants`` (passes cut to free device memory by

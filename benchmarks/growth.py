@@ -101,7 +101,8 @@ def measure(data, factor: int, model: str, deletions: int) -> list[dict]:
     experiment.evaluate(fitted)
     rows.append({**size, "estimator": "evaluation", "kind": "-", "cpu_seconds": time.process_time() - started})
     print(
-        f"x{factor}: {size['ratings']:,} ratings, baseline {rows[0]['cpu_seconds']:.1f} CPU-s, one evaluation {rows[1]['cpu_seconds']:.1f}",
+        f"x{factor}: {size['ratings']:,} ratings, baseline {rows[0]['cpu_seconds']:.1f} CPU-s, one evaluation "
+        f"{rows[1]['cpu_seconds']:.1f}",
         flush=True,
     )
     counts = {

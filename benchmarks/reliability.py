@@ -10,7 +10,8 @@ entities are detectable, above the noise floor and different from random rows (p
 control seeds there are, `control_seeds`).
 
     python benchmarks/reliability.py configs/reliability-ml100k.yaml --run exact:user:16 banzhaf:user:8000
-    python benchmarks/reliability.py configs/reliability-ml100k.yaml --table --prune exact:16 exact:16:auc banzhaf:8000 --race 10 50
+    python benchmarks/reliability.py configs/reliability-ml100k.yaml --table --prune exact:16 exact:16:auc \
+banzhaf:8000 --race 10 50
 
 Relative dataset paths are resolved from --directory (default runs/<config name>, where the
 config's own instructions run the workflow). Writes results/benchmarks/reliability/ (pieces and
@@ -80,7 +81,10 @@ def main() -> None:
         nargs="*",
         default=[],
         metavar="ESTIMATOR:COUNT[:METRIC]",
-        help="prune users by that estimator's ranking (by METRIC, default the config's) at COUNT seeds/subsets (test split, prune.sizes, prune.random_draws, the noise seeds)",
+        help=(
+            "prune users by that estimator's ranking (by METRIC, default the config's) at COUNT seeds/subsets (test "
+            "split, prune.sizes, prune.random_draws, the noise seeds)"
+        ),
     )
     parser.add_argument(
         "--race",
@@ -141,7 +145,10 @@ def add_study_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--limit",
         type=int,
-        help="exact deletion and its approximations: only the first LIMIT entities (default: the model's limit in the config)",
+        help=(
+            "exact deletion and its approximations: only the first LIMIT entities (default: the model's limit in the "
+            "config)"
+        ),
     )
     parser.add_argument("--out", default="results/benchmarks/reliability")
 

@@ -477,8 +477,8 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
     counted = significance.assign(differs_from_random_rows=[2])
     text = study_summary(settings, {"pruning": overlapping, "noise_floor": floor, "significance": counted})
     assert (
-        "**For no model, protocol and estimator does removing the 10 least influential users beat removing 10 random users**"
-        in text
+        "**For no model, protocol and estimator does removing the 10 least influential users beat removing 10 random "
+        "users**" in text
     )
     assert "2 of 40 (5%)" in text and "users differ from random rows" in text
 

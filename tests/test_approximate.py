@@ -251,8 +251,8 @@ def test_a_config_pairing_an_approximation_with_a_model_without_its_hook_is_refu
         in message
     )
     assert (
-        "estimators.influence_function: model ease (class ease) has no influence_variants(); the built-in models with it: ncf, svd"
-        in message
+        "estimators.influence_function: model ease (class ease) has no influence_variants(); the built-in models with "
+        "it: ncf, svd" in message
     )
     assert "model svd" not in message and "model mine" not in message  # plugins are imported once the rest is right
     del config["models"]["ease"]

@@ -633,7 +633,8 @@ def test_an_unverified_download_logs_its_sha256_and_the_key_that_pins_it(tmp_pat
     )
     digest = data_module.sha256(source)
     assert log.getvalue().splitlines()[-1] == (
-        f"{source.as_uri()}: sha256 {digest}, not verified (no checksum is published); to pin this copy, set datasets.amazon.sha256: {digest}"
+        f"{source.as_uri()}: sha256 {digest}, not verified (no checksum is published); to pin this copy, set "
+        f"datasets.amazon.sha256: {digest}"
     )
     log = io.StringIO()  # a pinned copy is verified and says nothing more
     data_module.download(
@@ -646,9 +647,18 @@ def test_an_unverified_download_logs_its_sha256_and_the_key_that_pins_it(tmp_pat
 # MovieLens 1M and 25M: purpose-built folders and archives in GroupLens' formats (never the data)
 
 ML_1M_RATINGS = "1::20::5::978300760\n1::10::3::978302109\n2::10::4::978301968\n10::30::1::978300275\n"
-ML_1M_MOVIES = "10::Misérables, Les (1995)::Drama\n20::Star Wars: Episode IV - A New Hope (1977)::Action|Sci-Fi\n30::Toy Story (1995)::Animation\n"
-ML_25M_RATINGS = "userId,movieId,rating,timestamp\n1,296,5.0,1147880044\n1,306,3.5,1147868817\n2,296,0.5,1147868828\n10,1,4.0,1147878820\n"
-ML_25M_MOVIES = 'movieId,title,genres\n1,Toy Story (1995),Adventure|Animation\n296,"American President, The (1995)",Comedy\n306,Three Colors: Red (Trois couleurs: Rouge) (1994),Drama\n'
+ML_1M_MOVIES = (
+    "10::Misérables, Les (1995)::Drama\n20::Star Wars: Episode IV - A New Hope (1977)::Action|Sci-Fi\n"
+    "30::Toy Story (1995)::Animation\n"
+)
+ML_25M_RATINGS = (
+    "userId,movieId,rating,timestamp\n1,296,5.0,1147880044\n1,306,3.5,1147868817\n2,296,0.5,1147868828\n"
+    "10,1,4.0,1147878820\n"
+)
+ML_25M_MOVIES = (
+    'movieId,title,genres\n1,Toy Story (1995),Adventure|Animation\n296,"American President, The (1995)",Comedy\n'
+    "306,Three Colors: Red (Trois couleurs: Rouge) (1994),Drama\n"
+)
 MOVIELENS_FILES = {
     "movielens_1m": ("ml-1m", {"ratings.dat": ML_1M_RATINGS.encode(), "movies.dat": ML_1M_MOVIES.encode("latin-1")}),
     "movielens_25m": ("ml-25m", {"ratings.csv": ML_25M_RATINGS.encode(), "movies.csv": ML_25M_MOVIES.encode()}),

@@ -110,8 +110,8 @@ def report():
     for what in ("config", "data"):
         counts = OUTCOMES[what]
         print(
-            f"\nfuzz {what}: {sum(counts.values())} examples, {counts['valid']} valid, {counts['InputError']} InputError "
-            f"({len(MESSAGES[what])} distinct messages), {counts['other']} other exceptions",
+            f"\nfuzz {what}: {sum(counts.values())} examples, {counts['valid']} valid, {counts['InputError']} "
+            f"InputError ({len(MESSAGES[what])} distinct messages), {counts['other']} other exceptions",
             file=sys.stderr,
         )
 

@@ -141,7 +141,8 @@ def bad_data_run(tmp_path_factory, movielens_dir):
     edit_first_rating(folder / "u.data")
     datasets["checksum-of-local-copy"] = {"loader": "movielens_100k", "path": str(folder)}
     messages["checksum-of-local-copy"] = (
-        f"{folder / 'u.data'}: sha256 {sha256(folder / 'u.data')} does not match the expected {MOVIELENS_100K_SHA256['u.data']}"
+        f"{folder / 'u.data'}: sha256 {sha256(folder / 'u.data')} does not match the expected "
+        f"{MOVIELENS_100K_SHA256['u.data']}"
     )
 
     url = _archive(movielens_dir, inputs / "ml-100k.zip")
@@ -157,7 +158,8 @@ def bad_data_run(tmp_path_factory, movielens_dir):
     half.write_bytes(data[: len(data) // 2])
     datasets["damaged-archive"] = {"loader": "movielens_100k", "path": None, "url": url}
     messages["damaged-archive"] = (
-        f"{url}: ml-100k/u.data in the archive has sha256 {sha256(half)}, not the published {MOVIELENS_100K_SHA256['u.data']}"
+        f"{url}: ml-100k/u.data in the archive has sha256 {sha256(half)}, not the published "
+        f"{MOVIELENS_100K_SHA256['u.data']}"
     )
 
     assert sorted(datasets) == sorted(BAD_DATA)
@@ -205,8 +207,8 @@ def test_dataset_too_small_to_split(tmp_path, movielens_dir):
         -3000:
     ]
     assert (
-        "error: datasets.four-rows: split: 4 interactions are too few for a validation fraction of 0.1 (heldout protocol)"
-        in output
+        "error: datasets.four-rows: split: 4 interactions are too few for a validation fraction of 0.1 (heldout "
+        "protocol)" in output
     )
     assert "Traceback" not in output
     for dataset, protocol in (("two-rows", "paper"), ("four-rows", "heldout")):
@@ -289,8 +291,10 @@ def test_model_errors_stop_before_any_job(tmp_path, movielens_dir):
     output = fails(tmp_path)
     for message in (
         "config.yaml: 3 problems",
-        "models.svd.class: unknown model 'nope' (built-ins: svd, ncf, ease, item_knn, als, mult_vae; or package.module:Class)",
-        "models.ncf.class: cannot load model class 'no_such_package.recommenders:Model' (No module named 'no_such_package')",
+        "models.svd.class: unknown model 'nope' (built-ins: svd, ncf, ease, item_knn, als, mult_vae; or "
+        "package.module:Class)",
+        "models.ncf.class: cannot load model class 'no_such_package.recommenders:Model' (No module named "
+        "'no_such_package')",
         "models.rows.class: bad parameters for 'recinfluence.models.base:TrainSet' (",
     ):
         assert message in output, output[-3000:]

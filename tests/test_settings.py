@@ -177,7 +177,8 @@ def test_keys_that_must_agree_are_checked_together_before_any_job():
         Settings.from_config(config, "study.yaml")
     assert str(error.value).splitlines() == [
         "study.yaml: 3 problems",
-        "  relevance_threshold: 10 is above the rating scale [1, 5] of datasets.ml-100k: no held-out rating would be relevant",
+        "  relevance_threshold: 10 is above the rating scale [1, 5] of datasets.ml-100k: no held-out rating would be "
+        "relevant",
         "  datasets.mine.rating_scale: [5, 0.5] is not [lowest, highest]",
         "  estimators.racing.start_seeds: 8 is more than max_seeds (4)",
     ]
@@ -254,7 +255,10 @@ ANALYSIS = [
 
 
 def test_analysis_and_report_code_import_neither_torch_nor_numba():
-    code = f"import sys\nfor name in {ANALYSIS!r}: __import__(name)\nprint(sorted(m for m in ('torch', 'numba') if m in sys.modules))"
+    code = (
+        f"import sys\nfor name in {ANALYSIS!r}: __import__(name)\n"
+        "print(sorted(m for m in ('torch', 'numba') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -279,7 +283,10 @@ def test_a_second_run_in_the_same_folder_stops_before_any_job(tmp_path, movielen
     and dies with its holder."""
     study = tmp_path / "study"
     write_config(study, movielens_dir)
-    hold = f"from recinfluence.jobs import claim_folder; claim_folder({str(study)!r}); print('held', flush=True); import time; time.sleep(120)"
+    hold = (
+        f"from recinfluence.jobs import claim_folder; claim_folder({str(study)!r}); "
+        "print('held', flush=True); import time; time.sleep(120)"
+    )
     holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True, env=snakemake_env())
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -63,8 +63,8 @@ def claim_folder(folder) -> None:
         handle.close()
         if error.errno in (errno.EAGAIN, errno.EACCES):
             raise InputError(
-                f"{Path(folder).resolve()}: another Snakemake run ({holder}) is working in this folder; wait for it to end, "
-                "or run the other study in its own folder (--directory)"
+                f"{Path(folder).resolve()}: another Snakemake run ({holder}) is working in this folder; wait for it to "
+                "end, or run the other study in its own folder (--directory)"
             ) from None
         return
     handle.truncate(0)

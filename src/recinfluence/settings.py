@@ -221,13 +221,14 @@ class Settings:
                 problems.append(f"datasets.{dataset.name}.rating_scale: {list(scale)} is not [lowest, highest]")
             elif threshold > high:
                 problems.append(
-                    f"relevance_threshold: {threshold} is above the rating scale [{low}, {high}] of datasets.{dataset.name}: "
-                    "no held-out rating would be relevant"
+                    f"relevance_threshold: {threshold} is above the rating scale [{low}, {high}] of "
+                    f"datasets.{dataset.name}: no held-out rating would be relevant"
                 )
         racing = self.estimators.get("racing")
         if racing is not None and racing.params["start_seeds"] > racing.params["max_seeds"]:
             problems.append(
-                f"estimators.racing.start_seeds: {racing.params['start_seeds']} is more than max_seeds ({racing.params['max_seeds']})"
+                f"estimators.racing.start_seeds: {racing.params['start_seeds']} is more than max_seeds "
+                f"({racing.params['max_seeds']})"
             )
         for name, estimator in self.estimators.items():
             problems += estimator_model_problems(name, estimator.params, self.models.values())
@@ -305,7 +306,8 @@ def estimator_model_problems(name: str, params: dict, models) -> list[str]:
         if entry.needs is not None and entry.needs not in capabilities:
             having = ", ".join(sorted(key for key, other in MODELS.items() if entry.needs in other.capabilities))
             problems.append(
-                f"estimators.{name}: model {model.name} (class {model.class_name}) has no {entry.needs}(); the built-in models with it: {having}"
+                f"estimators.{name}: model {model.name} (class {model.class_name}) has no {entry.needs}(); the "
+                f"built-in models with it: {having}"
             )
             continue
         for option in entry.hook_options:
@@ -314,7 +316,8 @@ def estimator_model_problems(name: str, params: dict, models) -> list[str]:
                     sorted(key for key, other in MODELS.items() if option in other.capabilities.get(entry.needs, ()))
                 )
                 problems.append(
-                    f"estimators.{name}.{option}: model {model.name} (class {model.class_name}) takes no {option}; it applies to: {taking}"
+                    f"estimators.{name}.{option}: model {model.name} (class {model.class_name}) takes no {option}; it "
+                    f"applies to: {taking}"
                 )
     return problems
 

@@ -68,8 +68,8 @@ PAPER_CLAIMS = (
         None,
         None,
         3.0,
-        "Meister et al. (RobustRecSys 2024): removing the users of negative leave-one-out influence (3.56% of users) raised "
-        "item-kNN accuracy by about 3% on average over five datasets",
+        "Meister et al. (RobustRecSys 2024): removing the users of negative leave-one-out influence (3.56% of users) "
+        "raised item-kNN accuracy by about 3% on average over five datasets",
     ),
 )
 
@@ -123,22 +123,22 @@ def _estimators_text(settings: Settings) -> str:
         seeds = build_estimator(name, estimator.params, settings.seed).seeds  # as the estimator itself derives them
         if name == "exact":
             texts.append(
-                f"`exact`: exact deletion with R = {len(seeds)} seed(s) per deletion ({', '.join(map(str, seeds))}), each deletion "
-                "compared with the baseline of the same seed, averaged"
+                f"`exact`: exact deletion with R = {len(seeds)} seed(s) per deletion ({', '.join(map(str, seeds))}), "
+                "each deletion compared with the baseline of the same seed, averaged"
                 + (" with a 95% t confidence interval" if len(seeds) > 1 else "")
             )
         elif name == "random":
             texts.append(
-                f"`random`: the **negative control**, {len(seeds)} draw(s) per entity from a normal distribution with sd "
-                f"{estimator.params.get('scale')}, no retraining: what pure chance looks like in every table below; an estimator "
-                "that does no better than it carries no information"
+                f"`random`: the **negative control**, {len(seeds)} draw(s) per entity from a normal distribution with "
+                f"sd {estimator.params.get('scale')}, no retraining: what pure chance looks like in every table below; "
+                "an estimator that does no better than it carries no information"
             )
         elif name == "random_rows":
             texts.append(
-                f"`random_rows`: the **size-matched control** of exact deletion, {len(seeds)} seed(s) ({', '.join(map(str, seeds))}): "
-                "for each entity, as many random training rows of other entities deleted instead of its own, compared on the same "
-                'users and catalog; "differs from random rows" counts the entities whose deletion, paired seed by seed, differs '
-                "from it (Benjamini-Hochberg)"
+                f"`random_rows`: the **size-matched control** of exact deletion, {len(seeds)} seed(s) "
+                f"({', '.join(map(str, seeds))}): for each entity, as many random training rows of other entities "
+                'deleted instead of its own, compared on the same users and catalog; "differs from random rows" counts '
+                "the entities whose deletion, paired seed by seed, differs from it (Benjamini-Hochberg)"
             )
         else:
             texts.append(f"`{name}` ({estimator.params or 'default settings'})")
@@ -173,27 +173,31 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         f"Paper: {PAPER}.",
         "",
         f"Study: datasets {', '.join(settings.datasets)}; models {models}; protocols {', '.join(settings.protocols)}; "
-        f"influence of {entities}; K = {settings.evaluation.k}, influence metric {metric}, relevant = held-out rating >= "
-        f"{settings.evaluation.relevance_threshold}, comparison {settings.comparison}, split seed {settings.seed}.",
+        f"influence of {entities}; K = {settings.evaluation.k}, influence metric {metric}, relevant = held-out rating "
+        f">= {settings.evaluation.relevance_threshold}, comparison {settings.comparison}, split seed {settings.seed}.",
         "",
-        f"- Protocols: `paper` measures influence and judges pruning on the same test split ({settings.split.test_fraction:.0%} "
-        f"of the data, the paper's setup, selection on the test set); `heldout` measures influence on a validation split "
-        f"({settings.split.valid_fraction:.0%} of the training part) and judges pruning on the untouched test split.",
-        f"- Noise floor: the full model is retrained with S = {len(noise_seeds)} seeds ({', '.join(map(str, noise_seeds))}). For each "
-        f"metric the noise floor is the {settings.noise.quantile:.0%} quantile of |metric(seed a) - metric(seed b)| over the "
-        f"{len(noise_seeds) * (len(noise_seeds) - 1) // 2} seed pairs (the smallest pair difference at or above that quantile: "
-        "with fewer than 21 pairs, the largest). Two rules, named apart: an entity's influence is **detectable** when the "
-        'estimator\'s p-value of "it is 0" survives Benjamini-Hochberg control of the false discovery rate '
-        f"(q = {settings.report.fdr}) across the entities of its table (the effect of the deletion is real), and **above the "
-        "noise** when its absolute value exceeds the noise floor of the split influence is measured on (it is larger than what "
-        "a change of seed does to the whole model).",
+        "- Protocols: `paper` measures influence and judges pruning on the same test split "
+        f"({settings.split.test_fraction:.0%} of the data, the paper's setup, selection on the test set); `heldout` "
+        f"measures influence on a validation split ({settings.split.valid_fraction:.0%} of the training part) and "
+        "judges pruning on the untouched test split.",
+        f"- Noise floor: the full model is retrained with S = {len(noise_seeds)} seeds "
+        f"({', '.join(map(str, noise_seeds))}). For each metric the noise floor is the {settings.noise.quantile:.0%} "
+        f"quantile of |metric(seed a) - metric(seed b)| over the {len(noise_seeds) * (len(noise_seeds) - 1) // 2} seed "
+        "pairs (the smallest pair difference at or above that quantile: with fewer than 21 pairs, the largest). Two "
+        "rules, named apart: an entity's influence is **detectable** when the estimator's p-value of \"it is 0\" "
+        f"survives Benjamini-Hochberg control of the false discovery rate (q = {settings.report.fdr}) across the "
+        "entities of its table (the effect of the deletion is real), and **above the noise** when its absolute value "
+        "exceeds the noise floor of the split influence is measured on (it is larger than what a change of seed does "
+        "to the whole model).",
         f"- Estimators: {_estimators_text(settings)}.",
-        f"- Pruning: remove the k least / most influential by {metric}, or k random entities ({settings.prune.random_draws} draws), "
-        f"retrain with each of the S seeds and compare every test metric with the baseline of the same seed on the same users and "
-        'catalog. Mean relative change over seeds (random: draws x seeds), 95% t confidence interval, n runs. "At the selection '
-        'seed": the mean over the seed(s) influence was measured with; the gain that carries over to fresh seeds is usually smaller.',
+        f"- Pruning: remove the k least / most influential by {metric}, or k random entities "
+        f"({settings.prune.random_draws} draws), retrain with each of the S seeds and compare every test metric with "
+        "the baseline of the same seed on the same users and catalog. Mean relative change over seeds (random: draws x "
+        'seeds), 95% t confidence interval, n runs. "At the selection seed": the mean over the seed(s) influence was '
+        "measured with; the gain that carries over to fresh seeds is usually smaller.",
         "",
-        f"- Tables below show {', '.join(SHOWN_METRICS)} (every metric is in the CSVs under `results/<dataset>/<protocol>/`).",
+        f"- Tables below show {', '.join(SHOWN_METRICS)} (every metric is in the CSVs under "
+        "`results/<dataset>/<protocol>/`).",
         "",
         f"## 1. Published claims beside ours (k = {size})",
         "",
@@ -201,11 +205,12 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
     claims = _claims(settings, tables, metric, size)
     lines += [_table(claims, floatfmt=".3f"), "", _verdict(claims, size), ""]
     lines += [
-        f"Noise floor (test): the test {metric} noise floor as a percentage of the test baseline mean, i.e. how far one retrain with "
-        'another seed moves the metric with nothing removed. "Least vs random": whether the 95% confidence intervals of the '
-        "least-influential removal and of the random control are disjoint.",
+        f"Noise floor (test): the test {metric} noise floor as a percentage of the test baseline mean, i.e. how far "
+        'one retrain with another seed moves the metric with nothing removed. "Least vs random": whether the 95% '
+        "confidence intervals of the least-influential removal and of the random control are disjoint.",
         "",
-        f"## 2. Detectable entities, and those above the noise floor (split influence is measured on; {len(noise_seeds)} seeds)",
+        "## 2. Detectable entities, and those above the noise floor (split influence is measured on; "
+        f"{len(noise_seeds)} seeds)",
         "",
         _table(_noise(tables, settings.influence.kinds), floatfmt=".5f"),
         "",
@@ -216,9 +221,9 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         "",
         f"## 4. Metric sensitivity: agreement of the influence rankings under {metric} and every other metric",
         "",
-        f"Spearman and Kendall correlation over the entities; overlap of the top-{top_n} (most influential) and bottom-{top_n} (least "
-        "influential) sets as a share of N, beside the overlap expected by chance (N / entities). All pairs of metrics are in "
-        "`<model>/<estimator>/<kind>/metric_agreement.csv`.",
+        f"Spearman and Kendall correlation over the entities; overlap of the top-{top_n} (most influential) and "
+        f"bottom-{top_n} (least influential) sets as a share of N, beside the overlap expected by chance (N / "
+        "entities). All pairs of metrics are in `<model>/<estimator>/<kind>/metric_agreement.csv`.",
         "",
         _table(
             _agreement(tables.get("metric_agreement"), ["dataset", "protocol", "model", "estimator", "kind"], metric),
@@ -238,11 +243,11 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
     reproducibility = _reproducibility(tables)
     measured = reproducibility[reproducibility["samples"] > 1] if len(reproducibility) else reproducibility
     lines += [
-        "Split-half reliability of each ranking: the samples (seeds, draws) split in two halves, the Spearman correlation "
-        "of the halves' mean influence corrected by Spearman-Brown to the full count (95% bootstrap interval over the "
-        "entities), and `samples_to_target`, the samples per entity an average would need to reach a reliability of 0.8 "
-        "(inf: the halves do not agree at all). A ranking below about 0.5 is mostly noise; `spearman_mean` is the "
-        "correlation between single seeds.",
+        "Split-half reliability of each ranking: the samples (seeds, draws) split in two halves, the Spearman "
+        "correlation of the halves' mean influence corrected by Spearman-Brown to the full count (95% bootstrap "
+        "interval over the entities), and `samples_to_target`, the samples per entity an average would need to reach a "
+        "reliability of 0.8 (inf: the halves do not agree at all). A ranking below about 0.5 is mostly noise; "
+        "`spearman_mean` is the correlation between single seeds.",
         "",
         _table(measured, floatfmt=".4f"),
         "",
@@ -264,14 +269,15 @@ def _verdict(claims: pd.DataFrame, size: int) -> str:
     helps = claims[claims["least vs random"] == "above random"]
     if helps.empty:
         return (
-            f"**For no model, protocol and estimator does removing the {size} least influential users beat removing {size} random "
-            "users** (disjoint 95% intervals): no estimator of this study selects users whose removal helps."
+            f"**For no model, protocol and estimator does removing the {size} least influential users beat removing "
+            f"{size} random users** (disjoint 95% intervals): no estimator of this study selects users whose removal "
+            "helps."
         )
     named = ", ".join(f"{row.model} / {row.estimator} ({row.protocol})" for row in helps.itertuples())
     return (
-        f"Removing the {size} least influential users beats removing {size} random users (disjoint 95% intervals) for: {named}; "
-        f"for the other {len(claims) - len(helps)} of {len(claims)} rows it does not. Under `heldout` the gain is judged on a "
-        "test split no selection has seen."
+        f"Removing the {size} least influential users beats removing {size} random users (disjoint 95% intervals) for: "
+        f"{named}; for the other {len(claims) - len(helps)} of {len(claims)} rows it does not. Under `heldout` the "
+        "gain is judged on a test split no selection has seen."
     )
 
 
@@ -372,9 +378,10 @@ def _deterministic(floor: pd.DataFrame) -> list[str]:
     if not same:
         return []
     return [
-        f"Deterministic: {', '.join(same)} gave the same metrics with every seed (noise floor 0). Their influence has no seed "
-        'noise: every nonzero value is the exact effect of the deletion, "above the floor" counts the nonzero ones, "detectable" '
-        "(a spread across seeds) does not apply, and their pruning intervals reflect no seed noise (only the random draws vary).",
+        f"Deterministic: {', '.join(same)} gave the same metrics with every seed (noise floor 0). Their influence has "
+        'no seed noise: every nonzero value is the exact effect of the deletion, "above the floor" counts the nonzero '
+        'ones, "detectable" (a spread across seeds) does not apply, and their pruning intervals reflect no seed noise '
+        "(only the random draws vary).",
         "",
     ]
 

@@ -65,7 +65,8 @@ write(
     out.metric_agreement,
     out.metric_agreement_markdown,
     ".3f",
-    f"Seed-to-seed reproducibility and split-half reliability of each metric's influence ({len(runs)} replicate(s) per entity):\n\n"
+    f"Seed-to-seed reproducibility and split-half reliability of each metric's influence ({len(runs)} replicate(s) per "
+    "entity):\n\n"
     + reproducibility.to_markdown(index=False, floatfmt=".5f")
     + "\n\nAgreement between the influence rankings under every pair of metrics:\n\n",
 )

@@ -26,7 +26,8 @@ entities = entity_list(experiment.train, kind, params.limit)
 units = estimator.work_units(retrainer, entities)
 mine = shard_units(units, params.shards, shard)
 print(
-    f"shard {shard}: {len(mine)} of {len(units)} work units ({sum(map(len, mine))} {estimator.unit_items(kind)}), {len(entities)} {kind}s, estimator {estimator.name}",
+    f"shard {shard}: {len(mine)} of {len(units)} work units ({sum(map(len, mine))} {estimator.unit_items(kind)}), "
+    f"{len(entities)} {kind}s, estimator {estimator.name}",
     file=sys.stderr,
 )
 partial = estimator.run_units(retrainer, kind, mine, params.comparison, log=sys.stderr)

@@ -12,6 +12,7 @@ agreement = pd.read_csv(snakemake.input.table)
 plots.model_agreement(
     agreement[agreement["metric"] == metric],
     metric,
-    f"Do the models agree on which {w.kind}s matter?\n{w.dataset} ({w.protocol}, {w.estimator} estimator; top-N overlap in brackets)",
+    f"Do the models agree on which {w.kind}s matter?\n"
+    f"{w.dataset} ({w.protocol}, {w.estimator} estimator; top-N overlap in brackets)",
     snakemake.output.figure,
 )

@@ -11,6 +11,7 @@ metric = snakemake.params.metric
 plots.pruning(
     pd.read_csv(snakemake.input.summary),
     metric,
-    f"Test {metric} after removing {w.kind}s and retraining: {w.model.upper()} on {w.dataset} ({w.protocol}, ranked by {w.estimator})",
+    f"Test {metric} after removing {w.kind}s and retraining: {w.model.upper()} on {w.dataset} ({w.protocol}, ranked by "
+    f"{w.estimator})",
     snakemake.output.figure,
 )

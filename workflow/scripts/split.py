@@ -24,7 +24,8 @@ except InputError as error:
 report = coverage(frame, split)
 print(
     f"{report['train_rows']} train / {report['valid_rows']} valid / {report['test_rows']} test rows; "
-    f"{len(report['users_without_training'])} users and {len(report['items_without_training'])} items have no training row",
+    f"{len(report['users_without_training'])} users and {len(report['items_without_training'])} items "
+    "have no training row",
     file=sys.stderr,
 )
 write_parquet(split.to_frame(), snakemake.output.split)

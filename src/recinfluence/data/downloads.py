@@ -63,11 +63,13 @@ def download(
                 cause = getattr(error, "reason", None) or error
                 if attempt == tries:
                     raise InputError(
-                        f"{url}: cannot download ({cause}) after {tries} tries; without a network, set {instead} to a local copy"
+                        f"{url}: cannot download ({cause}) after {tries} tries; without a network, set {instead} to a "
+                        "local copy"
                     ) from None
                 if log is not None:
                     print(
-                        f"{url}: try {attempt} of {tries} failed ({cause}); again in {backoff * 2 ** (attempt - 1):.0f} s",
+                        f"{url}: try {attempt} of {tries} failed ({cause}); again in "
+                        f"{backoff * 2 ** (attempt - 1):.0f} s",
                         file=log,
                         flush=True,
                     )
@@ -77,7 +79,8 @@ def download(
             raise InputError(f"{url}: downloaded sha256 {actual} does not match the expected {expected_sha256}")
         if not expected_sha256 and pin and log is not None:
             print(
-                f"{url}: sha256 {actual}, not verified (no checksum is published); to pin this copy, set {pin}: {actual}",
+                f"{url}: sha256 {actual}, not verified (no checksum is published); to pin this copy, set {pin}: "
+                f"{actual}",
                 file=log,
                 flush=True,
             )

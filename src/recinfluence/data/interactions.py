@@ -116,8 +116,8 @@ def from_raw(
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputError(
-                f"{source}: timestamp {_shown(raw['timestamp'].iloc[row])} at data row {data_row(row)} is not a finite number within "
-                "the 64-bit integer range"
+                f"{source}: timestamp {_shown(raw['timestamp'].iloc[row])} at data row {data_row(row)} is not a finite "
+                "number within the 64-bit integer range"
             )
         timestamps = timestamps.astype("int64")
     else:

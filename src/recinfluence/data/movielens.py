@@ -115,7 +115,8 @@ def download_movielens(
                     size = sum(bundle.getinfo(name).file_size for name in wanted)
                     if size > limit:
                         raise InputError(
-                            f"{url}: the archive would extract to {size / 1e6:.0f} MB, more than {release.title}'s (limit {limit / 1e6:.0f} MB)"
+                            f"{url}: the archive would extract to {size / 1e6:.0f} MB, more than {release.title}'s "
+                            f"(limit {limit / 1e6:.0f} MB)"
                         )
                     for name in wanted:
                         bundle.extract(name, tmp)
@@ -128,7 +129,8 @@ def download_movielens(
                     raise InputError(f"{url}: the archive has no (or an empty) {release.folder}/{name}")
                 if expected is not None and (actual := sha256(member)) != expected:
                     raise InputError(
-                        f"{url}: {release.folder}/{name} in the archive has sha256 {actual}, not the published {expected}"
+                        f"{url}: {release.folder}/{name} in the archive has sha256 {actual}, not the published "
+                        f"{expected}"
                     )
             target = folder / release.folder
             shutil.rmtree(target, ignore_errors=True)

@@ -41,7 +41,8 @@ class _Approximate(ExactDeletion):
         needs = ESTIMATORS[self.name].needs
         if needs not in model_capabilities(model):
             raise InputError(
-                f'estimator {self.name}: model {type(model).__name__} has no {needs}() (docs/method.md "Approximate influence" lists the models that do)'
+                f'estimator {self.name}: model {type(model).__name__} has no {needs}() (docs/method.md "Approximate '
+                'influence" lists the models that do)'
             )
 
     @property
@@ -89,7 +90,8 @@ class InfluenceFunction(_Approximate):
         foreign = sorted(set(self.options) - set(inspect.signature(model.influence_variants).parameters))
         if foreign:
             raise InputError(
-                f'estimator {self.name}: option {", ".join(foreign)} does not apply to model {type(model).__name__} (docs/method.md "Approximate influence")'
+                f"estimator {self.name}: option {', '.join(foreign)} does not apply to model {type(model).__name__} "
+                '(docs/method.md "Approximate influence")'
             )
 
     def variants(self, model, train, trains):

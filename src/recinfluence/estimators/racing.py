@@ -88,8 +88,9 @@ class Racing(ExactDeletion):
         }
         if log is not None:
             print(
-                f"race ({kind}s, {metric}, k = {self.k}): {'separated' if self.report['separated'] else 'not separated'} after "
-                f"{retrains} retrains; a uniform R = {self.report['max_seeds_used']} would take {self.report['uniform_retrains']}",
+                f"race ({kind}s, {metric}, k = {self.k}): "
+                f"{'separated' if self.report['separated'] else 'not separated'} after {retrains} retrains; a uniform "
+                f"R = {self.report['max_seeds_used']} would take {self.report['uniform_retrains']}",
                 file=log,
             )
         return over_seeds(partials)

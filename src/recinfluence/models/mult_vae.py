@@ -54,7 +54,8 @@ class MultVAE:
             or anneal_cap < 0
         ):
             raise ValueError(
-                "hidden, latent, epochs, batch_size and anneal_steps must be >= 1, lr > 0, 0 <= dropout < 1, anneal_cap >= 0"
+                "hidden, latent, epochs, batch_size and anneal_steps must be >= 1, lr > 0, 0 <= dropout < 1, "
+                "anneal_cap >= 0"
             )
         self.hidden, self.latent, self.epochs, self.batch_size = int(hidden), int(latent), int(epochs), int(batch_size)
         self.lr, self.dropout, self.anneal_cap, self.anneal_steps = (
