@@ -46,6 +46,9 @@ class Evaluation(Section):
 
 @dataclass(frozen=True)
 class SplitSettings(Section):
+    """The seeded split: the test share, and the validation share of the training part (the
+    heldout protocol)."""
+
     seed: int
     test_fraction: float
     valid_fraction: float
@@ -121,12 +124,17 @@ class EstimatorSettings(Section):
 
 @dataclass(frozen=True)
 class Noise(Section):
+    """The noise floor: the baseline's seeds, and the quantile of their pairwise differences."""
+
     seeds: int
     quantile: float
 
 
 @dataclass(frozen=True)
 class Prune(Section):
+    """Prune and retrain: which kinds, how many entities each time, how many random draws as
+    the control, and whose rankings (None: every estimator's)."""
+
     kinds: list
     sizes: list
     random_draws: int
@@ -135,6 +143,9 @@ class Prune(Section):
 
 @dataclass(frozen=True)
 class Report(Section):
+    """What the tables show: rows of the most/least influential, users whose metric moved most,
+    and the false discovery rate of the detectable rule."""
+
     top_n: int
     moved_users: int
     fdr: float

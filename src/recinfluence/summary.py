@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # the summary reads a study's settings; it needs no config re
 PAPER = (
     "Arévalo & Salmeron, Model-agnostic post-hoc explainability for recommender systems (ESWA 2025, arXiv 2509.10245)"
 )
+# the columns that say which table of the study a row comes from
+TABLE_KEYS = ["dataset", "protocol", "model", "estimator", "kind"]
 
 
 @dataclass(frozen=True)
@@ -226,7 +228,7 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         "entities). All pairs of metrics are in `<model>/<estimator>/<kind>/metric_agreement.csv`.",
         "",
         _table(
-            _agreement(tables.get("metric_agreement"), ["dataset", "protocol", "model", "estimator", "kind"], metric),
+            _agreement(tables.get("metric_agreement"), TABLE_KEYS, metric),
             floatfmt=".3f",
         ),
         "",
@@ -391,20 +393,7 @@ def _pruning(tables: dict[str, pd.DataFrame], metric: str, size: int) -> pd.Data
     if pruning.empty:
         return pd.DataFrame()
     table = pruning[(pruning["size"] == size) & (pruning["metric"] == metric)]
-    columns = [
-        "dataset",
-        "protocol",
-        "model",
-        "estimator",
-        "kind",
-        "selection",
-        "mean",
-        "ci_low",
-        "ci_high",
-        "runs",
-        "same_seed_mean",
-        "fresh_seed_mean",
-    ]
+    columns = [*TABLE_KEYS, "selection", "mean", "ci_low", "ci_high", "runs", "same_seed_mean", "fresh_seed_mean"]
     return table[columns].rename(
         columns={
             "mean": "mean change %",
@@ -439,11 +428,7 @@ def _reproducibility(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         return table
     table = table[_shown(table["metric"])]
     columns = [
-        "dataset",
-        "protocol",
-        "model",
-        "estimator",
-        "kind",
+        *TABLE_KEYS,
         "metric",
         "entities",
         "samples",

@@ -217,23 +217,18 @@ class SVD:
             {u: u for u in range(train.n_users)},
             {i: i for i in range(train.n_items)},
         )
-        lr_bu, lr_bi, lr_pu, lr_qi = self.lr
-        reg_bu, reg_bi, reg_pu, reg_qi = self.reg
+        sides = ("bu", "bi", "pu", "qi")
+        rates = {f"lr_{side}": lr for side, lr in zip(sides, self.lr)} | {
+            f"reg_{side}": reg for side, reg in zip(sides, self.reg)
+        }
         algo = SurpriseSVD(
             n_factors=self.n_factors,
             n_epochs=self.n_epochs,
             biased=self.biased,
             init_mean=self.init_mean,
             init_std_dev=self.init_std_dev,
-            lr_bu=lr_bu,
-            lr_bi=lr_bi,
-            lr_pu=lr_pu,
-            lr_qi=lr_qi,
-            reg_bu=reg_bu,
-            reg_bi=reg_bi,
-            reg_pu=reg_pu,
-            reg_qi=reg_qi,
             random_state=seed,
+            **rates,
         ).fit(trainset)
         self.bu, self.bi, self.pu, self.qi = algo.bu, algo.bi, algo.pu, algo.qi
 
