@@ -25,7 +25,7 @@ from recinfluence.analysis import (
 from recinfluence.estimators.exact import ExactDeletion
 from recinfluence.metrics import EvalSet, aggregate
 from recinfluence.models import TrainSet
-from recinfluence.pruning import prune_and_retrain
+from recinfluence.pruning import ORACLE, attack_impact, prune_and_retrain
 from recinfluence.retrain import Experiment, Retrainer, seed_baselines
 from recinfluence.settings import Settings
 from recinfluence.stats import (
@@ -286,6 +286,51 @@ def test_pruning_items_leaves_them_out_of_the_catalog(experiment):
     assert set(table["selection"]) == {"least influential", "most influential", "random"}
 
 
+def test_the_planted_users_are_the_oracle_row_at_their_own_count(experiment):
+    influence = influence_table({"map@3": [0.3, -0.2, 0.1, 0.5, -0.4, 0.0, 0.2, -0.1]})
+    SeededPopularity.fits.clear()
+    table = prune_and_retrain(
+        Retrainer(SeededPopularity, experiment, log=None),
+        influence,
+        "user",
+        "map@3",
+        [2],
+        1,
+        seeds=[0],
+        planted=[5, 6, 7],
+    )
+    removed = [sorted(set(experiment.train.users) - set(train.users)) for _, train in SeededPopularity.fits]
+    # the baseline; size 2: least, most, random; size 3 (the planted count): oracle, least, most, random
+    assert removed[4] == [5, 6, 7] and removed[5] == [1, 4, 7]
+    oracle = table[table["selection"] == ORACLE]
+    assert set(oracle["size"]) == {3} and set(table["size"]) == {2, 3}
+    without = prune_and_retrain(
+        Retrainer(SeededPopularity, experiment, log=None), influence, "user", "map@3", [2], 1, seeds=[0]
+    )
+    assert ORACLE not in set(without["selection"])
+
+
+def test_attack_impact_ranks_the_target_among_real_users_candidates(experiment):
+    """SeededPopularity recommends the most rated items first: removing the users who rated the
+    target lowers it in everyone else's ranking, and the ranks match a direct count."""
+    target = int(np.bincount(experiment.train.items, minlength=15).argmax())
+    raters = np.unique(experiment.train.users[experiment.train.items == target])
+    real = np.arange(12)[~np.isin(np.arange(12), [11])]  # user 11 stands for a planted user: never judged
+    retrainer = Retrainer(SeededPopularity, experiment, log=None)
+    impact = attack_impact(retrainer, [target], {"as is": [], "without its raters": raters}, [0], real).set_index(
+        "removal"
+    )
+    assert impact.loc["without its raters", "mean_rank"] > impact.loc["as is", "mean_rank"]
+    model = retrainer.fit(0)
+    dense = experiment.evalset.dense()
+    scores = np.where(dense.seen, -np.inf, model.score(dense.users))
+    judged = np.isin(dense.users, real) & ~dense.seen[:, target]
+    ranks = 1 + (scores[judged] > scores[judged, target][:, None]).sum(axis=1)
+    assert impact.loc["as is", "users"] == judged.sum()
+    assert impact.loc["as is", "mean_rank"] == pytest.approx(ranks.mean())
+    assert impact.loc["as is", "hit_rate@3"] == pytest.approx(np.mean(ranks <= 3))
+
+
 def test_pruning_summary_has_a_confidence_interval_and_separates_the_selection_seed():
     rows = [
         ("user", 10, "least influential", 0, seed, "map@10", 1.0, 1.0 + value / 100)
@@ -481,6 +526,32 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
         "users**" in text
     )
     assert "2 of 40 (5%)" in text and "users differ from random rows" in text
+
+
+def test_summary_says_whether_influence_finds_the_planted_users():
+    settings = Settings.from_config(yaml.safe_load(SMALL_CONFIG.read_text()))
+    key = dict(dataset="average", protocol="heldout", model="svd", estimator="exact")
+    detection = pd.DataFrame(
+        {
+            "method": ["influence (auc)", "influence (map@10)", "rdma", "degsim", "profile_size"],
+            "metric": ["auc", "map@10", np.nan, np.nan, np.nan],  # the baselines' is empty (NaN once read back)
+            "roc_auc": [0.95, 0.55, 0.80, 0.70, 0.50],
+            "roc_auc_low": [0.91, 0.45, 0.72, 0.60, 0.40],
+            "roc_auc_high": [0.98, 0.65, 0.88, 0.80, 0.60],
+            "precision_at_n": [0.7, 0.1, 0.4, 0.3, 0.0],
+            "n_planted": 28,
+            "n_entities": 971,
+        }
+    ).assign(**key)
+    text = study_summary(settings, {"detection": detection})
+    assert "## 7. Planted data: does influence find it?" in text
+    assert (
+        "- average / heldout / svd / exact: best influence ranking influence (auc), ROC-AUC 0.950 [0.910, 0.980]; "
+        "best baseline 0.800: **beats every baseline**." in text
+    )
+    weaker = detection.assign(roc_auc_low=detection["roc_auc_low"].where(detection["metric"] != "auc", 0.75))
+    assert "does not beat the best baseline." in study_summary(settings, {"detection": weaker})
+    assert "## 7." not in study_summary(settings, {})
 
 
 def test_the_reliability_figure_says_when_there_is_nothing_to_measure(tmp_path):

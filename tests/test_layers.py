@@ -14,7 +14,7 @@ LAYERS = [
     ("vocabulary", {"", "errors", "registry", "progress", "io", "stats"}),  # "": the package itself
     ("data", {"data", "split", "metrics", "models.base"}),
     ("models", {"models", "retrain"}),
-    ("estimators", {"estimators", "pruning", "analysis", "plots"}),
+    ("estimators", {"estimators", "pruning", "analysis", "plots", "detection"}),
     ("report", {"summary"}),
     ("study", {"settings", "compose", "jobs"}),
 ]

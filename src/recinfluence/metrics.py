@@ -72,6 +72,12 @@ class EvalSet:
     def blocks(self) -> list[tuple[int, int]]:
         return [(0, len(self))]
 
+    def block(self, start: int, stop: int) -> "EvalSet":
+        if (start, stop) == (0, len(self)):
+            return self
+        rows = slice(start, stop)
+        return EvalSet(self.users[rows], self.seen[rows], self.rating[rows], self.relevant[rows])
+
     def dense(self) -> "EvalSet":
         return self
 

@@ -233,3 +233,48 @@ def reliability(rows: pd.DataFrame, metric: str, title: str, paths, target: floa
     ax.set_ylabel(f"split-half reliability of the {metric} ranking")
     ax.set_title(title)
     save(fig, paths)
+
+
+def plot_detection(table: pd.DataFrame, path_stem, title: str) -> None:
+    """ROC-AUC of "planted against the rest" per method of a :func:`recinfluence.detection.detection_table`
+    (influence by each metric in blue, the trivial baselines in grey), with its 95% bootstrap
+    interval as error bars, precision@n beside each bar and a dashed line at 0.5 (chance). Written
+    to ``<path_stem>.png`` and ``<path_stem>.pdf``."""
+    rows = table.iloc[::-1].reset_index(drop=True)  # the first method on top
+    auc = rows["roc_auc"].to_numpy(dtype=float)
+    error = np.vstack(
+        [auc - rows["roc_auc_low"].to_numpy(dtype=float), rows["roc_auc_high"].to_numpy(dtype=float) - auc]
+    )
+    is_baseline = rows["metric"].fillna("").eq("").to_numpy()
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 2.4), layout="constrained")
+    y = np.arange(len(rows))
+    ax.barh(
+        y,
+        np.nan_to_num(auc),
+        xerr=np.nan_to_num(np.clip(error, 0, None)),
+        color=np.where(is_baseline, "tab:gray", "tab:blue"),
+        capsize=3,
+    )
+    for position, row in zip(y, rows.itertuples()):
+        text = "not measured" if np.isnan(row.roc_auc) else f"{row.roc_auc:.2f}, precision@n {row.precision_at_n:.2f}"
+        ax.annotate(text, (1.01, position), xycoords=("axes fraction", "data"), fontsize=7, va="center")
+    chance = ax.axvline(0.5, color="black", linestyle="--", linewidth=1, label="chance (ROC-AUC 0.5)")
+    ax.text(0.5, 1.0, " chance", transform=ax.get_xaxis_transform(), fontsize=7, va="bottom")
+    handles = [
+        chance,
+        matplotlib.patches.Patch(color="tab:blue", label="influence (least influential = most suspicious)"),
+        matplotlib.patches.Patch(color="tab:gray", label="trivial baseline (higher score = more suspicious)"),
+    ]
+    ax.set_yticks(y, rows["method"], fontsize=8)
+    ax.set_xlim(0, 1)
+    counts = {(int(a), int(b)) for a, b in zip(table["n_planted"], table["n_entities"])}
+    if len(counts) == 1:
+        n_planted, n_entities = counts.pop()
+        judged = f"the {n_planted} planted against the other {n_entities - n_planted} entities"
+    else:  # some method left entities out (NaN scores): the table says how many
+        judged = "the planted against the other entities"
+    ax.set_xlabel(f"ROC-AUC of {judged} (95% bootstrap interval)")
+    ax.set_ylabel("method (suspicion score)")
+    ax.set_title(title, fontsize=10, pad=14)
+    fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncols=2)
+    save(fig, [f"{path_stem}.png", f"{path_stem}.pdf"])

@@ -72,6 +72,7 @@ class Dataset(Section):
     source: dict | None = None
     factor: int | None = None
     expansion_seed: int | None = None
+    inject: dict | None = None  # planted fake users / corrupted ratings (recinfluence.data.inject)
 
     def source_spec(self) -> "Dataset":
         """A ``synthetic`` entry's ``source``, as an entry of its own named ``<name>.source``

@@ -51,10 +51,29 @@ class Split:
 
 
 def split_interactions(
-    n_rows: int, test_fraction: float = 0.25, seed: int = 0, protocol: str = "paper", valid_fraction: float = 0.1
+    n_rows: int,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+    protocol: str = "paper",
+    valid_fraction: float = 0.1,
+    n_planted: int = 0,
 ) -> Split:
     """Random split of ``n_rows`` interactions. ``test_fraction`` of all rows go to test; under
-    the held-out protocol ``valid_fraction`` of the remaining rows go to validation."""
+    the held-out protocol ``valid_fraction`` of the remaining rows go to validation.
+
+    The last ``n_planted`` rows (planted fake users', :func:`recinfluence.data.inject`) always
+    train and take no part in the draw: the other rows are split exactly as
+    ``split_interactions(n_rows - n_planted, ...)`` splits them, so the real users' split is the
+    same with or without planted ones. The same seed draws the same permutation under both
+    protocols, so the held-out protocol's training rows are a subset of the paper's."""
+    if isinstance(n_planted, bool) or not isinstance(n_planted, (int, np.integer)) or n_planted < 0:
+        raise InputError(f"split: {n_planted!r} planted rows is not a whole number >= 0")
+    if n_planted:
+        if n_planted >= n_rows:
+            raise InputError(f"split: {n_planted} planted rows of {n_rows} leave no real row to split")
+        real = split_interactions(n_rows - n_planted, test_fraction, seed, protocol, valid_fraction)
+        planted = np.arange(n_rows - n_planted, n_rows, dtype=real.train.dtype)
+        return Split(train=np.concatenate([real.train, planted]), valid=real.valid, test=real.test, protocol=protocol)
     if protocol not in PROTOCOLS:
         raise InputError(f"split.protocol: unknown protocol {protocol!r} (one of {', '.join(PROTOCOLS)})")
     for key, value in (("split.test_fraction", test_fraction), ("split.valid_fraction", valid_fraction)):

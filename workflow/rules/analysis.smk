@@ -56,6 +56,7 @@ rule analyse_influence:
 rule prune:
     input:
         data="results/{dataset}/data/interactions.parquet",
+        planted="results/{dataset}/data/planted.parquet",
         split="results/{dataset}/{protocol}/split.parquet",
         influence="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence.parquet",
     output:
@@ -128,3 +129,37 @@ rule summary:
         ENV
     script:
         "../scripts/summary.py"
+
+
+# Where the data has planted users (datasets.<name>.inject): does the ranking find them, against
+# the trivial detectors, and what does removing the flagged users take back from a pushed target?
+rule detect_planted:
+    input:
+        data="results/{dataset}/data/interactions.parquet",
+        planted="results/{dataset}/data/planted.parquet",
+        split="results/{dataset}/{protocol}/split.parquet",
+        influence="results/{dataset}/{protocol}/{model}/{estimator}/user/influence.parquet",
+    output:
+        table="results/{dataset}/{protocol}/{model}/{estimator}/user/detection.csv",
+        markdown=report(
+            "results/{dataset}/{protocol}/{model}/{estimator}/user/detection.md",
+            caption="../report/detection.rst",
+            category="Planted data",
+            subcategory="{dataset} / {protocol} / {estimator}",
+        ),
+        figure=multiext("results/{dataset}/{protocol}/{model}/{estimator}/user/detection", ".png", ".pdf"),
+        impact="results/{dataset}/{protocol}/{model}/{estimator}/user/attack_impact.csv",
+        impact_markdown="results/{dataset}/{protocol}/{model}/{estimator}/user/attack_impact.md",
+    log:
+        "logs/{dataset}/{protocol}/{model}/{estimator}/user/detect_planted.log",
+    params:
+        evaluation=settings.evaluation.to_params(),
+        model=lambda wildcards: settings.models[wildcards.model].to_params(),
+        metric=settings.metric,
+        seed=settings.seed,
+        seeds=settings.noise_seeds(),
+    threads: settings.influence.threads
+    conda:
+        ENV
+    script:
+        "../scripts/detect_planted.py"

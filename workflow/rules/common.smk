@@ -1,6 +1,7 @@
 # Names, wildcard constraints and the list of final outputs. Results live in
 # results/<dataset>/<protocol>/<model>/<estimator>/<kind>/ (see results/README.md).
 DATASETS = list(settings.datasets)
+PLANTED = [name for name, dataset in settings.datasets.items() if dataset.inject]  # with planted users
 MODELS = list(settings.models)
 ESTIMATORS = list(settings.estimators)
 PROTOCOLS = settings.protocols
@@ -52,6 +53,10 @@ def study_outputs():
                         outputs += [f"{base}/pruning_summary.md"] + figure(f"{base}/pruning")
                 for kind in KINDS:
                     outputs += figure(f"{run}/{model}/reliability_{kind}")
+                if dataset in PLANTED and "user" in KINDS:
+                    for estimator in ESTIMATORS:
+                        base = f"{run}/{model}/{estimator}/user"
+                        outputs += [f"{base}/detection.md", f"{base}/attack_impact.md"] + figure(f"{base}/detection")
             if len(MODELS) >= 2:
                 for estimator in ESTIMATORS:
                     for kind in KINDS:
@@ -62,7 +67,8 @@ def study_outputs():
 def summary_inputs():
     """Every table results/summary.md reads, by name: a list of paths and, in the same order,
     the (dataset, protocol, model, estimator, kind) each belongs to."""
-    tables = {name: ([], []) for name in ("noise_floor", "significance", "pruning", "metric_agreement", "reproducibility", "model_agreement")}
+    names = ("noise_floor", "significance", "pruning", "metric_agreement", "reproducibility", "model_agreement", "detection", "attack_impact")
+    tables = {name: ([], []) for name in names}
 
     def add(name, path, **key):
         tables[name][0].append(path)
@@ -78,6 +84,10 @@ def summary_inputs():
                         key = dict(dataset=dataset, protocol=protocol, model=model, estimator=estimator, kind=kind)
                         for name in ("significance", "metric_agreement", "reproducibility"):
                             add(name, f"{run}/{model}/{estimator}/{kind}/{name}.csv", **key)
+                if dataset in PLANTED and "user" in KINDS:
+                    for estimator in ESTIMATORS:
+                        for name in ("detection", "attack_impact"):
+                            add(name, f"{run}/{model}/{estimator}/user/{name}.csv", dataset=dataset, protocol=protocol, model=model, estimator=estimator)
                 for estimator in settings.pruned_estimators():
                     for kind in settings.pruned_kinds():
                         add("pruning", f"{run}/{model}/{estimator}/{kind}/pruning_summary.csv", dataset=dataset, protocol=protocol, model=model, estimator=estimator)

@@ -3,10 +3,14 @@ rule prepare_dataset:
         interactions="results/{dataset}/data/interactions.parquet",
         user_names="results/{dataset}/data/users.parquet",
         item_names="results/{dataset}/data/items.parquet",
+        planted="results/{dataset}/data/planted.parquet",
     log:
         "logs/{dataset}/prepare_dataset.log",
     params:
         dataset=lambda wildcards: settings.datasets[wildcards.dataset].to_params(),
+        # which rows train under both protocols (the only ones corrupted): read only with inject, so a
+        # split edit leaves the data of an entry without one alone
+        split=lambda wildcards: settings.split.to_params() if settings.datasets[wildcards.dataset].inject else None,
         cache_dir="resources",
     conda:
         ENV
@@ -17,6 +21,7 @@ rule prepare_dataset:
 rule split:
     input:
         interactions="results/{dataset}/data/interactions.parquet",
+        planted="results/{dataset}/data/planted.parquet",
     output:
         split="results/{dataset}/{protocol}/split.parquet",
         coverage="results/{dataset}/{protocol}/split.json",

@@ -36,6 +36,8 @@ table = prune_and_retrain(
     params.sizes,
     params.random_draws,
     params.seeds,
+    # planted users (datasets.<name>.inject): removing exactly them is the oracle row
+    pd.read_parquet(snakemake.input.planted).query("kind == @snakemake.wildcards.kind")["entity"].to_numpy(),
 )
 selection_seeds = make_estimator(EstimatorSettings.from_params(params.estimator), params.seed).training_seeds()
 summary = summarise_pruning(table, selection_seeds)

@@ -4,13 +4,15 @@
 validation; :mod:`.downloads` the checked downloads. The loaders are :mod:`.movielens`,
 :mod:`.amazon`, :mod:`.table` and :mod:`.synthetic`, each with a ``from_spec(spec, cache_dir)``
 that :func:`.loading.load_dataset` finds by the entry's loader in
-:data:`recinfluence.registry.LOADERS`.
+:data:`recinfluence.registry.LOADERS`. :mod:`.inject` plants fake users and corrupted ratings in
+loaded data, with the labels in a table of their own.
 """
 
 from __future__ import annotations
 
 from .amazon import AMAZON_ELECTRONICS_URL, k_core, load_amazon_ratings, read_ratings_csv
 from .downloads import download, sha256
+from .inject import inject, no_planted, planted_rows
 from .interactions import COLUMNS, Interactions, from_raw
 from .loading import load_dataset
 from .movielens import (
@@ -46,6 +48,7 @@ __all__ = [
     "expansion_matrix",
     "expansion_shape",
     "from_raw",
+    "inject",
     "k_core",
     "load_amazon_ratings",
     "load_dataset",
@@ -53,6 +56,8 @@ __all__ = [
     "load_movielens_25m",
     "load_movielens_100k",
     "load_table",
+    "no_planted",
+    "planted_rows",
     "read_ratings_csv",
     "sha256",
 ]
