@@ -12,9 +12,9 @@ Projection: a deletion is its training part (the time less its evaluations: one 
 for an item, whose baseline is evaluated again without it), which grows with the ratings, plus
 its evaluations, which grow with users x items; both are scaled from the largest size measured
 to MovieLens 1M and 25M and Amazon Electronics 5-core, for one seed over every user and item,
-on 8 cores and on a 100-node cluster of 32-core nodes. Beyond about a billion scores the score
-matrix (``score_matrix_gb``) no longer fits in memory: evaluation would have to go by blocks of
-users, which it does not do today.
+on 8 cores and on a 100-node cluster of 32-core nodes. ``score_matrix_gb`` is what the whole
+users x items score matrix would take; evaluation goes by blocks of users (``evaluation.memory_mb``),
+so no job holds it (``benchmarks/shard_memory.py`` measures the peak).
 
     python benchmarks/growth.py ../shared/data/ml-100k                 # factors 1 10 100
     python benchmarks/growth.py ../shared/data/ml-100k --model ncf --factors 1 10 --deletions 3
