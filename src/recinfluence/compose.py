@@ -40,10 +40,9 @@ def check_models(settings: Settings, source: str = "config") -> Settings:
     checked by :meth:`Settings.check_cross_keys` without importing torch). Every problem is
     reported at once."""
     problems = []
-    plugins = [model for model in settings.models.values() if model.class_name not in MODELS]
-    if plugins:
-        from .models.base import model_capabilities
-    for model in plugins:
+    for model in (model for model in settings.models.values() if model.class_name not in MODELS):
+        from .models.base import model_capabilities  # here: the Snakefile imports this module without numpy
+
         try:
             capabilities = model_capabilities(make_model(model)())
         except InputError as error:
