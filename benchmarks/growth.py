@@ -43,7 +43,12 @@ from recinfluence.split import split_interactions
 ESTIMATORS = {
     "svd": {"exact": {}, "warm_start": {"epochs": 2}, "influence_function": {}},
     "ncf": {"exact": {}, "warm_start": {"epochs": 1}},
+    "ease": {"exact": {}},
+    "item_knn": {"exact": {}},
 }
+# Models whose training grows with the ratings (SGD epochs), which the projection assumes; EASE's
+# grows with the cube of the items and item-kNN's with the co-rated pairs: measured only.
+PROJECTED = ("svd", "ncf")
 # (ratings, users, items) of the datasets projected to (GroupLens READMEs; Amazon Electronics
 # 5-core as McAuley et al. publish it)
 TARGETS = {
@@ -76,6 +81,10 @@ def main() -> None:
         table = pd.DataFrame(rows)
         write_csv(table, out / "growth.csv", index=False)  # after each size: a long run keeps what it measured
         print(table.to_markdown(index=False, floatfmt=".3g"), flush=True)
+    if args.model not in PROJECTED:
+        write_text(table.to_markdown(index=False, floatfmt=".3g") + "\n", out / "growth.md")
+        plot(table, None, args.model, out)
+        return
     projections = project(table)
     write_csv(projections, out / "projections.csv", index=False)
     write_text(

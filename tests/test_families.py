@@ -188,17 +188,62 @@ def test_item_knn_deleting_an_entity_without_rows_changes_nothing_and_learns(mov
     assert aggregate(baseline.per_user)["map@10"] > 2 * svd["map@10"]
 
 
+@pytest.mark.parametrize("save_nbrs", [None, 30])
 @pytest.mark.parametrize("feedback", ["implicit", "explicit"])
-def test_item_knn_item_deletion_without_refit_equals_a_refit(movielens_train, feedback):
+def test_item_knn_item_deletion_without_refit_equals_a_refit(movielens_train, feedback, save_nbrs):
+    """With ``save_nbrs`` too: an item that saved a deleted one takes its next most similar, as
+    in a refit; and the users the variant says it leaves alone score every other item as before."""
     train = movielens_train
-    model = ItemKNN(feedback=feedback).fit(train)
+    model = ItemKNN(feedback=feedback, save_nbrs=save_nbrs).fit(train)
     users = np.arange(0, train.n_users, 3)  # a third of the users keeps the test quick; some rated each deleted item
-    model.score(users)
-    busy = np.argsort(-np.bincount(train.items, minlength=train.n_items), kind="stable")
-    for ids in ([busy[0]], busy[[5, 60, 400]], [_rowless(train, "item")]):
+    baseline = model.score(users)
+    busy, rowless = (
+        np.argsort(-np.bincount(train.items, minlength=train.n_items), kind="stable"),
+        _rowless(train, "item"),
+    )
+    for ids in ([busy[0]], busy[[5, 60, 400]], [busy[1200]], [rowless]):
         (derived,) = model.deletion_variants(train, "item", [ids])
-        refit = ItemKNN(feedback=feedback).fit(train.without("item", ids))
-        np.testing.assert_array_equal(derived.score(users), refit.score(users))
+        scores = derived.score(users)
+        refit = ItemKNN(feedback=feedback, save_nbrs=save_nbrs).fit(train.without("item", ids))
+        np.testing.assert_array_equal(scores, refit.score(users))
+        unchanged = ~derived.changed_users(users)
+        assert unchanged.all() == (ids[0] == rowless)
+        np.testing.assert_array_equal(
+            np.delete(scores, ids, axis=1)[unchanged], np.delete(baseline, ids, axis=1)[unchanged]
+        )
+    if save_nbrs is not None:  # a busy item is among the saved neighbours of some: their lists were recomputed
+        (derived,) = model.deletion_variants(train, "item", [busy[:1]])
+        assert derived.similarity is not model.similarity
+
+
+@pytest.mark.parametrize("feedback", ["implicit", "explicit"])
+def test_item_knn_saving_every_neighbour_scores_as_the_dense_matrix(movielens_train, feedback, monkeypatch):
+    """``save_nbrs`` as large as the catalog keeps every similarity: the sparse form, computed
+    and scored in small blocks, gives the dense form's scores to the bit."""
+    from recinfluence.models import item_knn
+
+    monkeypatch.setattr(item_knn, "BLOCK_BYTES", item_knn.BYTES_PER_BLOCK_CELL * movielens_train.n_items * 7)
+    monkeypatch.setattr(item_knn, "SLICE_BYTES", item_knn.BYTES_PER_SLICE_CELL * 300 * 40)
+    train, users = movielens_train, np.arange(0, movielens_train.n_users, 6)
+    dense = ItemKNN(feedback=feedback).fit(train)
+    sparse = ItemKNN(feedback=feedback, save_nbrs=train.n_items).fit(train)
+    assert isinstance(dense.similarity, np.ndarray) and sparse.similarity.format == "csc"
+    np.testing.assert_array_equal(sparse.similarity.toarray(), dense.similarity)
+    np.testing.assert_array_equal(sparse.score(users), dense.score(users))
+
+
+def test_item_knn_saves_each_items_largest_similarities_lowest_ids_first():
+    # items 1, 2 and 3 are rated by the same users, so equally similar to each other and to 0
+    frame = pd.DataFrame({"user": [0, 0, 0, 0, 1, 1, 1, 2], "item": [0, 1, 2, 3, 1, 2, 3, 4], "rating": 1.0})
+    train = TrainSet.from_frame(frame, n_users=3, n_items=5)
+    dense = ItemKNN().fit(train).similarity
+    saved = ItemKNN(save_nbrs=2).fit(train).similarity.toarray()
+    for column in range(5):
+        order = sorted((-dense[row, column], row) for row in range(5) if dense[row, column] > 0)[:2]
+        expected = np.zeros(5)
+        expected[[row for _, row in order]] = [-value for value, _ in order]
+        np.testing.assert_array_equal(saved[:, column], expected)
+    np.testing.assert_array_equal(np.flatnonzero(saved[:, 0]), [1, 2])  # 1, 2 and 3 tie for two places
 
 
 # ---------------------------------------------------------------------------------------------

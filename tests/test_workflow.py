@@ -333,6 +333,7 @@ def planned_jobs(output: str) -> set[tuple[str, frozenset]]:
 EVERY_RULE = {
     "prepare_dataset",
     "split",
+    "check_memory",
     "baseline",
     "influence_shard",
     "merge_influence",
@@ -371,10 +372,10 @@ EDITS = {
         lambda c: c["models"]["svd"]["params"].update(n_epochs=11),
         EVERY_RULE - {"prepare_dataset", "split"},
     ),
-    "k": (lambda c: c.update(k=5), EVERY_RULE - {"prepare_dataset"}),  # split checks k against the items
+    "k": (lambda c: c.update(k=5), EVERY_RULE - {"prepare_dataset", "check_memory"}),  # split checks k against items
     "estimators.random.scale": (
         lambda c: c["estimators"]["random"].update(scale=0.002),
-        EVERY_RULE - {"prepare_dataset", "split", "baseline"},
+        EVERY_RULE - {"prepare_dataset", "split", "check_memory", "baseline"},
     ),
 }
 

@@ -5,6 +5,7 @@ library itself never reads settings.
     settings = load_settings("config.yaml")                 # validated, every model checked
     make = make_model(settings.models["svd"])               # a zero-argument model factory
     estimator = make_estimator(settings.estimators["exact"], settings.seed)
+    check_memory(settings.models.values(), "ml-25m", size, settings.resources.memory_mb)  # size: a DataSize
 
 Importing it is as cheap as importing the settings (the Snakefile does, to plan the DAG): the
 library is imported when a model or estimator is first built.
@@ -32,6 +33,40 @@ def make_estimator(estimator: EstimatorSettings, seed: int = 0):
     from .estimators import build_estimator
 
     return build_estimator(estimator.name, estimator.params, seed)
+
+
+# What a training job holds whatever its model: the interpreter with numpy, scipy, pandas and
+# torch (0.4 GB measured), and about 150 bytes a rating at the peak of reading the data and
+# building its training set, matrices and evaluation split (146 measured at 1M ratings).
+JOB_BYTES, BYTES_PER_RATING = 2**29, 150
+
+
+def check_memory(models, dataset: str, size, memory_mb: float, evaluation_mb: float = 0.0) -> dict[str, int | None]:
+    """The estimated peak memory, in bytes, of a training job of each of ``models`` (``models``
+    entries) on ``dataset`` of ``size`` (a :class:`recinfluence.models.base.DataSize`): the
+    model's own (``memory_needed``; None for a model without), the data's and the evaluation's
+    blocks (``evaluation_mb``). Every model above ``memory_mb`` (``resources.memory_mb``) is
+    refused in one :class:`InputError`, a line each naming the model, the dataset, both sizes."""
+    from .models.base import EstimatesMemory  # here: the Snakefile imports this module without numpy
+
+    needs, problems = {}, []
+    for model in models:
+        built = make_model(model)()
+        if not isinstance(built, EstimatesMemory):
+            needs[model.name] = None
+            continue
+        need = built.memory_needed(size)
+        total = needs[model.name] = (
+            need.bytes + JOB_BYTES + BYTES_PER_RATING * size.ratings + int(evaluation_mb * 2**20)
+        )
+        if total > memory_mb * 2**20:
+            remedy = f"{need.instead}, or raise the limit" if need.instead else "raise the limit"
+            problems.append(
+                f"{model.key} on dataset {dataset} needs about {total / 2**30:.1f} GB ({need.what}), over the limit "
+                f"of {memory_mb / 2**10:.1f} GB; {remedy}"
+            )
+    raise_problems("resources.memory_mb", problems)
+    return needs
 
 
 def check_models(settings: Settings, source: str = "config") -> Settings:

@@ -1,4 +1,4 @@
-"""Top-K ranking metrics and rating errors, per user, from one vectorised pass.
+"""Top-K ranking metrics and rating errors, per user, from one compiled pass per block of users.
 
 Protocol (docs/method.md, "The protocol"):
 
@@ -15,13 +15,19 @@ Protocol (docs/method.md, "The protocol"):
 - RMSE / MAE over all of a user's evaluation ratings, for models that predict ratings
   (their scores clipped to the rating scale, as scikit-surprise does).
 
+The top-K list ranks candidates by score, of equal scores the lower item id first. A candidate
+scored NaN or +inf takes a place at the top of the list but is never a hit; one scored -inf
+takes none (it would only follow every other); AUC compares finite scores only.
+
 Aggregates are means over users; RMSE and MAE aggregate over ratings (weighted by ``n_rated``).
 
-Every metric is per user, so users can be evaluated a block at a time: an :class:`EvalSet` is one
-dense block (users x items), a :class:`SparseEvalSet` holds a whole split sparse and serves it as
-blocks of at most ``block_rows`` users, sized from a memory budget, so that neither the split
-nor the scores of all users over the whole catalog are ever held at once. The scores then come
-from the model a block of users at a time (``evaluate(model.score, ...)``).
+Every metric is per user, so users can be evaluated a block at a time: a :class:`SparseEvalSet`
+holds a whole split sparse and serves it as blocks of at most ``block_rows`` users, sized from a
+memory budget, so that the scores of all users over the whole catalog are never held at once:
+they come from the model a block of users at a time (``evaluate(model.score, ...)``), and one
+compiled pass reads each block's scores against the sparse split, building nothing users x items
+of its own. An :class:`EvalSet` is the same split as dense flags (one block), for code that
+needs them.
 """
 
 from __future__ import annotations
@@ -35,12 +41,22 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .registry import is_metric_column
+from .registry import is_metric_column, metric_column
 
-# Bytes one (user, item) cell of a block costs while it is evaluated: its score, the masked copy,
-# the seen / relevant flags and the rating, with room for a model's own scoring temporaries.
-BYTES_PER_CELL = 32
+# Bytes one (user, item) cell of a block costs while it is evaluated: its score, and room for two
+# more users x items arrays of the model's own while it scores (EASE keeps its rows of X and X P).
+# The metric pass adds nothing per cell.
+BYTES_PER_CELL = 24
 DEFAULT_MEMORY_MB = 512
+# What _block_metrics computes per user, in the order of its rows of values.
+RANKING_METRICS = ("map", "ndcg", "precision", "recall", "hit_rate", "auc")
+RATING_ERRORS = ("rmse", "mae")
+# Bits of the per-item flags of the user being evaluated.
+NOT_CANDIDATE = 1  # seen, or excluded from the catalog
+RELEVANT = 2
+# Buckets per relevant score in the AUC's search table: several, so that a search rarely steps
+# (at 10M ratings 1 to 4 were slower, 8 to 32 alike; benchmarks/eval_speed.py).
+BUCKETS_PER_RELEVANT = 16
 
 
 @dataclass(frozen=True)
@@ -81,13 +97,32 @@ class EvalSet:
     def dense(self) -> "EvalSet":
         return self
 
+    def sparse(self) -> "SparseEvalSet":
+        """The same split stored sparse, in one block (what :func:`evaluate` reads)."""
+        return self._sparse
+
+    @cached_property
+    def _sparse(self) -> "SparseEvalSet":
+        rows, items = np.nonzero(~np.isnan(self.rating) | self.relevant)
+        return SparseEvalSet(
+            self.users,
+            self.seen.shape[1],
+            sp.csr_matrix(self.seen),
+            rows,
+            items,
+            self.rating[rows, items],
+            self.relevant[rows, items],
+            max(len(self), 1),
+        )
+
 
 @dataclass(frozen=True)
 class SparseEvalSet:
     """One evaluation split stored sparse, evaluated a block of users at a time: ``users`` (those
     with at least one evaluation interaction), ``seen`` (users x items, CSR: the items each user
     interacted with outside this split, not candidates), and every evaluation rating as a pair
-    (``pair_rows`` into ``users``, ``pair_items``, ``pair_ratings``, sorted by row then item).
+    (``pair_rows`` into ``users``, ``pair_items``, ``pair_ratings``, ``pair_relevant``, sorted by
+    row then item; a pair of an :class:`EvalSet` may be relevant without a rating: NaN).
     :meth:`block` is the dense :class:`EvalSet` of a range of users; a block holds at most
     ``block_rows`` users."""
 
@@ -97,7 +132,7 @@ class SparseEvalSet:
     pair_rows: np.ndarray
     pair_items: np.ndarray
     pair_ratings: np.ndarray
-    relevance_threshold: float
+    pair_relevant: np.ndarray
     block_rows: int
 
     @classmethod
@@ -128,6 +163,7 @@ class SparseEvalSet:
         seen.data[:] = True
         pair_rows, pair_items = position[evaluation["user"].to_numpy()], evaluation["item"].to_numpy()
         order = np.lexsort((pair_items, pair_rows))
+        pair_ratings = evaluation["rating"].to_numpy(dtype=float)[order]
         block_rows = max(1, int(memory_mb * 2**20 // (BYTES_PER_CELL * max(n_items, 1))))
         return cls(
             users,
@@ -135,8 +171,8 @@ class SparseEvalSet:
             seen,
             pair_rows[order],
             pair_items[order],
-            evaluation["rating"].to_numpy(dtype=float)[order],
-            relevance_threshold,
+            pair_ratings,
+            pair_ratings >= relevance_threshold,
             block_rows,
         )
 
@@ -163,18 +199,22 @@ class SparseEvalSet:
         return self._dense(0, len(self))
 
     def _dense(self, start: int, stop: int) -> "EvalSet":
-        first, last = self._pair_bounds[start], self._pair_bounds[stop]
+        pairs = slice(self._pair_bounds[start], self._pair_bounds[stop])
+        cells = (self.pair_rows[pairs] - start, self.pair_items[pairs])
         rating = np.full((stop - start, self.n_items), np.nan)
-        rating[self.pair_rows[first:last] - start, self.pair_items[first:last]] = self.pair_ratings[first:last]
+        rating[cells] = self.pair_ratings[pairs]
+        relevant = np.zeros((stop - start, self.n_items), dtype=bool)
+        relevant[cells] = self.pair_relevant[pairs]
         seen = self.seen[start:stop].toarray()
-        return EvalSet(
-            users=self.users[start:stop], seen=seen, rating=rating, relevant=rating >= self.relevance_threshold
-        )
+        return EvalSet(users=self.users[start:stop], seen=seen, rating=rating, relevant=relevant)
 
     def dense(self) -> "EvalSet":
         """Every user in one dense block (users x items: only for what needs the whole split at
         once, at the scale that allows it)."""
         return self.block(0, len(self))
+
+    def sparse(self) -> "SparseEvalSet":
+        return self
 
 
 def evaluate(
@@ -186,109 +226,187 @@ def evaluate(
 ) -> pd.DataFrame:
     """Per-user metrics of a score matrix (rows aligned with ``evalset.users``), or of a scoring
     function (``model.score``: user ids -> their scores over every item), called a block of users
-    at a time for a :class:`SparseEvalSet`. The table is the same whatever the blocks.
+    at a time. The table is the same whatever the blocks.
 
     ``excluded_items`` are taken out of the catalog: out of every candidate list, relevant set
     and rating error (the item-deletion protocol)."""
-    if isinstance(evalset, EvalSet):
-        return _evaluate_block(
-            scores(evalset.users) if callable(scores) else scores, evalset, k, rating_scale, excluded_items
-        )
-    tables = []
+    evalset = evalset.sparse()
+    excluded = np.zeros(evalset.n_items, dtype=np.bool_)
+    excluded[np.asarray(excluded_items, dtype=np.int64)] = True
+    discounts = 1.0 / np.log2(np.arange(1, min(k, evalset.n_items) + 1) + 1)
+    low, high = (-np.inf, np.inf) if rating_scale is None else rating_scale
+    values = np.empty((len(RANKING_METRICS) + len(RATING_ERRORS), len(evalset)))
+    counts = np.empty((2, len(evalset)), dtype=np.int64)
     for start, stop in evalset.blocks():
-        block = evalset.block(start, stop)
-        block_scores = scores(block.users) if callable(scores) else scores[start:stop]
-        tables.append(_evaluate_block(block_scores, block, k, rating_scale, excluded_items))
-    return tables[0] if len(tables) == 1 else pd.concat(tables, ignore_index=True)
-
-
-def _evaluate_block(
-    scores: np.ndarray,
-    evalset: EvalSet,
-    k: int = 10,
-    rating_scale=None,
-    excluded_items=(),
-) -> pd.DataFrame:
-    """:func:`evaluate` of one dense block."""
-    relevant = evalset.relevant
-    excluded_items = np.asarray(excluded_items, dtype=np.int64)
-    masked = np.where(evalset.seen, -np.inf, scores)
-    if excluded_items.size:
-        relevant = relevant.copy()
-        relevant[:, excluded_items] = False
-        masked[:, excluded_items] = -np.inf
-    import torch  # here, not at the top: analysis code imports this module without torch
-
-    k_eff = min(k, masked.shape[1])
-    top_scores, top = (t.numpy() for t in torch.topk(torch.from_numpy(masked), k_eff, dim=1, sorted=True))
-    rows = np.arange(len(top))[:, None]
-    hits = (relevant[rows, top] & np.isfinite(top_scores)).astype(float)
-    n_relevant = relevant.sum(axis=1)
-    has_relevant = n_relevant > 0
-    ranks = np.arange(1, k_eff + 1)
-    n_hits = hits.sum(axis=1)
-    ideal = np.minimum(n_relevant, k)
-    discounts = 1.0 / np.log2(ranks + 1)
-    ideal_dcg = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(ideal, k_eff)]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        metrics = {
-            f"map@{k}": ((np.cumsum(hits, axis=1) / ranks) * hits).sum(axis=1) / ideal,
-            f"ndcg@{k}": (hits * discounts).sum(axis=1) / ideal_dcg,
-            f"precision@{k}": n_hits / k,
-            f"recall@{k}": n_hits / n_relevant,
-            f"hit_rate@{k}": (n_hits > 0).astype(float),
-            "auc": auc(masked, relevant),
-        }
-    table = pd.DataFrame({name: np.where(has_relevant, values, np.nan) for name, values in metrics.items()})
-    table.insert(0, "user", evalset.users)
-    table["n_relevant"] = n_relevant
+        block_scores = scores(evalset.users[start:stop]) if callable(scores) else scores[start:stop]
+        values[:, start:stop], counts[:, start:stop] = _block_metrics(
+            np.ascontiguousarray(block_scores, dtype=np.float64),
+            evalset.seen.indptr[start : stop + 1],
+            evalset.seen.indices,
+            evalset._pair_bounds[start : stop + 1],
+            evalset.pair_items,
+            evalset.pair_ratings,
+            evalset.pair_relevant,
+            excluded,
+            k,
+            discounts,
+            float(low),
+            float(high),
+        )
+    columns = {"user": evalset.users, **{metric_column(name, k): row for name, row in zip(RANKING_METRICS, values)}}
+    columns["n_relevant"] = counts[0]
     if rating_scale is not None:
-        pair_rows, pair_items, ratings = evalset.rated_pairs
-        if excluded_items.size:
-            keep = ~np.isin(pair_items, excluded_items)
-            pair_rows, pair_items, ratings = pair_rows[keep], pair_items[keep], ratings[keep]
-        errors = np.clip(scores[pair_rows, pair_items], *rating_scale) - ratings
-        n_users = len(evalset.users)
-        n_rated = np.bincount(pair_rows, minlength=n_users)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            table["rmse"] = np.sqrt(np.bincount(pair_rows, errors**2, minlength=n_users) / n_rated)
-            table["mae"] = np.bincount(pair_rows, np.abs(errors), minlength=n_users) / n_rated
-        table["n_rated"] = n_rated
-    return table
-
-
-def auc(masked: np.ndarray, relevant: np.ndarray) -> np.ndarray:
-    """Per row: the AUC of the relevant candidates against the non-relevant ones (candidates:
-    finite ``masked`` scores); NaN without a relevant or a non-relevant candidate."""
-    return _auc_rows(np.ascontiguousarray(masked, dtype=np.float64), np.ascontiguousarray(relevant, dtype=np.bool_))
+        columns.update(zip(RATING_ERRORS, values[len(RANKING_METRICS) :]))
+        columns["n_rated"] = counts[1]
+    return pd.DataFrame(columns)
 
 
 @numba.njit(cache=True)
-def _auc_rows(masked, relevant):
-    # Compiled, and without a sort: a user has few relevant items, so comparing each candidate
-    # with each of them is cheaper (a Python loop over users made AUC most of an evaluation,
-    # and an item deletion evaluates twice). Pair counts are integers: the result is exact.
-    n_rows, n_items = masked.shape
-    values = np.full(n_rows, np.nan)
-    mine = np.empty(n_items)
+def _block_metrics(
+    scores,
+    seen_bounds,
+    seen_items,
+    pair_bounds,
+    pair_items,
+    pair_ratings,
+    pair_relevant,
+    excluded,
+    k,
+    discounts,
+    low,
+    high,
+):
+    """Every metric of one block of users (the protocol of the module docstring), one pass over
+    each user's scores: ``values`` (RANKING_METRICS, RATING_ERRORS) x users and ``counts``
+    (n_relevant, n_rated) x users. Row ``r``'s seen items are ``seen_items[seen_bounds[r]:
+    seen_bounds[r + 1]]``, its pairs (item, rating or NaN, relevant) ``pair_bounds[r]`` to
+    ``pair_bounds[r + 1]``; ``discounts`` are NDCG's (one per rank up to min(K, items)) and
+    ``low`` / ``high`` clip the scores of the rating errors. Sums run in rank and item order."""
+    n_rows, n_items = scores.shape
+    n_ranking = len(RANKING_METRICS)
+    values = np.full((n_ranking + len(RATING_ERRORS), n_rows), np.nan)
+    counts = np.zeros((2, n_rows), dtype=np.int64)
+    flags = np.where(excluded, NOT_CANDIDATE, 0).astype(np.uint8)  # each row's marks are undone after it
+    most_pairs = 0
     for row in range(n_rows):
-        n_relevant = 0
-        for item in range(n_items):
-            if relevant[row, item] and np.isfinite(masked[row, item]):
-                mine[n_relevant] = masked[row, item]
-                n_relevant += 1
-        below, ties, n_other = 0, 0, 0
-        for item in range(n_items):
-            score = masked[row, item]
-            if relevant[row, item] or not np.isfinite(score):
+        most_pairs = max(most_pairs, pair_bounds[row + 1] - pair_bounds[row])
+    mine = np.empty(most_pairs + 1)  # the row's relevant candidates' finite scores, sorted
+    run_end = np.empty(most_pairs + 1, dtype=np.int64)
+    first = np.empty(BUCKETS_PER_RELEVANT * most_pairs + 1, dtype=np.int64)
+    top_scores, top_relevant = np.empty(k), np.zeros(k, dtype=np.bool_)
+    for row in range(n_rows):
+        for index in range(seen_bounds[row], seen_bounds[row + 1]):
+            flags[seen_items[index]] |= NOT_CANDIDATE
+        n_relevant, n_mine, n_rated, squared, absolute = 0, 0, 0, 0.0, 0.0
+        for index in range(pair_bounds[row], pair_bounds[row + 1]):
+            item = pair_items[index]
+            if excluded[item]:
                 continue
-            n_other += 1
-            for index in range(n_relevant):
-                below += mine[index] > score
-                ties += mine[index] == score
-        if n_relevant > 0 and n_other > 0:
-            values[row] = (below + ties / 2.0) / (n_relevant * n_other)
-    return values
+            score = scores[row, item]
+            if not np.isnan(pair_ratings[index]):
+                error = (low if score < low else high if score > high else score) - pair_ratings[index]
+                squared += error * error
+                absolute += abs(error)
+                n_rated += 1
+            if pair_relevant[index]:
+                n_relevant += 1
+                flags[item] |= RELEVANT
+                if not flags[item] & NOT_CANDIDATE and np.isfinite(score):
+                    mine[n_mine] = score
+                    n_mine += 1
+        lowest, scale, last_bucket = _search_table(mine, n_mine, run_end, first)
+        # AUC's pair counts: integers, so the result is exact
+        ordered, tied, n_other = 0, 0, 0
+        # NaN / +inf candidates ahead of the list; the list's length; the score a candidate must beat
+        n_front, n_top, cut = 0, 0, -np.inf
+        for item in range(n_items):
+            flag = flags[item]
+            if flag & NOT_CANDIDATE:
+                continue
+            score = scores[row, item]
+            if not np.isfinite(score):
+                n_front += score != -np.inf
+                continue
+            if not flag & RELEVANT and n_mine:
+                n_other += 1
+                # every relevant score of a lower bucket is below this one: step up from there
+                start = first[_bucket(score, lowest, scale, last_bucket)]
+                while mine[start] < score:
+                    start = run_end[start]
+                not_above = run_end[start] if mine[start] == score else start
+                ordered += n_mine - not_above
+                tied += not_above - start
+            if score > cut:  # so an equal score keeps the lower item id ahead
+                place = min(n_top, k - 1)
+                while place > 0 and top_scores[place - 1] < score:
+                    top_scores[place], top_relevant[place] = top_scores[place - 1], top_relevant[place - 1]
+                    place -= 1
+                top_scores[place], top_relevant[place] = score, (flag & RELEVANT) != 0
+                n_top = min(n_top + 1, k)
+                if n_top == k:
+                    cut = top_scores[k - 1]
+        for index in range(seen_bounds[row], seen_bounds[row + 1]):
+            flags[seen_items[index]] = NOT_CANDIDATE if excluded[seen_items[index]] else 0
+        for index in range(pair_bounds[row], pair_bounds[row + 1]):
+            flags[pair_items[index]] = NOT_CANDIDATE if excluded[pair_items[index]] else 0
+        counts[0, row], counts[1, row] = n_relevant, n_rated
+        if n_rated:
+            values[n_ranking, row], values[n_ranking + 1, row] = np.sqrt(squared / n_rated), absolute / n_rated
+        if n_relevant == 0:
+            continue
+        n_hits, precisions, gain = 0, 0.0, 0.0
+        for place in range(min(n_top, k - n_front)):
+            if top_relevant[place]:
+                n_hits += 1
+                precisions += n_hits / (n_front + place + 1)
+                gain += discounts[n_front + place]
+        ideal = min(n_relevant, k)
+        ideal_gain = 0.0
+        for place in range(min(ideal, len(discounts))):
+            ideal_gain += discounts[place]
+        values[0, row] = precisions / ideal
+        values[1, row] = gain / ideal_gain
+        values[2, row] = n_hits / k
+        values[3, row] = n_hits / n_relevant
+        values[4, row] = 1.0 if n_hits else 0.0
+        if n_mine and n_other:
+            values[5, row] = (ordered + tied / 2.0) / (n_mine * n_other)
+    return values, counts
+
+
+@numba.njit(cache=True)
+def _search_table(mine, n_mine, run_end, first):
+    """Sorts ``mine[:n_mine]`` (finite scores) in place and prepares the search of
+    :func:`_block_metrics`: a +inf sentinel after them, ``run_end[j]`` (the end of the run of
+    scores equal to ``mine[j]``) and ``first[b]`` (how many fall in a bucket below ``b``, of
+    BUCKETS_PER_RELEVANT * n_mine equal-width ones over their range). Returns (lowest, scale,
+    last bucket) for :func:`_bucket`."""
+    mine[:n_mine].sort()
+    mine[n_mine] = np.inf
+    run_end[n_mine] = n_mine + 1
+    for index in range(n_mine - 1, -1, -1):
+        run_end[index] = run_end[index + 1] if mine[index] == mine[index + 1] else index + 1
+    if n_mine == 0:
+        return 0.0, 0.0, 0.0
+    n_buckets = BUCKETS_PER_RELEVANT * n_mine
+    spread = mine[n_mine - 1] - mine[0]
+    scale = n_buckets / spread if spread > 0 else 0.0
+    scale = scale if scale < np.inf else 0.0  # a spread of a few subnormals: one bucket
+    last_bucket = n_buckets - 1.0
+    first[: n_buckets + 1] = 0
+    for index in range(n_mine):
+        first[_bucket(mine[index], mine[0], scale, last_bucket) + 1] += 1
+    for bucket in range(n_buckets):
+        first[bucket + 1] += first[bucket]
+    return mine[0], scale, last_bucket
+
+
+@numba.njit(cache=True)
+def _bucket(score, lowest, scale, last_bucket):
+    """The bucket of a finite score: it never decreases as the score grows, whatever the
+    rounding (an overflow to +-inf clamps; 0 x inf, NaN, goes to bucket 0 as with scale 0)."""
+    position = (score - lowest) * scale
+    return int(min(position if position > 0.0 else 0.0, last_bucket))
 
 
 def pairs_below(scores: np.ndarray, relevant: np.ndarray) -> np.ndarray:

@@ -30,18 +30,19 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Callable, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from .data import Interactions
-from .metrics import DEFAULT_MEMORY_MB, SparseEvalSet, aggregate, evaluate, metric_columns
-from .models.base import ENTITY_KINDS, DerivesDeletions, FitsMany, TrainSet, rating_scale
+from .metrics import DEFAULT_MEMORY_MB, EvalSet, SparseEvalSet, aggregate, evaluate, metric_columns
+from .models.base import ENTITY_KINDS, ChangesFewUsers, DerivesDeletions, FitsMany, TrainSet, rating_scale
 from .progress import Progress
 from .registry import lower_is_better
 from .split import Split
+from .stats import UserSample, sample_users
 
 COMPARISONS = ("exclude", "naive")
 
@@ -49,11 +50,13 @@ COMPARISONS = ("exclude", "naive")
 @dataclass(frozen=True)
 class Experiment:
     """What every fit and evaluation of one study shares: the training rows and one evaluation
-    split (the one influence is measured on, or the test split for pruning)."""
+    split (the one influence is measured on, or the test split for pruning), and ``sample``, the
+    stratified sample of its users it is evaluated on (None: every user)."""
 
     train: TrainSet
     evalset: SparseEvalSet
     k: int = 10
+    sample: UserSample | None = None
 
     @classmethod
     def build(
@@ -64,16 +67,28 @@ class Experiment:
         k: int = 10,
         relevance_threshold: float = 4.0,
         memory_mb: float = DEFAULT_MEMORY_MB,
+        users: float | None = None,
+        seed: int = 0,
     ):
         """``part`` is ``evaluation`` (where influence is measured) or ``test``. Rating
         predictions are clipped to the dataset's observed rating range. An evaluation holds
-        about ``memory_mb`` of scores and flags at once (users are evaluated in blocks)."""
+        about ``memory_mb`` of scores and flags at once (users are evaluated in blocks).
+        ``users`` (None: every user of the part) evaluates a sample of them, stratified by their
+        training rows and drawn with ``seed`` (:func:`recinfluence.stats.sample_users`): an integer
+        >= 1 that many, a number in (0, 1) that share. Baseline and deletions, every seed, are
+        evaluated on the same sample (common random numbers), and the parts of one split share
+        their sampled users where their strata allow."""
         eval_rows = split.evaluation if part == "evaluation" else getattr(split, part)
         rating_scale = (float(data.frame["rating"].min()), float(data.frame["rating"].max()))
         train = TrainSet.from_frame(data.frame.iloc[split.train], data.n_users, data.n_items, rating_scale)
         seen_rows = np.setdiff1d(np.arange(len(data.frame)), eval_rows)  # every interaction outside the evaluated split
+        eval_users = data.frame["user"].to_numpy()[eval_rows]
+        population = np.unique(eval_users)
+        sample = sample_users(population, rows_per_entity(train, "user")[population], users, seed)
+        if sample is not None:  # only the sampled users' rows are evaluated; what they have seen is unchanged
+            eval_rows = eval_rows[np.isin(eval_users, sample.users)]
         evalset = SparseEvalSet.build(data.frame, seen_rows, eval_rows, data.n_items, relevance_threshold, memory_mb)
-        return cls(train=train, evalset=evalset, k=k)
+        return cls(train=train, evalset=evalset, k=k, sample=sample)
 
     @classmethod
     def load(cls, data_folder, split_file, protocol: str, evaluation, part: str = "evaluation") -> "Experiment":
@@ -81,7 +96,16 @@ class Experiment:
         ``evaluation`` is a :class:`recinfluence.settings.Evaluation`."""
         data = Interactions.load(data_folder)
         split = Split.from_frame(pd.read_parquet(split_file), protocol)
-        return cls.build(data, split, part, evaluation.k, evaluation.relevance_threshold, evaluation.memory_mb)
+        return cls.build(
+            data,
+            split,
+            part,
+            evaluation.k,
+            evaluation.relevance_threshold,
+            evaluation.memory_mb,
+            evaluation.users,
+            evaluation.seed,
+        )
 
     def score(self, model) -> np.ndarray:
         """Every evaluation user's scores over the whole catalog (users x items, in one array)."""
@@ -277,7 +301,7 @@ class Retrainer:
                     if len(excluded_items)
                     else baseline.per_user
                 )
-                variant = self.experiment.evaluate(model, excluded_items=excluded_items)
+                variant = evaluate_variant(self.experiment, model, base, excluded_items)
                 chunk_results.append(
                     Comparison(*compare(base, variant, excluded_users), time.perf_counter() - retrain_started)
                 )
@@ -287,6 +311,36 @@ class Retrainer:
                 chunk_results = [r._replace(seconds=r.seconds + shared) for r in chunk_results]
             results += chunk_results
         return results
+
+
+def evaluate_variant(experiment: Experiment, model, base: pd.DataFrame, excluded_items=()) -> pd.DataFrame:
+    """Per-user metrics of a deletion variant ``model`` on the catalog without ``excluded_items``.
+    An item deletion's variant that knows which users it changes (:class:`ChangesFewUsers`,
+    compared without its deleted items) is evaluated on those users only: the others score every
+    item left as the baseline does, so their rows are those of ``base``, the baseline evaluated
+    on the same catalog, to the bit."""
+    if not (len(excluded_items) and isinstance(model, ChangesFewUsers)):
+        return experiment.evaluate(model, excluded_items=excluded_items)
+    rows = np.flatnonzero(model.changed_users(experiment.evalset.users))
+    if not len(rows):
+        return base
+    of_changed = replace(experiment, evalset=select_users(experiment.evalset, rows))
+    changed = of_changed.evaluate(model, excluded_items=excluded_items).set_axis(base.index[rows])
+    return pd.concat([base.drop(index=base.index[rows]), changed]).sort_index()
+
+
+def select_users(evalset: SparseEvalSet | EvalSet, rows: np.ndarray) -> SparseEvalSet | EvalSet:
+    """The evaluation set of the users at positions ``rows`` (ascending) of ``evalset``."""
+    if isinstance(evalset, EvalSet):  # every field holds one row per user
+        return replace(evalset, **{field.name: getattr(evalset, field.name)[rows] for field in fields(evalset)})
+    position = np.full(len(evalset), -1)
+    position[rows] = np.arange(len(rows))
+    kept = position[evalset.pair_rows] >= 0
+    pairs = {  # every pair_* field holds one value per evaluation pair
+        field.name: getattr(evalset, field.name)[kept] for field in fields(evalset) if field.name.startswith("pair_")
+    }
+    pairs["pair_rows"] = position[pairs["pair_rows"]]
+    return replace(evalset, users=evalset.users[rows], seen=evalset.seen[rows], **pairs)
 
 
 def seed_baselines(

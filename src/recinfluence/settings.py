@@ -36,12 +36,16 @@ class Section:
 
 @dataclass(frozen=True)
 class Evaluation(Section):
-    """How every model is evaluated: the top-K cut-off, the relevance threshold, and the memory
-    one evaluation holds at once (its blocks of users)."""
+    """How every model is evaluated: the top-K cut-off, the relevance threshold, the memory
+    one evaluation holds at once (its blocks of users), and which users: every one (``users``
+    None), or a stratified sample (an integer: that many; a number in (0, 1): that share) drawn
+    with the study's ``seed`` (:meth:`recinfluence.retrain.Experiment.build`)."""
 
     k: int
     relevance_threshold: float
     memory_mb: float
+    users: float | None
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,15 @@ class Report(Section):
 
 
 @dataclass(frozen=True)
+class Resources(Section):
+    """What one training job may use: ``memory_mb``, the limit each model's estimated peak
+    memory on each dataset is checked against before any training job
+    (:func:`recinfluence.compose.check_memory`)."""
+
+    memory_mb: float
+
+
+@dataclass(frozen=True)
 class Settings:
     """The whole study. Build it with :meth:`from_config` (or :meth:`from_file`): the defaults
     of every key live in the schema, nowhere else."""
@@ -170,6 +183,7 @@ class Settings:
     noise: Noise
     prune: Prune
     report: Report
+    resources: Resources
 
     @classmethod
     def from_config(cls, config: dict, source: str = "config") -> "Settings":
@@ -186,7 +200,10 @@ class Settings:
             },
             seed=config["seed"],
             evaluation=Evaluation(
-                k=config["k"], relevance_threshold=config["relevance_threshold"], **config["evaluation"]
+                k=config["k"],
+                relevance_threshold=config["relevance_threshold"],
+                seed=config["seed"],
+                **config["evaluation"],
             ),
             primary_metric=config["primary_metric"],
             split=SplitSettings(seed=config["seed"], **config["split"]),
@@ -197,6 +214,7 @@ class Settings:
             noise=Noise(**config["noise"]),
             prune=Prune(**config["prune"]),
             report=Report(**config["report"]),
+            resources=Resources(**config["resources"]),
         )
         settings.check_cross_keys(source)
         return settings
@@ -294,6 +312,7 @@ _SECTIONS = {
     "noise": Noise,
     "prune": Prune,
     "report": Report,
+    "resources": Resources,
 }
 _ENTRIES = {"datasets": Dataset, "models": Model, "estimators": EstimatorSettings}
 

@@ -2,6 +2,7 @@ rule baseline:
     input:
         data="results/{dataset}/data/interactions.parquet",
         split="results/{dataset}/{protocol}/split.parquet",
+        memory="results/{dataset}/memory/{model}.csv",
     output:
         metrics=report(
             "results/{dataset}/{protocol}/{model}/baseline.csv",

@@ -34,3 +34,27 @@ rule split:
         ENV
     script:
         "../scripts/split.py"
+
+
+# A model's estimated peak memory on the prepared dataset, against resources.memory_mb, before any
+# training job of the model. The limit is a resource, not a param: params are rerun triggers, and
+# raising the limit after a refusal must rerun no finished job.
+rule check_memory:
+    input:
+        interactions="results/{dataset}/data/interactions.parquet",
+        user_names="results/{dataset}/data/users.parquet",
+        item_names="results/{dataset}/data/items.parquet",
+    output:
+        "results/{dataset}/memory/{model}.csv",
+    log:
+        "logs/{dataset}/memory/{model}.log",
+    params:
+        model=lambda wildcards: settings.models[wildcards.model].to_params(),
+        evaluation_mb=settings.evaluation.memory_mb,
+    resources:
+        memory_limit_mb=settings.resources.memory_mb,
+    localrule: True
+    conda:
+        ENV
+    script:
+        "../scripts/check_memory.py"

@@ -4,6 +4,7 @@ rule influence_shard:
     input:
         data="results/{dataset}/data/interactions.parquet",
         split="results/{dataset}/{protocol}/split.parquet",
+        memory="results/{dataset}/memory/{model}.csv",
     output:
         rows="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/shards/{shard}.parquet",
         per_user="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/shards/{shard}_per_user.parquet",

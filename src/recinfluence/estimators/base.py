@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..progress import Progress
-from ..stats import mean_confidence_interval, mean_p_value
+from ..stats import mean_confidence_interval, mean_p_value, sampled_mean_interval
 
 # entity and metric; the influence (mean over samples, positive = the entity helped), how many
 # independent samples it averages (seeds, draws), their standard deviation, the 95% confidence
@@ -37,6 +37,9 @@ INFLUENCE_COLUMNS = [
     "ci_high",
     "p_value",
 ]
+# On an evaluation sample of users, an estimator that averages per-user changes adds the standard
+# error of its influence from sampling the users and its degrees of freedom (constant over seeds).
+SAMPLING_COLUMNS = ["sampling_se", "sampling_df"]
 BY_SEED_COLUMNS = ["kind", "entity", "seed", "metric", "influence"]
 TIMING_COLUMNS = ["kind", "entity", "seconds"]
 
@@ -78,7 +81,9 @@ class InfluenceResult:
 class Estimator:
     """Base of every estimator. A subclass sets ``name``, lists its work units and runs one;
     the default :meth:`reduce` averages ``rows`` that hold one influence per (entity, metric,
-    seed), with the mean of every column in ``value_columns`` beside it."""
+    seed), with the mean of every column in ``value_columns`` beside it (and of
+    :data:`SAMPLING_COLUMNS` where the rows have them: the interval and p-value then cover the
+    seed and the sampling error, :func:`recinfluence.stats.sampled_mean_interval`)."""
 
     name: str = ""
     value_columns: tuple[str, ...] = ()
@@ -124,15 +129,22 @@ class Estimator:
         if rows.empty:
             empty = pd.DataFrame(columns=[*INFLUENCE_COLUMNS, *self.value_columns])
             return InfluenceResult(empty, pd.DataFrame(columns=BY_SEED_COLUMNS), per_user, whole.timing)
+        sampled = set(SAMPLING_COLUMNS) <= set(rows.columns)
+        values = [*self.value_columns, *(SAMPLING_COLUMNS if sampled else [])]
         grouped = rows.groupby(["kind", "entity", "n_train_rows", "metric"], sort=False)
-        influence = grouped[["influence", *self.value_columns]].mean().reset_index()
+        influence = grouped[["influence", *values]].mean().reset_index()
         influence["samples"] = grouped.size().to_numpy()
         influence["influence_sd"] = grouped["influence"].std(ddof=1).to_numpy()
-        influence["ci_low"], influence["ci_high"] = mean_confidence_interval(
-            influence["influence"], influence["influence_sd"], influence["samples"]
-        )
-        influence["p_value"] = mean_p_value(influence["influence"], influence["influence_sd"], influence["samples"])
-        influence = influence[[*INFLUENCE_COLUMNS, *self.value_columns]]
+        if sampled:
+            influence["ci_low"], influence["ci_high"], influence["p_value"] = sampled_mean_interval(
+                *(influence[c] for c in ("influence", "influence_sd", "samples", *SAMPLING_COLUMNS))
+            )
+        else:
+            influence["ci_low"], influence["ci_high"] = mean_confidence_interval(
+                influence["influence"], influence["influence_sd"], influence["samples"]
+            )
+            influence["p_value"] = mean_p_value(influence["influence"], influence["influence_sd"], influence["samples"])
+        influence = influence[[*INFLUENCE_COLUMNS, *values]]
         return InfluenceResult(influence, rows[BY_SEED_COLUMNS].reset_index(drop=True), per_user, whole.timing)
 
 

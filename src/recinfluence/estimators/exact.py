@@ -4,15 +4,26 @@ average the paired differences with the baseline of the same seed.
 A work unit is one training pass of the model: a block of ``variants_per_batch`` entities for a
 model with a batched path (NCF), one entity otherwise. A model that derives its deletion
 variants without refitting (``deletion_variants``) is used through it (docs/extending.md "Your own model").
+
+On an evaluation sample of users (``evaluation.users``, :class:`recinfluence.retrain.Experiment`)
+a shard's rows also carry the sampling error of each entity's influence, ``sampling_se`` with its
+``sampling_df`` degrees of freedom (:func:`sampling_errors`), and the interval covers both errors
+(:meth:`recinfluence.estimators.base.Estimator.reduce`). So do the estimators built on this one
+(racing, random rows, the approximations).
 """
 
 from __future__ import annotations
 
+import sys
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
-from ..registry import lower_is_better
+from ..metrics import metric_columns
+from ..registry import RATING_METRICS, lower_is_better
 from ..retrain import rows_per_entity
+from ..stats import UserSample
 from .base import TIMING_COLUMNS, Estimator, Partial, blocks
 
 
@@ -31,6 +42,18 @@ class ExactDeletion(Estimator):
 
     def run(self, retrainer, kind: str, unit: np.ndarray, comparison: str = "exclude") -> Partial:
         return over_seeds([self.run_seed(retrainer, kind, unit, seed, comparison) for seed in self.seeds])
+
+    def run_units(
+        self, retrainer, kind: str, units: list[np.ndarray], comparison: str = "exclude", log=sys.stderr
+    ) -> Partial:
+        """:meth:`Estimator.run_units`, with each entity's :func:`sampling_errors` on its rows where
+        the evaluation is a sample of users."""
+        partial = super().run_units(retrainer, kind, units, comparison, log)
+        sample = retrainer.experiment.sample
+        if sample is None or partial.rows.empty:
+            return partial
+        errors = sampling_errors(partial.per_user, sample)
+        return replace(partial, rows=partial.rows.merge(errors, on=["entity", "metric"], how="left"))
 
     def run_seed(self, retrainer, kind: str, unit: np.ndarray, seed: int, comparison: str = "exclude") -> Partial:
         """The deletions of ``unit`` retrained with one ``seed``: one row per (entity, metric);
@@ -71,3 +94,21 @@ def over_seeds(partials: list[Partial]) -> Partial:
     per_user = whole.per_user.groupby(["entity", "user"], sort=False).mean().reset_index()
     timing = whole.timing.groupby(["kind", "entity"], sort=False)["seconds"].sum().reset_index()
     return Partial(whole.rows, per_user, timing)
+
+
+def sampling_errors(per_user: pd.DataFrame, sample: UserSample) -> pd.DataFrame:
+    """Per (entity, metric): the standard error from sampling the users (``sampling_se``) of the
+    influence, the mean over the sampled users of their seed-averaged changes in ``per_user``
+    (:func:`over_seeds`), and its degrees of freedom (``sampling_df``;
+    :meth:`recinfluence.stats.UserSample.standard_error`). The seed average is what every seed's
+    mean over the sample shares; their spread is the seed error. (A user's own seed noise is in
+    both: slightly conservative for a model with seed noise.) RMSE and MAE average over ratings,
+    not users: NaN, not estimated."""
+    metrics = metric_columns(per_user)
+    frames = []
+    for entity, users in per_user.groupby("entity", sort=False):
+        se, df = sample.standard_error(users["user"].to_numpy(), users[metrics].to_numpy(dtype=float))
+        frames.append(pd.DataFrame({"entity": entity, "metric": metrics, "sampling_se": se, "sampling_df": df}))
+    table = pd.concat(frames, ignore_index=True)
+    table.loc[table["metric"].isin(RATING_METRICS), ["sampling_se", "sampling_df"]] = np.nan
+    return table

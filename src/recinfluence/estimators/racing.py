@@ -6,9 +6,10 @@ Pruning needs two sets, not every value precise. The race starts every entity wi
 after r seeds are exact deletion's with R = r), then repeats: rank the entities by their mean
 influence on ``metric``; the boundary of the k least is the midpoint between the k-th and the
 (k+1)-th lowest mean, that of the k most likewise at the top; an entity is in doubt while its
-95% t interval contains a boundary; every entity in doubt gets its next seed. It stops when no
-entity is in doubt (the sets separate), when every entity in doubt has ``max_seeds``, or when
-the next round would exceed ``budget`` retrains.
+95% t interval over its seeds contains a boundary; every entity in doubt gets its next seed (on an
+evaluation sample of users the reported interval also covers the sampling error, the doubt does
+not: more seeds cannot reduce it). It stops when no entity is in doubt (the sets separate), when
+every entity in doubt has ``max_seeds``, or when the next round would exceed ``budget`` retrains.
 
 The result is exact deletion's tables (``samples`` differs between entities: the seeds each got)
 and :attr:`report` says what the race spent: the retrains used against a uniform design that

@@ -9,7 +9,9 @@ A model may offer more (:data:`CAPABILITIES`, by method name): deletion variants
 the fitted model without refitting, many variants trained in one pass, a warm start, influence
 function variants. Each is a :class:`typing.Protocol` below; the retrainer and the approximate
 estimators use what :func:`model_capabilities` finds, and the registry declares the built-ins'
-(a test keeps the two equal).
+(a test keeps the two equal). Two more protocols are not among them: a derived item deletion
+that names the users it changes (:class:`ChangesFewUsers`), and a model's estimate of its peak
+memory (:class:`EstimatesMemory`).
 
 To give meaningful deletion influence a model must keep the common-random-numbers property:
 with the same seed, the random numbers that a retained user, item or training row receives
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
@@ -34,6 +36,8 @@ __all__ = [
     "CAPABILITIES",
     "CAPABILITY_PROTOCOLS",
     "ENTITY_KINDS",
+    "DataSize",
+    "MemoryNeed",
     "Recommender",
     "TrainSet",
     "model_capabilities",
@@ -137,6 +141,50 @@ class DerivesDeletions(Protocol):
     one per array of deleted ids of ``kind``, in order."""
 
     def deletion_variants(self, train: TrainSet, kind: str, deletions: list[np.ndarray]) -> Iterator[Recommender]: ...
+
+
+@runtime_checkable
+class ChangesFewUsers(Protocol):
+    """A variant of :class:`DerivesDeletions` deleting items that knows whose scores it changes:
+    ``changed_users(users)`` is a boolean mask over ``users``, False only where the user scores
+    every item but the deleted ones exactly as the baseline does. An item deletion compared
+    without its items (``comparison: exclude``) is then evaluated on the changed users only.
+    A capability of the variant, not of the model class."""
+
+    def changed_users(self, users: np.ndarray) -> np.ndarray: ...
+
+
+class DataSize(NamedTuple):
+    """What a model's memory grows with: the users and items of the id space, the ratings, and
+    the ratings of the busiest user."""
+
+    users: int
+    items: int
+    ratings: int
+    busiest_user: int
+
+    @classmethod
+    def of(cls, users: np.ndarray, n_users: int, n_items: int) -> "DataSize":
+        """The size of the ratings whose user ids are ``users``, over ``n_users`` x ``n_items``."""
+        return cls(n_users, n_items, len(users), int(np.bincount(users, minlength=1).max()))
+
+
+class MemoryNeed(NamedTuple):
+    """A model's estimated peak memory in bytes, what takes it, and what would need less."""
+
+    bytes: int
+    what: str
+    instead: str | None = None
+
+
+@runtime_checkable
+class EstimatesMemory(Protocol):
+    """The peak memory of a job that fits this (unfitted) model on data of ``size``, scores it
+    and derives or refits its deletion variants, beyond what every job holds (the data, the
+    evaluation blocks): checked against ``resources.memory_mb`` before any training job
+    (:func:`recinfluence.compose.check_memory`)."""
+
+    def memory_needed(self, size: DataSize) -> MemoryNeed: ...
 
 
 @runtime_checkable

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import TrainSet
+from .base import DataSize, MemoryNeed, TrainSet
 
 
 class _Scorer:
@@ -92,6 +92,16 @@ class EASE:
         if not l2 > 0:
             raise ValueError(f"l2 must be > 0, not {l2!r}")
         self.l2 = float(l2)
+
+    def memory_needed(self, size: DataSize) -> MemoryNeed:
+        """The fit's peak: the Gram matrix, P and P symmetrised with their sum (four dense item x
+        item matrices), or three and X P (users x items); X and its products with itself."""
+        n_items, users = size.items, size.users
+        what = "4 dense item x item matrices" if n_items >= users else "3 dense item x item matrices and X P"
+        cells = max(4 * n_items**2, 3 * n_items**2 + users * n_items)
+        return MemoryNeed(
+            8 * cells + 36 * size.ratings, f"{n_items:,} items: {what} at once", "use item_knn with save_nbrs"
+        )
 
     def fit(self, train: TrainSet, seed: int | None = None) -> "EASE":
         self.X = train.matrix()
