@@ -407,6 +407,15 @@ def test_input_error_ends_a_step_with_one_line(tmp_path):
     assert (tmp_path / "step.log").read_text() == "working\nerror: data.csv: file is empty\n"
 
 
+def test_a_finished_step_logs_its_resources_last(tmp_path):
+    """What a cluster job must ask for: the peak resident memory covers what the step held."""
+    result = _script(tmp_path, "import numpy\nheld = numpy.ones(2**27)\nprint('working', file=sys.stderr)\n")
+    assert result.returncode == 0
+    working, resources = (tmp_path / "step.log").read_text().splitlines()
+    peak_gb = float(resources.split("peak resident memory ")[1].split(" GB")[0])
+    assert working == "working" and resources.startswith("job resources: ") and peak_gb >= 1.0  # 2**27 doubles: 1 GB
+
+
 def test_a_bug_keeps_its_traceback(tmp_path):
     result = _script(tmp_path, "raise KeyError('oops')\n")
     assert result.returncode == 1

@@ -248,3 +248,11 @@ def test_the_interval_covers_the_all_users_influence_at_the_stated_rate(full):
     # users' top 10) undercovers a little; without the finite population correction (x1.29 here)
     # the coverage is 98%
     assert abs(coverage - 0.95) < 0.025, coverage
+
+
+def test_the_summary_says_the_evaluation_was_sampled():
+    from recinfluence.summary import _sampled_text
+
+    assert _sampled_text(None) == ""
+    assert "a sample of 1,000 of the evaluation users" in _sampled_text(1000)
+    assert "a sample of 40% of the evaluation users" in _sampled_text(0.4)

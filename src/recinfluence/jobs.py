@@ -14,11 +14,34 @@ from .errors import InputError
 def log_to(path) -> None:
     """Redirect ``sys.stderr`` to ``path`` (line-buffered) and install an exception hook: an
     uncaught :class:`InputError` writes ``error: <message>`` as the log's last line and exits
-    with status 1; any other exception (a bug, not bad input) keeps its full traceback."""
+    with status 1; any other exception (a bug, not bad input) keeps its full traceback. A job
+    that ends normally writes its peak memory and CPU time last (what a cluster job must ask for)."""
+    import atexit
+    import resource
+    import time
+
     log = open(path, "w", buffering=1)
     sys.stderr = log
+    started = time.perf_counter()
+
+    failed = []  # an error's line stays the log's last
+
+    def usage() -> None:
+        if failed:
+            return
+        own = resource.getrusage(resource.RUSAGE_SELF)  # ru_maxrss: kilobytes on Linux
+        cpu = own.ru_utime + own.ru_stime
+        print(
+            f"job resources: peak resident memory {own.ru_maxrss / 2**20:.2f} GB, CPU {cpu:.1f} s, wall "
+            f"{time.perf_counter() - started:.1f} s",
+            file=log,
+            flush=True,
+        )
+
+    atexit.register(usage)
 
     def hook(kind, error, traceback):
+        failed.append(kind)
         if issubclass(kind, InputError):
             print(f"error: {error}", file=log, flush=True)
         else:

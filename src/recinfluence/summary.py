@@ -119,6 +119,17 @@ def _summary_size(sizes) -> int:
     return min(sizes, key=lambda size: (abs(size - 10), size))
 
 
+def _sampled_text(users) -> str:
+    """How many evaluation users the study evaluates, where it samples them."""
+    if users is None:
+        return ""
+    size = f"{users:.0%} of" if users < 1 else f"{int(users):,} of"
+    return (
+        f"; evaluated on a sample of {size} the evaluation users, stratified by activity (evaluation.users: every "
+        "interval covers the sampling error; items are never sampled)"
+    )
+
+
 def _estimators_text(settings: Settings) -> str:
     texts = []
     for name, estimator in settings.estimators.items():
@@ -176,7 +187,9 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         "",
         f"Study: datasets {', '.join(settings.datasets)}; models {models}; protocols {', '.join(settings.protocols)}; "
         f"influence of {entities}; K = {settings.evaluation.k}, influence metric {metric}, relevant = held-out rating "
-        f">= {settings.evaluation.relevance_threshold}, comparison {settings.comparison}, split seed {settings.seed}.",
+        f">= {settings.evaluation.relevance_threshold}, comparison {settings.comparison}, split seed {settings.seed}"
+        + _sampled_text(settings.evaluation.users)
+        + ".",
         "",
         "- Protocols: `paper` measures influence and judges pruning on the same test split "
         f"({settings.split.test_fraction:.0%} of the data, the paper's setup, selection on the test set); `heldout` "

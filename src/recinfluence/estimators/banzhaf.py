@@ -391,11 +391,11 @@ def _virtual_catalogs(
     catalog is the user's top K+1 list with the item taken out (scores K+1, K, ... in list order;
     non-candidates stay non-candidates) followed by the user's other relevant items as
     non-candidates (they count towards the number relevant, never as hits)."""
-    import torch  # here, not at the top: like metrics.evaluate
-
     masked = np.where(evalset.seen, -np.inf, scores)
     depth = k + 1
-    top_scores, top = (t.numpy() for t in torch.topk(torch.from_numpy(masked), depth, dim=1, sorted=True))
+    # of equal scores the lower item id first, as metrics.evaluate ranks them
+    top = np.argsort(-masked, axis=1, kind="stable")[:, :depth]
+    top_scores = np.take_along_axis(masked, top, axis=1)
     rows = np.arange(len(top))[:, None]
     affected = evalset.relevant.copy()
     affected[rows, top[:, :k]] = True
