@@ -251,11 +251,7 @@ class _Filters:
 
     def __init__(self, model: SVD, train: TrainSet, epochs: int):
         self.model, self.train, self.epochs = model, train, epochs
-        residuals = (
-            train.ratings
-            - (model.global_mean if model.biased else 0.0)
-            - np.einsum("rf,rf->r", model.pu[train.users], model.qi[train.items])
-        )
+        residuals = train.ratings - (model.global_mean if model.biased else 0.0) - _dot_rows(model.pu, model.qi, train)
         if model.biased:
             residuals -= model.bu[train.users] + model.bi[train.items]
         self.residuals = residuals
@@ -333,6 +329,16 @@ class _Filters:
                 target_factors[entity] = theta[:n]
                 if self.model.biased:
                     target_bias[entity] = theta[n]
+
+
+def _dot_rows(pu: np.ndarray, qi: np.ndarray, train: TrainSet, rows_per_block: int = 1 << 16) -> np.ndarray:
+    """p_u . q_i of every row of ``train``, a block of rows at a time: gathering every row's
+    factors at once would hold two rows x factors arrays (10.8 GB at 10M ratings)."""
+    dots = np.empty(len(train))
+    for first in range(0, len(train), rows_per_block):
+        block = slice(first, first + rows_per_block)
+        dots[block] = np.einsum("rf,rf->r", pu[train.users[block]], qi[train.items[block]])
+    return dots
 
 
 def _rows_by(column: np.ndarray) -> dict[int, np.ndarray]:
