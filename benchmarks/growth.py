@@ -215,6 +215,8 @@ def plot(table: pd.DataFrame, projections: pd.DataFrame, model: str, out: Path) 
             color=colors[name],
             label=f"{name} (measured)",
         )
+        if projections is None:
+            continue
         mine = projections[projections["estimator"] == name]
         study.loglog(
             mine["ratings"],
@@ -224,7 +226,7 @@ def plot(table: pd.DataFrame, projections: pd.DataFrame, model: str, out: Path) 
             color=colors[name],
             label=f"{name} (projected)",
         )
-    for _, target in projections.drop_duplicates("dataset").iterrows():
+    for _, target in (projections.drop_duplicates("dataset") if projections is not None else pd.DataFrame()).iterrows():
         study.annotate(
             target["dataset"],
             (target["ratings"], projections.loc[projections["dataset"] == target["dataset"], "cpu_hours"].max()),
@@ -235,7 +237,9 @@ def plot(table: pd.DataFrame, projections: pd.DataFrame, model: str, out: Path) 
         )
     study.set_title("Every user and item, one seed")
     study.set_ylabel("CPU-hours")
-    study.set_xlabel("ratings (o: MovieLens 100K grown; x: projected to real datasets)")
+    study.set_xlabel(
+        "ratings (o: MovieLens 100K grown; x: projected to real datasets)" if projections is not None else ""
+    )
     for axis in axes:
         axis.set_xlabel(axis.get_xlabel() or "ratings (MovieLens 100K grown by Kronecker expansion)")
         axis.grid(True, which="both", alpha=0.3)

@@ -528,6 +528,32 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
     assert "2 of 40 (5%)" in text and "users differ from random rows" in text
 
 
+def test_the_summary_tables_show_the_studys_own_influence_metric():
+    """A study ranked by AUC (not one of the paper's metrics) sees AUC in its reliability table."""
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    reproducibility = pd.DataFrame(
+        {
+            "metric": ["auc", "map@10", "hit_rate@10"],
+            "entities": 16,
+            "samples": 4,
+            "mean_abs_influence": 1e-5,
+            "per_entity_sd_across_seeds": 1e-5,
+            "spearman_mean": [0.19, 0.13, 0.05],
+            "reliability": [0.51, 0.44, 0.20],
+            "reliability_low": 0.0,
+            "reliability_high": 0.9,
+            "samples_to_target": 15.0,
+        }
+    ).assign(dataset="ml-100k", protocol="heldout", model="svd", estimator="exact", kind="user")
+    for primary, shown in (("auc", True), ("map", False)):
+        settings = Settings.from_config({**config, "primary_metric": primary})
+        text = study_summary(settings, {"reproducibility": reproducibility})
+        reliability = text[text.index("## 6.") :]
+        assert ("| auc " in reliability) == shown and "| map@10 " in reliability, primary
+        assert "| hit_rate@10 " not in reliability
+        assert ("show map, ndcg, precision, recall, rmse, auc (" in text) == shown
+
+
 def test_summary_says_whether_influence_finds_the_planted_users():
     settings = Settings.from_config(yaml.safe_load(SMALL_CONFIG.read_text()))
     key = dict(dataset="average", protocol="heldout", model="svd", estimator="exact")

@@ -220,7 +220,7 @@ class CountsWithShortcut(Spy):
     fits = 0
 
     def fit(self, train, seed):
-        CountsWithShortcut.fits += 1
+        type(self).fits += 1
         return super().fit(train, seed)
 
     def deletion_variants(self, train, kind, deletions):
@@ -246,6 +246,29 @@ def test_exact_deletion_uses_a_models_deletion_variants_and_they_equal_refits(ex
             pd.testing.assert_series_equal(a.without, b.without)
             pd.testing.assert_frame_equal(a.per_user, b.per_user)
             assert (a.baseline != a.without).any(), kind
+
+
+class DeterministicCounts(CountsWithShortcut):
+    deterministic = True
+
+
+def test_a_deterministic_model_is_fitted_once_for_every_seed(experiment):
+    """Its noise-floor baselines and its exact deletions of several seeds share one fit, and give
+    what a fit per seed gives: the same numbers, a zero seed-to-seed spread."""
+    from recinfluence.retrain import seed_baselines
+
+    results = {}
+    for model in (CountsWithShortcut, DeterministicCounts):
+        model.fits = 0
+        values, _ = seed_baselines(model, {"evaluation": experiment}, [0, 1, 2])
+        baselines, model.fits = model.fits, 0
+        influence = exact(model, experiment, "user", np.arange(4), seeds=3).influence
+        results[model] = values, influence, baselines, model.fits
+    (values, influence, baselines, fits), (once_values, once_influence, once_baselines, once_fits) = results.values()
+    assert (baselines, fits) == (3, 3) and (once_baselines, once_fits) == (1, 1)
+    pd.testing.assert_frame_equal(values, once_values)
+    pd.testing.assert_frame_equal(influence, once_influence)
+    assert (once_values.groupby("metric")["value"].nunique() == 1).all()
 
 
 def test_random_control_has_the_influence_schema_and_no_information(experiment):

@@ -38,7 +38,15 @@ import pandas as pd
 
 from .data import Interactions
 from .metrics import DEFAULT_MEMORY_MB, EvalSet, SparseEvalSet, aggregate, evaluate, metric_columns
-from .models.base import ENTITY_KINDS, ChangesFewUsers, DerivesDeletions, FitsMany, TrainSet, rating_scale
+from .models.base import (
+    ENTITY_KINDS,
+    ChangesFewUsers,
+    DerivesDeletions,
+    FitsMany,
+    TrainSet,
+    is_deterministic,
+    rating_scale,
+)
 from .progress import Progress
 from .registry import lower_is_better
 from .split import Split
@@ -213,7 +221,9 @@ class Retrainer:
             self.source, self.variants_per_batch = Batched(), variants_per_batch
         else:
             self.source, self.variants_per_batch = Refitted(), 1
-        self._baselines: dict[int, _Baseline] = {}
+        self.deterministic = is_deterministic(model)
+        self._fitted = None  # a deterministic model's one fit on the whole training set
+        self._baselines: dict[int | None, _Baseline] = {}
         self._references: dict[tuple, _Baseline] = {}
 
     @property
@@ -228,12 +238,22 @@ class Retrainer:
         """A model fitted on ``train`` (default: the whole training set) with ``seed``."""
         return self.make_model().fit(self.train if train is None else train, seed)
 
+    def fitted(self, seed: int):
+        """The model fitted on the whole training set with ``seed``. A deterministic model's
+        first fit stands for every seed (another would give the same model)."""
+        if not self.deterministic:
+            return self.fit(seed)
+        if self._fitted is None:
+            self._fitted = self.fit(seed)
+        return self._fitted
+
     def baseline(self, seed: int) -> _Baseline:
         """The model fitted on the whole training set with ``seed``, its scores and its per-user
-        metrics (fitted on first use, then kept)."""
-        if seed not in self._baselines:
-            self._baselines[seed] = self.evaluated(self.fit(seed))
-        return self._baselines[seed]
+        metrics (fitted on first use, then kept; one for every seed of a deterministic model)."""
+        key = None if self.deterministic else seed
+        if key not in self._baselines:
+            self._baselines[key] = self.evaluated(self.fitted(seed))
+        return self._baselines[key]
 
     def evaluated(self, model) -> _Baseline:
         """A fitted ``model`` with its per-user metrics, and its scores where they are kept."""
@@ -360,7 +380,7 @@ def seed_baselines(
     values, per_user = [], []
     for seed in np.atleast_1d(seeds):
         seed = int(seed)
-        model = retrainer.fit(seed)
+        model = retrainer.fitted(seed)
         for part, experiment in experiments.items():
             table = experiment.evaluate(model)
             values += [(part, seed, metric, value) for metric, value in aggregate(table).items()]

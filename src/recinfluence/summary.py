@@ -110,8 +110,14 @@ def _pruning_row(pruning: pd.DataFrame, selection: str):
     return rows.iloc[0] if len(rows) else None
 
 
-def _shown(metrics: pd.Series) -> pd.Series:
-    return metrics.str.split("@").str[0].isin(SHOWN_METRICS)
+def _shown_names(metric: str) -> tuple[str, ...]:
+    """The metrics the tables show: the paper's, and the study's own influence ``metric``."""
+    name = metric.split("@")[0]
+    return SHOWN_METRICS if name in SHOWN_METRICS else (*SHOWN_METRICS, name)
+
+
+def _shown(metrics: pd.Series, metric: str) -> pd.Series:
+    return metrics.str.split("@").str[0].isin(_shown_names(metric))
 
 
 def _summary_size(sizes) -> int:
@@ -211,7 +217,7 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         'seeds), 95% t confidence interval, n runs. "At the selection seed": the mean over the seed(s) influence was '
         "measured with; the gain that carries over to fresh seeds is usually smaller.",
         "",
-        f"- Tables below show {', '.join(SHOWN_METRICS)} (every metric is in the CSVs under "
+        f"- Tables below show {', '.join(_shown_names(metric))} (every metric is in the CSVs under "
         "`results/<dataset>/<protocol>/`).",
         "",
         f"## 1. Published claims beside ours (k = {size})",
@@ -227,7 +233,7 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         "## 2. Detectable entities, and those above the noise floor (split influence is measured on; "
         f"{len(noise_seeds)} seeds)",
         "",
-        _table(_noise(tables, settings.influence.kinds), floatfmt=".5f"),
+        _table(_noise(tables, settings.influence.kinds, metric), floatfmt=".5f"),
         "",
         *_deterministic(tables.get("noise_floor", pd.DataFrame())),
         f"## 3. Pruning at k = {size}, test {metric}",
@@ -248,14 +254,14 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
         "## 5. Model agreement: the same entities' influence under each pair of models",
         "",
         _table(
-            _agreement(tables.get("model_agreement"), ["dataset", "protocol", "estimator", "kind"], None),
+            _agreement(tables.get("model_agreement"), ["dataset", "protocol", "estimator", "kind"], metric, False),
             floatfmt=".3f",
         ),
         "",
         "## 6. Reliability of the influence rankings",
         "",
     ]
-    reproducibility = _reproducibility(tables)
+    reproducibility = _reproducibility(tables, metric)
     measured = reproducibility[reproducibility["samples"] > 1] if len(reproducibility) else reproducibility
     lines += [
         "Split-half reliability of each ranking: the samples (seeds, draws) split in two halves, the Spearman "
@@ -405,13 +411,13 @@ def _claims(settings: Settings, tables: dict[str, pd.DataFrame], metric: str, si
     return pd.DataFrame(rows)
 
 
-def _noise(tables: dict[str, pd.DataFrame], kinds) -> pd.DataFrame:
+def _noise(tables: dict[str, pd.DataFrame], kinds, metric: str) -> pd.DataFrame:
     """Per (dataset, protocol, model, estimator, metric): the baseline across seeds, the noise
     floor and how many entities of each kind stand above it."""
     floor, significance = tables.get("noise_floor", pd.DataFrame()), tables.get("significance", pd.DataFrame())
     if floor.empty or significance.empty:
         return pd.DataFrame()
-    table = floor[(floor["part"] == "evaluation") & _shown(floor["metric"])]
+    table = floor[(floor["part"] == "evaluation") & _shown(floor["metric"], metric)]
     table = table.assign(baseline=[f"{m:.5f} +/- {s:.5f}" for m, s in zip(table["mean"], table["sd"])])
     table = table[["dataset", "protocol", "model", "metric", "baseline", "noise_floor"]].rename(
         columns={"baseline": "baseline mean +/- sd over seeds", "noise_floor": "noise floor"}
@@ -470,30 +476,31 @@ def _pruning(tables: dict[str, pd.DataFrame], metric: str, size: int) -> pd.Data
     )
 
 
-def _agreement(table: pd.DataFrame | None, keys: list[str], metric: str | None) -> pd.DataFrame:
-    """Model agreement as is; metric agreement restricted to the pairs with ``metric``."""
+def _agreement(table: pd.DataFrame | None, keys: list[str], metric: str, pairs: bool = True) -> pd.DataFrame:
+    """Metric agreement (``pairs``) restricted to the pairs with ``metric``; model agreement as
+    is, on the metrics shown."""
     if table is None or table.empty:
         return pd.DataFrame()
-    if metric is not None:
+    if pairs:
         table = table[
             ((table["metric_a"] == metric) | (table["metric_b"] == metric))
-            & _shown(table["metric_a"])
-            & _shown(table["metric_b"])
+            & _shown(table["metric_a"], metric)
+            & _shown(table["metric_b"], metric)
         ]
         other = np.where(table["metric_a"] == metric, table["metric_b"], table["metric_a"])
         table = table.assign(metric=metric, other=other)
         keys = [*keys, "metric", "other"]
     else:
-        table = table[_shown(table["metric"])]
+        table = table[_shown(table["metric"], metric)]
         keys = [*keys, "metric", "model_a", "model_b"]
     return table[[*keys, "entities", "spearman", "kendall", "n", "top_overlap", "bottom_overlap", "chance_overlap"]]
 
 
-def _reproducibility(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+def _reproducibility(tables: dict[str, pd.DataFrame], metric: str) -> pd.DataFrame:
     table = tables.get("reproducibility", pd.DataFrame())
     if table.empty:
         return table
-    table = table[_shown(table["metric"])]
+    table = table[_shown(table["metric"], metric)]
     columns = [
         *TABLE_KEYS,
         "metric",

@@ -13,6 +13,10 @@ estimators use what :func:`model_capabilities` finds, and the registry declares 
 that names the users it changes (:class:`ChangesFewUsers`), and a model's estimate of its peak
 memory (:class:`EstimatesMemory`).
 
+A model whose ``fit`` does not use its seed says so with a class attribute ``deterministic =
+True`` (EASE, item-kNN): the retrainer then fits it once for every seed, since another fit would
+give the same model (its noise floor is zero either way).
+
 To give meaningful deletion influence a model must keep the common-random-numbers property:
 with the same seed, the random numbers that a retained user, item or training row receives
 (initial parameters, position in the epoch order, negative samples) must not depend on which
@@ -40,6 +44,7 @@ __all__ = [
     "MemoryNeed",
     "Recommender",
     "TrainSet",
+    "is_deterministic",
     "model_capabilities",
     "rating_scale",
 ]
@@ -133,6 +138,11 @@ class Recommender(Protocol):
     def fit(self, train: TrainSet, seed: int) -> "Recommender": ...
 
     def score(self, users: np.ndarray) -> np.ndarray: ...
+
+
+def is_deterministic(model) -> bool:
+    """Whether ``model`` declares that its fit ignores the seed (``deterministic = True``)."""
+    return getattr(model, "deterministic", False) is True
 
 
 @runtime_checkable

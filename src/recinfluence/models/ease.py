@@ -88,6 +88,8 @@ class EASE:
     """EASE^R with L2 weight ``l2`` (Steck's lambda; 500 by default, the order of magnitude he
     reports for MovieLens). Deterministic: ``fit`` ignores its seed."""
 
+    deterministic = True  # fit ignores its seed: one fit stands for every seed
+
     def __init__(self, l2: float = 500.0):
         if not l2 > 0:
             raise ValueError(f"l2 must be > 0, not {l2!r}")

@@ -45,6 +45,8 @@ class ItemKNN:
     """Item-item kNN (LensKit's ItemKNNScorer semantics); ``aggregate`` defaults to ``sum`` for
     implicit and ``weighted-average`` for explicit feedback, as LensKit's do."""
 
+    deterministic = True  # fit ignores its seed: one fit stands for every seed
+
     def __init__(
         self,
         k: int = 20,
