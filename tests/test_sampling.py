@@ -14,6 +14,7 @@ from scipy import stats
 from recinfluence.errors import InputError
 from recinfluence.estimators.base import INFLUENCE_COLUMNS, SAMPLING_COLUMNS, Partial, blocks
 from recinfluence.estimators.exact import ExactDeletion
+from recinfluence.estimators.random_rows import RandomRows
 from recinfluence.metrics import metric_columns
 from recinfluence.models import model_factory
 from recinfluence.retrain import Experiment, Retrainer, rows_per_entity
@@ -107,6 +108,8 @@ def test_the_interval_adds_the_seed_and_the_sampling_error():
     a, b = 0.2**2 / 4, 0.1**2
     assert high == pytest.approx(stats.t.ppf(0.975, (a + b) ** 2 / (a**2 / 3 + b**2 / 30)) * np.sqrt(a + b))
     assert np.isnan(sampled_mean_interval(0.1, np.nan, 1, 0.05, 40.0)).all()  # one seed: the seed error is unknown
+    low, high, _ = sampled_mean_interval(0.1, 0.0, 1, 0.05, 40.0)  # unless known to be 0 (a deterministic model)
+    assert high - 0.1 == pytest.approx(stats.t.ppf(0.975, 40) * 0.05) and low < 0.1
     assert np.isnan(sampled_mean_interval(0.1, 0.1, 3, np.nan, np.nan)).all()  # RMSE and MAE: not estimated
     assert sampled_mean_interval(0.0, 0.0, 2, 0.0, np.nan) == (0.0, 0.0, 1.0)
 
@@ -176,7 +179,7 @@ class Replay(ExactDeletion):
 
 
 def replayed(result, kind, sample) -> pd.DataFrame:
-    retrainer = SimpleNamespace(experiment=SimpleNamespace(sample=sample))
+    retrainer = SimpleNamespace(experiment=SimpleNamespace(sample=sample), deterministic=False)
     return Replay(result).estimate(retrainer, kind, result.influence["entity"].unique(), log=None).influence
 
 
@@ -203,6 +206,22 @@ def test_a_sampled_run_averages_every_users_change_over_the_sample(movielens, mo
         columns = ["influence", "ci_low", "ci_high", "p_value", *SAMPLING_COLUMNS]
         pd.testing.assert_frame_equal(got[columns], expected[columns], rtol=1e-9, atol=1e-12)
         assert got["sampling_se"].notna().all() and (got["ci_low"] <= got["influence"]).all()
+
+
+def test_a_deterministic_models_one_seed_interval_is_its_sampling_error(movielens, movielens_split, full):
+    """EASE has no seed noise: with one seed on a sample of users its interval is the sampling
+    error's alone; the random-rows control, whose seed draws the rows, still needs two seeds."""
+    experiment, results = full
+    sampled = Retrainer(EASE, Experiment.build(movielens, movielens_split, k=10, users=150, seed=1), log=None)
+    entities = results["item"].influence["entity"].unique()
+    run = ExactDeletion(seeds=1).estimate(sampled, "item", entities, log=None).influence
+    ranked = run[run["metric"] == "auc"]
+    assert (ranked["influence_sd"] == 0).all() and ranked["sampling_se"].gt(0).all()
+    half = stats.t.ppf(0.975, ranked["sampling_df"]) * ranked["sampling_se"]
+    np.testing.assert_allclose(ranked["ci_high"] - ranked["influence"], half, rtol=1e-12)
+    np.testing.assert_allclose(ranked["influence"] - ranked["ci_low"], half, rtol=1e-12)
+    control = RandomRows(seeds=1).estimate(sampled, "item", entities[:1], log=None).influence
+    assert control["ci_low"].isna().all() and control["influence_sd"].isna().all()
 
 
 def test_without_sampling_the_tables_are_those_of_every_user(movielens, movielens_split, full):

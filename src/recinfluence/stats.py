@@ -28,19 +28,23 @@ def sampled_mean_interval(mean, seed_sd, seeds, sampling_se, sampling_df, level:
     deviation ``seed_sd``) of means over a sample of users (standard error ``sampling_se`` with
     ``sampling_df`` degrees of freedom, :meth:`UserSample.standard_error`). The two errors are
     independent (the sample is the same at every seed), so their variances add; the t quantile
-    takes Welch-Satterthwaite degrees of freedom. Elementwise; NaN where ``seeds`` < 2 (the seed
-    error unknown) or the sampling error is (RMSE, MAE); a zero error gives the point itself,
-    and p 1 for a zero mean, else 0."""
+    takes Welch-Satterthwaite degrees of freedom. Elementwise; NaN where ``seeds`` < 2 and
+    ``seed_sd`` is not 0 (the seed error unknown; a deterministic model's is known to be 0) or
+    where the sampling error is NaN (RMSE, MAE); a zero error gives the point itself, and p 1 for
+    a zero mean, else 0."""
     mean, seed_sd, seeds, sampling_se, sampling_df = (
         np.asarray(value, dtype=float) for value in (mean, seed_sd, seeds, sampling_se, sampling_df)
     )
     seed_var, sampling_var = seed_sd**2 / seeds, sampling_se**2
     se = np.sqrt(seed_var + sampling_var)
     with np.errstate(invalid="ignore", divide="ignore"):
-        df = se**4 / (seed_var**2 / (seeds - 1) + np.where(sampling_var > 0, sampling_var**2 / sampling_df, 0.0))
+        df = se**4 / (
+            np.where(seed_var > 0, seed_var**2 / (seeds - 1), 0.0)
+            + np.where(sampling_var > 0, sampling_var**2 / sampling_df, 0.0)
+        )
         half = np.where(se == 0, 0.0, stats.t.ppf(0.5 + level / 2, df) * se)
         p = np.where(se == 0, np.where(mean == 0, 1.0, 0.0), 2 * stats.t.sf(np.abs(mean) / se, df))
-    enough = seeds >= 2
+    enough = (seeds >= 2) | (seed_sd == 0)
     return (
         np.where(enough, mean - half, np.nan),
         np.where(enough, mean + half, np.nan),

@@ -135,6 +135,8 @@ class Estimator:
         influence = grouped[["influence", *values]].mean().reset_index()
         influence["samples"] = grouped.size().to_numpy()
         influence["influence_sd"] = grouped["influence"].std(ddof=1).to_numpy()
+        if "seed_sd" in rows.columns:  # known without spreading seeds (a deterministic model's)
+            influence["influence_sd"] = grouped["seed_sd"].first().to_numpy()
         if sampled:
             influence["ci_low"], influence["ci_high"], influence["p_value"] = sampled_mean_interval(
                 *(influence[c] for c in ("influence", "influence_sd", "samples", *SAMPLING_COLUMNS))

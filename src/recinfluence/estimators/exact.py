@@ -39,6 +39,9 @@ class ExactDeletion(Estimator):
         return None
 
     approximation = None  # see :mod:`recinfluence.estimators.approximate`
+    # Whether the seed draws what each variant trains on (random rows): then even a deterministic
+    # model's influence varies with the seed.
+    seed_draws_trains = False
 
     def run(self, retrainer, kind: str, unit: np.ndarray, comparison: str = "exclude") -> Partial:
         return over_seeds([self.run_seed(retrainer, kind, unit, seed, comparison) for seed in self.seeds])
@@ -47,13 +50,17 @@ class ExactDeletion(Estimator):
         self, retrainer, kind: str, units: list[np.ndarray], comparison: str = "exclude", log=sys.stderr
     ) -> Partial:
         """:meth:`Estimator.run_units`, with each entity's :func:`sampling_errors` on its rows where
-        the evaluation is a sample of users."""
+        the evaluation is a sample of users; for a deterministic model, whose every seed gives
+        the same influence, also its seed error, zero (``seed_sd``: the interval is then the
+        sampling error's alone, even with one seed)."""
         partial = super().run_units(retrainer, kind, units, comparison, log)
         sample = retrainer.experiment.sample
         if sample is None or partial.rows.empty:
             return partial
-        errors = sampling_errors(partial.per_user, sample)
-        return replace(partial, rows=partial.rows.merge(errors, on=["entity", "metric"], how="left"))
+        rows = partial.rows.merge(sampling_errors(partial.per_user, sample), on=["entity", "metric"], how="left")
+        if retrainer.deterministic and not self.seed_draws_trains:
+            rows["seed_sd"] = 0.0
+        return replace(partial, rows=rows)
 
     def run_seed(self, retrainer, kind: str, unit: np.ndarray, seed: int, comparison: str = "exclude") -> Partial:
         """The deletions of ``unit`` retrained with one ``seed``: one row per (entity, metric);

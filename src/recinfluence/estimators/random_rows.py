@@ -22,6 +22,7 @@ from .exact import ExactDeletion
 
 class RandomRows(ExactDeletion):
     name = "random_rows"
+    seed_draws_trains = True
 
     def variant_trains(self, train: TrainSet, kind: str, unit: np.ndarray, seed: int) -> list[TrainSet]:
         trains = []
