@@ -455,8 +455,9 @@ def _deterministic(floor: pd.DataFrame) -> list[str]:
     return [
         f"Deterministic: {', '.join(same)} gave the same metrics with every seed (noise floor 0). Their influence has "
         'no seed noise: every nonzero value is the exact effect of the deletion, "above the floor" counts the nonzero '
-        'ones, "detectable" (a spread across seeds) does not apply, and their pruning intervals reflect no seed noise '
-        "(only the random draws vary).",
+        'ones, "detectable" (a spread across seeds) does not apply unless the evaluation users were sampled (then it '
+        "tests the sampling error alone), and their pruning intervals reflect no seed noise (only the random draws "
+        "vary).",
         "",
     ]
 
