@@ -8,7 +8,6 @@ influence tables must be equal value for value.
 
 from __future__ import annotations
 
-import math
 import os
 import platform
 import re
@@ -18,7 +17,6 @@ import time
 
 import pandas as pd
 import pytest
-import yaml
 
 from .studies import REPO, snakemake_command, snakemake_env, write_config
 
@@ -33,8 +31,8 @@ SLURM_TIMEOUT = 300  # seconds; a hung Snakemake (see tests/slurm/cluster.sh) is
 # Only what this cluster needs on top of profiles/slurm: no slurmdbd (so squeue, not sacct, for
 # the status), its one partition, requests that fit one small node (these replace the profile's
 # default-resources and set-resources), short waits, and the Slurm logs of successful jobs kept
-# for the checks. `--cores`, the node's CPU count, is added below: a group job runs at most that
-# many shards side by side, so it never asks for more CPUs than the node has.
+# for the checks. `--cores`, the node's CPU count, is added below: no job asks for more CPUs than
+# the node has.
 TEST_CLUSTER = [
     "--slurm-status-command",
     "squeue",
@@ -52,7 +50,6 @@ TEST_CLUSTER = [
     "--slurm-keep-successful-logs",
 ]
 PROFILE = REPO / "profiles" / "slurm"
-SHARDS_PER_JOB = yaml.safe_load((PROFILE / "config.yaml").read_text()).get("group-components", {}).get("shards", 1)
 
 
 def cannot_start_slurm() -> str | None:
@@ -100,7 +97,7 @@ def studies(slurm, tmp_path_factory, movielens_dir):
     Slurm run's output and the Slurm jobs it left (squeue keeps finished ones for MinJobAge)."""
     on_slurm, local = tmp_path_factory.mktemp("on_slurm"), tmp_path_factory.mktemp("local")
     # without the random-rows control: what Slurm runs, not every estimator (CI time); two shards
-    # per table, so that a group job holds shards of one table
+    # per table
     for folder in (on_slurm, local):
         config = write_config(
             folder, movielens_dir, estimators={"exact": {"seeds": 2}, "random": {"seeds": 2}}, influence__shards=2
@@ -158,11 +155,12 @@ def test_shard_jobs_ran_as_slurm_jobs(studies):
     # every Slurm job Snakemake announced is one squeue knows, and the other way round
     announced = re.findall(r"has been submitted with SLURM jobid (\d+)", studies["output"])
     assert sorted(announced) == sorted(job_id for job_id, _, _ in jobs)
-    # the shard jobs, in groups of up to SHARDS_PER_JOB per Slurm job, whose logs name them
-    groups = [job_id for job_id, comment, _ in jobs if comment == "rule_shards_influence_shard"]
-    assert len(groups) == math.ceil(len(TABLES) * studies["shards"] / SHARDS_PER_JOB), jobs
-    logs = studies["on_slurm"] / ".snakemake" / "slurm_logs" / "group_shards_influence_shard"
-    text = "".join((logs / f"{job_id}.log").read_text() for job_id in groups)
+    # one Slurm job per shard (not grouped: the plugin runs a group's members one after another),
+    # whose logs name them
+    shard_jobs = {job_id for job_id, comment, _ in jobs if comment.startswith("rule_influence_shard_")}
+    assert len(shard_jobs) == len(TABLES) * studies["shards"], jobs
+    logs = studies["on_slurm"] / ".snakemake" / "slurm_logs" / "rule_influence_shard"
+    text = "".join(log.read_text() for log in logs.rglob("*.log") if log.stem in shard_jobs)
     for table in TABLES:
         for shard in range(studies["shards"]):
             assert table.replace("influence.parquet", f"shards/{shard}.parquet") in text
