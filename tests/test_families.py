@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from recinfluence.metrics import aggregate
-from recinfluence.models import ALS, EASE, ItemKNN, MultVAE, TrainSet
+from recinfluence.models import ALS, EASE, ItemKNN, LowRankEASE, MultVAE, TrainSet
 from recinfluence.retrain import Experiment, Retrainer
 
 
@@ -110,6 +110,39 @@ def test_ease_learns_a_better_top_k_than_svd(movielens, movielens_split):
     ease = aggregate(experiment.evaluate(EASE().fit(experiment.train, 0)))
     svd = aggregate(experiment.evaluate(SVD().fit(experiment.train, 0)))
     assert ease["map@10"] > 2 * svd["map@10"] and ease["ndcg@10"] > svd["ndcg@10"]
+
+
+def _low_rank_train(rank: int, n_users: int = 40, n_items: int = 30, seed: int = 0) -> TrainSet:
+    """Every user a copy of one of ``rank`` random taste patterns: X has rank ``rank``."""
+    rng = np.random.default_rng(seed)
+    patterns = rng.random((rank, n_items)) < 0.3
+    X = patterns[np.arange(n_users) % rank]
+    users, items = np.nonzero(X)
+    frame = pd.DataFrame({"user": users, "item": items, "rating": 4.0})
+    return TrainSet.from_frame(frame, n_users, n_items)
+
+
+def test_low_rank_ease_is_ease_once_its_rank_reaches_the_data(movielens_train):
+    train = _low_rank_train(rank=5)
+    users = np.arange(train.n_users)
+    ease = EASE(l2=3.0).fit(train, 0).score(users)
+    np.testing.assert_allclose(LowRankEASE(l2=3.0, rank=5).fit(train, 0).score(users), ease, rtol=0, atol=1e-10)
+    # fewer eigenvalues than the data's rank: another model, the scores move
+    assert np.abs(LowRankEASE(l2=3.0, rank=3).fit(train, 0).score(users) - ease).max() > 1e-2
+
+
+def test_low_rank_ease_is_deterministic_and_learns_on_movielens(movielens, movielens_split):
+    from recinfluence.models import SVD
+
+    experiment = Experiment.build(movielens, movielens_split, part="evaluation")
+    model = LowRankEASE(rank=200).fit(experiment.train, 0)
+    users = np.arange(50)
+    np.testing.assert_array_equal(LowRankEASE(rank=200).fit(experiment.train, 9).score(users), model.score(users))
+    low_rank = aggregate(experiment.evaluate(model))
+    ease = aggregate(experiment.evaluate(EASE().fit(experiment.train, 0)))
+    svd = aggregate(experiment.evaluate(SVD().fit(experiment.train, 0)))
+    print({name: round(table["map@10"], 4) for name, table in (("low rank", low_rank), ("ease", ease), ("svd", svd))})
+    assert low_rank["map@10"] > 2 * svd["map@10"] and low_rank["map@10"] > 0.8 * ease["map@10"]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -291,7 +291,7 @@ def test_model_errors_stop_before_any_job(tmp_path, movielens_dir):
     output = fails(tmp_path)
     for message in (
         "config.yaml: 3 problems",
-        "models.svd.class: unknown model 'nope' (built-ins: svd, ncf, ease, item_knn, als, mult_vae; or "
+        "models.svd.class: unknown model 'nope' (built-ins: svd, ncf, ease, ease_lowrank, item_knn, als, mult_vae; or "
         "package.module:Class)",
         "models.ncf.class: cannot load model class 'no_such_package.recommenders:Model' (No module named "
         "'no_such_package')",

@@ -27,17 +27,21 @@ def _models(**models) -> list:
 
 def test_the_memory_guard_names_the_model_the_dataset_and_both_sizes(movielens):
     models = _models(
-        ease={"class": "ease"}, knn={"class": "item_knn", "params": {"save_nbrs": 50}}, svd={"class": "svd"}
+        ease={"class": "ease"},
+        knn={"class": "item_knn", "params": {"save_nbrs": 50}},
+        svd={"class": "svd"},
+        low_rank={"class": "ease_lowrank"},
     )
     with pytest.raises(InputError) as error:
         check_memory(models, "ml-25m", ML_25M, memory_mb=16384, evaluation_mb=512)
     assert str(error.value) == (
         "resources.memory_mb: models.ease on dataset ml-25m needs about 154.8 GB (59,047 items: 3 dense item x "
-        "item matrices and X P at once), over the limit of 16.0 GB; use item_knn with save_nbrs, or raise the limit"
+        "item matrices and X P at once), over the limit of 16.0 GB; use ease_lowrank, or item_knn with save_nbrs, "
+        "or raise the limit"
     )
-    # item-kNN with saved neighbours fits; SVD declares no estimate and is not checked
+    # item-kNN with saved neighbours and low-rank EASE fit; SVD declares no estimate and is not checked
     needs = check_memory(models, "ml-25m", ML_25M, memory_mb=200_000, evaluation_mb=512)
-    assert needs["svd"] is None and needs["knn"] < 8 * 2**30 < needs["ease"]
+    assert needs["svd"] is None and max(needs["knn"], needs["low_rank"]) < 8 * 2**30 < needs["ease"]
     dense_knn = _models(knn={"class": "item_knn"})
     with pytest.raises(InputError, match=r"models.knn on dataset ml-25m .*; set its save_nbrs, or raise the limit$"):
         check_memory(dense_knn, "ml-25m", ML_25M, memory_mb=16384)

@@ -70,6 +70,7 @@ MODELS = {
         "recinfluence.models.ncf:NCF", fit_many=(), warm_start=(), warm_start_many=(), influence_variants=("damping",)
     ),
     "ease": _model("recinfluence.models.ease:EASE", deletion_variants=()),
+    "ease_lowrank": _model("recinfluence.models.ease:LowRankEASE"),
     "item_knn": _model("recinfluence.models.item_knn:ItemKNN", deletion_variants=()),
     "als": _model("recinfluence.models.als:ALS"),
     "mult_vae": _model("recinfluence.models.mult_vae:MultVAE"),

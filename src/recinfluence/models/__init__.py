@@ -14,6 +14,7 @@ __all__ = [
     "EASE",
     "ENTITY_KINDS",
     "ItemKNN",
+    "LowRankEASE",
     "MultVAE",
     "NCF",
     "Recommender",

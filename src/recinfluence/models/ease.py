@@ -102,7 +102,9 @@ class EASE:
         what = "4 dense item x item matrices" if n_items >= users else "3 dense item x item matrices and X P"
         cells = max(4 * n_items**2, 3 * n_items**2 + users * n_items)
         return MemoryNeed(
-            8 * cells + 36 * size.ratings, f"{n_items:,} items: {what} at once", "use item_knn with save_nbrs"
+            8 * cells + 36 * size.ratings,
+            f"{n_items:,} items: {what} at once",
+            "use ease_lowrank, or item_knn with save_nbrs",
         )
 
     def fit(self, train: TrainSet, seed: int | None = None) -> "EASE":
@@ -135,3 +137,58 @@ class EASE:
         for ids in deletions:
             ids = np.unique(np.atleast_1d(np.asarray(ids, dtype=np.int64)))
             yield _WithoutUsers(self, ids) if kind == "user" else _WithoutItems(self, ids)
+
+
+class LowRankEASE:
+    """EASE on the top ``rank`` eigenvalues of the Gram matrix, for catalogs where EASE's dense
+    item x item inverse does not fit (about 30,000 items and up). Deterministic.
+
+    With the truncated SVD X ~ U diag(s) V' (V: items x rank), G = X'X ~ V diag(s^2) V', and by
+    the Woodbury identity P = (G_r + l2 I)^-1 = (I - V diag(w) V') / l2 with w = s^2 / (s^2 + l2):
+    EASE's closed form (class docstring above) on that Gram matrix, never an item x item matrix.
+    User u scores x_u - (x_u - (x_u V) diag(w) V') / d with d = l2 diag(P) = 1 - (V o V) w. It
+    equals :class:`EASE` when ``rank`` reaches the rank of X (tested); below, the dropped
+    eigenvalues count as 0, so the items' weights shrink more than EASE's. Memory grows with
+    items x rank. A deletion is a refit (a new truncated SVD): no derived variants.
+
+    The SVD is ARPACK's (scipy's ``svds``) from a fixed start vector, so two fits are the same.
+    A sparse alternative not followed here is SANSA (Spisak et al., RecSys 2023)."""
+
+    deterministic = True  # fit ignores its seed: one fit stands for every seed
+
+    def __init__(self, l2: float = 500.0, rank: int = 256):
+        if not l2 > 0:
+            raise ValueError(f"l2 must be > 0, not {l2!r}")
+        if not (isinstance(rank, int | np.integer) and rank >= 1):
+            raise ValueError(f"rank must be a positive integer, not {rank!r}")
+        self.l2, self.rank = float(l2), int(rank)
+
+    def _rank_for(self, users: int, items: int) -> int:
+        return min(self.rank, min(users, items) - 1)  # svds needs rank < min(shape)
+
+    def memory_needed(self, size: DataSize) -> MemoryNeed:
+        """The SVD's peak: ARPACK's 2 rank + 1 Lanczos vectors of the smaller side, both sides'
+        singular vectors, and X; then V, its weights and X."""
+        rank = self._rank_for(size.users, size.items)
+        cells = (2 * rank + 1) * min(size.users, size.items) + rank * (size.users + 2 * size.items)
+        return MemoryNeed(8 * cells + 36 * size.ratings, f"{size.items:,} items with rank-{rank} factors")
+
+    def fit(self, train: TrainSet, seed: int | None = None) -> "LowRankEASE":
+        from scipy.sparse.linalg import svds  # here: importing the models module stays cheap
+
+        self.X = train.matrix()
+        rank = self._rank_for(*self.X.shape)
+        start = np.random.default_rng(0).uniform(-1, 1, min(self.X.shape))
+        _, s, vt = svds(self.X, k=rank, v0=start, solver="arpack")
+        self.V = np.ascontiguousarray(vt.T)
+        self.w = s**2 / (s**2 + self.l2)
+        self.d = 1.0 - (self.V**2) @ self.w
+        return self
+
+    def score(self, users: np.ndarray) -> np.ndarray:
+        rows = self.X[np.asarray(users, dtype=np.int64)]
+        X = rows.toarray()
+        scores = ((rows @ self.V) * self.w) @ self.V.T  # (x_u V) diag(w) V'
+        np.subtract(X, scores, out=scores)
+        scores /= self.d
+        return np.subtract(X, scores, out=scores)
