@@ -19,6 +19,7 @@ from recinfluence.analysis import (
     noise_floor,
     ranking_agreement,
     significance_summary,
+    spearman_rows,
     split_half_reliability,
     summarise_pruning,
 )
@@ -199,6 +200,19 @@ def test_split_half_reliability_recovers_a_known_reliability():
     disagreeing = by_seed.assign(influence=np.where(by_seed["seed"] < 8, 1, -1) * by_seed["influence"])
     worst = split_half_reliability(disagreeing, "map@10", samples=16, bootstrap=50)
     assert worst["split_half"] < -0.5 and worst["reliability"] == 0.0 and worst["samples_to_target"] == np.inf
+
+
+def test_spearman_rows_is_scipys_spearman_row_by_row():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 4, size=(30, 12)).astype(float)  # many ties
+    b = a + rng.normal(size=a.shape)
+    a[0], b[1] = 2.0, 7.0  # constant rows: no correlation
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = [stats.spearmanr(x, y).statistic for x, y in zip(a, b)]
+    np.testing.assert_allclose(spearman_rows(a, b), expected, rtol=0, atol=1e-12)
+    assert np.isnan(spearman_rows(a, b)[:2]).all()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -457,10 +471,8 @@ def test_optional_keys_get_the_schema_defaults():
     assert kept.noise.seeds == yaml.safe_load(SMALL_CONFIG.read_text())["noise"]["seeds"]
 
 
-def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control():
-    config = yaml.safe_load(SMALL_CONFIG.read_text())
-    config["prune"]["sizes"] = [5, 10]
-    settings = Settings.from_config(config)
+def _summary_tables(protocol: str = "heldout") -> dict:
+    """One model's pruning, noise floor and significance tables, as the summary reads them."""
     pruning = pd.DataFrame(
         [
             ("user", 10, "least influential", "map@10", 4.0, 1.0, 5, 3.0, 7.0, 5.5, 3.8),
@@ -481,7 +493,7 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
             "fresh_seed_mean",
         ],
     )
-    pruning = pruning.assign(dataset="ml-100k", protocol="heldout", model="ncf", estimator="exact")
+    pruning = pruning.assign(dataset="ml-100k", protocol=protocol, model="ncf", estimator="exact")
     floor = pd.DataFrame(
         {
             "part": ["evaluation", "test"],
@@ -493,13 +505,22 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
             "max_difference": 0.006,
             "noise_floor": [0.004, 0.005],
         }
-    ).assign(dataset="ml-100k", protocol="heldout", model="ncf")
+    ).assign(dataset="ml-100k", protocol=protocol, model="ncf")
     significance = pd.DataFrame(
         {"metric": ["map@10"], "entities": [40], "noise_floor": [0.004], "above_noise": [3], "detectable": [1]}
     )
     significance = significance.assign(
-        dataset="ml-100k", protocol="heldout", model="ncf", estimator="exact", kind="user"
+        dataset="ml-100k", protocol=protocol, model="ncf", estimator="exact", kind="user"
     )
+    return {"pruning": pruning, "noise_floor": floor, "significance": significance}
+
+
+def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control():
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    config["prune"]["sizes"] = [5, 10]
+    settings = Settings.from_config(config)
+    tables = _summary_tables()
+    pruning, floor, significance = tables["pruning"], tables["noise_floor"], tables["significance"]
     text = study_summary(settings, {"pruning": pruning, "noise_floor": floor, "significance": significance})
     claim = next(line for line in text.splitlines() if "18.49%" in line and "| ncf" in line)
     cells = [cell.strip() for cell in claim.strip("|").split("|")]
@@ -526,6 +547,20 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
         "users**" in text
     )
     assert "2 of 40 (5%)" in text and "users differ from random rows" in text
+
+
+def test_summary_sets_the_protocols_side_by_side():
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    config["prune"]["sizes"] = [5, 10]
+    settings = Settings.from_config(config)
+    both = [_summary_tables(protocol) for protocol in ("paper", "heldout")]
+    text = study_summary(settings, {name: pd.concat([tables[name] for tables in both]) for name in both[0]})
+    claims = [line for line in text.splitlines() if "18.49%" in line and "| ncf" in line]
+    assert sorted(line.strip("|").split("|")[4].strip() for line in claims) == ["heldout", "paper"]
+    assert (
+        "for: ncf / exact (paper), ncf / exact (heldout)" in text
+        or "ncf / exact (heldout), ncf / exact (paper)" in text
+    )
 
 
 def test_the_summary_tables_show_the_studys_own_influence_metric():

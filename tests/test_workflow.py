@@ -21,15 +21,18 @@ pytestmark = pytest.mark.workflow
 
 @pytest.fixture(scope="module")
 def small_study(tmp_path_factory, movielens_dir):
+    """The small config with its richer protocol alone (validation and test parts): the paper
+    protocol doubles every job of the DAG (CI time) and runs through it in the Slurm, resume and
+    paper noise-floor tests; the summary's protocols side by side are tested in test_analysis."""
     workdir = tmp_path_factory.mktemp("study")
-    config = write_config(workdir, movielens_dir)
+    config = write_config(workdir, movielens_dir, protocols=["heldout"])
     snakemake(workdir, "--cores", "2")
     return workdir, config
 
 
 def test_every_table_and_figure_is_produced(small_study):
     workdir, config = small_study
-    assert config["protocols"] == ["paper", "heldout"]
+    assert config["protocols"] == ["heldout"]
     for protocol in config["protocols"]:
         run = workdir / "results" / "ml-100k" / protocol
         for model in config["models"]:
@@ -116,7 +119,7 @@ def test_every_table_holds_every_entity_and_metric_with_numbers_where_numbers_ar
 
 def test_influence_tables_cover_the_configured_entities(small_study):
     workdir, config = small_study
-    run = workdir / "results" / "ml-100k" / "paper"
+    run = workdir / "results" / "ml-100k" / "heldout"
     svd = pd.read_parquet(run / "svd" / "exact" / "user" / "influence.parquet")
     ncf = pd.read_parquet(run / "ncf" / "exact" / "item" / "influence.parquet")
     assert sorted(svd["entity"].unique()) == list(range(config["influence"]["limit"]["user"]))
@@ -132,7 +135,7 @@ def test_influence_tables_cover_the_configured_entities(small_study):
 
 def test_tables_name_entities_and_report_the_baseline(small_study):
     workdir, _ = small_study
-    run = workdir / "results" / "ml-100k" / "paper"
+    run = workdir / "results" / "ml-100k" / "heldout"
     items = (run / "ncf" / "exact" / "item" / "top_bottom.md").read_text()
     assert "Toy Story (1995)" in items
     baseline = pd.read_csv(run / "svd" / "baseline.csv")
@@ -166,6 +169,15 @@ def test_noise_floor_is_the_seed_to_seed_difference_of_the_baseline(small_study)
         np.testing.assert_allclose(floor["mean"], by_seed.mean(axis=1).reindex(floor.index))
         split_differs = not np.allclose(floor.xs("evaluation")["mean"], floor.xs("test")["mean"])
         assert split_differs == (protocol == "heldout")  # heldout: influence on validation, pruning on test
+
+
+def test_the_paper_protocol_measures_influence_and_pruning_on_the_same_test_part(tmp_path, movielens_dir):
+    write_config(tmp_path, movielens_dir, protocols=["paper"])
+    snakemake(tmp_path, "--cores", "2", "results/ml-100k/paper/svd/noise_floor.csv")
+    floor = pd.read_csv(tmp_path / "results" / "ml-100k" / "paper" / "svd" / "noise_floor.csv")
+    by_part = floor.set_index(["part", "metric"])
+    assert set(floor["part"]) == {"evaluation", "test"}
+    pd.testing.assert_frame_equal(by_part.xs("evaluation"), by_part.xs("test"))
 
 
 def test_significance_follows_the_noise_floor_rule(small_study):
@@ -248,7 +260,7 @@ def test_exact_deletion_is_tested_against_the_size_matched_random_rows_control(s
 
 def test_moved_users_are_read_from_the_per_user_influence(small_study):
     workdir, config = small_study
-    folder = workdir / "results" / "ml-100k" / "paper" / "svd" / "exact" / "user"
+    folder = workdir / "results" / "ml-100k" / "heldout" / "svd" / "exact" / "user"
     moved = pd.read_csv(folder / "moved_users.csv")
     per_user = pd.read_parquet(folder / "per_user.parquet").set_index(["entity", "user"])["map@10"]
     ranked = pd.read_csv(folder / "top_bottom.csv")
@@ -258,7 +270,7 @@ def test_moved_users_are_read_from_the_per_user_influence(small_study):
     assert not (moved["entity"] == moved["user"]).any()  # exclude protocol: a deleted user is not evaluated
 
 
-def test_summary_sets_both_protocols_side_by_side(small_study):
+def test_summary_sets_every_model_and_pruned_estimator_side_by_side(small_study):
     workdir, config = small_study
     summary = (workdir / "results" / "summary.md").read_text()
     assert (
@@ -270,7 +282,7 @@ def test_summary_sets_both_protocols_side_by_side(small_study):
     } == {
         (model, protocol, estimator)
         for model in ("svd", "ncf")
-        for protocol in ("paper", "heldout")
+        for protocol in config["protocols"]
         for estimator in ("exact", "random")
     }
     pruning = pd.read_csv(
@@ -290,9 +302,9 @@ def test_report_is_self_contained(small_study):
 
 def test_sharding_changes_no_number(small_study, tmp_path, movielens_dir):
     workdir, _ = small_study
-    write_config(tmp_path, movielens_dir, influence__shards=3)
+    write_config(tmp_path, movielens_dir, protocols=["heldout"], influence__shards=3)
     targets = [
-        f"results/ml-100k/paper/{model}/{estimator}/{kind}/influence.parquet"
+        f"results/ml-100k/heldout/{model}/{estimator}/{kind}/influence.parquet"
         for model, estimator, kind in (("svd", "exact", "user"), ("ncf", "exact", "item"), ("svd", "random", "item"))
     ]
     snakemake(tmp_path, "--cores", "2", *targets)

@@ -69,7 +69,7 @@ import time
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import stdtr, stdtrit
 
 from ..metrics import EvalSet, evaluate, metric_columns, pairs_below
 from ..models.base import ENTITY_KINDS, TrainSet, rating_scale
@@ -222,8 +222,8 @@ def _welch(table: pd.DataFrame) -> pd.DataFrame:
         se = np.sqrt(a + b)
         df = (a + b) ** 2 / (a**2 / (n_in - 1) + b**2 / (n_out - 1))
         difference = mean_in - mean_out + 0.0  # + 0.0: no -0.0
-        half = stats.t.ppf(0.975, df) * se
-        p = 2 * stats.t.sf(np.abs(difference) / se, df)
+        half = stdtrit(df, 0.975) * se
+        p = 2 * stdtr(df, -np.abs(difference) / se)
     exact = se == 0  # no spread: the interval is the point, p is 1 for 0 and 0 otherwise
     half = np.where(exact, 0.0, half)
     p = np.where(exact, np.where(difference == 0, 1.0, 0.0), p)
