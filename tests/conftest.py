@@ -9,6 +9,14 @@ nothing is skipped silently.
 from __future__ import annotations
 
 import os
+
+# Under pytest-xdist each worker runs one test at a time on a core of its own: one thread each for
+# BLAS, OpenMP (torch) and numba, else the workers' thread pools oversubscribe the cores and spin.
+# Set before numpy or torch is first imported, which this file is the first to do.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
+
 from pathlib import Path
 
 import pytest
@@ -72,3 +80,14 @@ def movielens_split(movielens):
 def movielens_train(movielens, movielens_split) -> TrainSet:
     """The training rows of :func:`movielens_split` over the global id space."""
     return TrainSet.from_frame(movielens.frame.iloc[movielens_split.train], movielens.n_users, movielens.n_items)
+
+
+# The modules that take longest (each runs Snakemake studies; measured with --durations), in
+# that order: started first, so that under pytest-xdist (`-n auto --dist loadscope`, one module a
+# worker) no long module is left to run alone at the end.
+LONGEST_FIRST = ("test_workflow.py", "test_slurm.py", "test_reliability.py", "test_planted_workflow.py")
+
+
+def pytest_collection_modifyitems(items):
+    order = {name: position for position, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: order.get(item.path.name, len(order)))

@@ -167,11 +167,12 @@ class LowRankEASE:
         return min(self.rank, min(users, items) - 1)  # svds needs rank < min(shape)
 
     def memory_needed(self, size: DataSize) -> MemoryNeed:
-        """The SVD's peak: ARPACK's 2 rank + 1 Lanczos vectors of the smaller side, both sides'
-        singular vectors, and X; then V, its weights and X."""
+        """A refit's SVD beside the baseline: ARPACK's 2 rank + 1 Lanczos vectors of the smaller
+        side, both sides' singular vectors and the baseline's V; X of the baseline and of the refit
+        (12 bytes a rating each) and the coordinate arrays the refit's X is built from (24)."""
         rank = self._rank_for(size.users, size.items)
         cells = (2 * rank + 1) * min(size.users, size.items) + rank * (size.users + 2 * size.items)
-        return MemoryNeed(8 * cells + 36 * size.ratings, f"{size.items:,} items with rank-{rank} factors")
+        return MemoryNeed(8 * cells + 48 * size.ratings, f"{size.items:,} items with rank-{rank} factors")
 
     def fit(self, train: TrainSet, seed: int | None = None) -> "LowRankEASE":
         from scipy.sparse.linalg import svds  # here: importing the models module stays cheap
