@@ -549,6 +549,17 @@ def test_summary_sets_the_paper_claim_beside_ours_with_noise_and_random_control(
     assert "2 of 40 (5%)" in text and "users differ from random rows" in text
 
 
+def test_summary_says_which_ids_were_deleted():
+    config = yaml.safe_load(SMALL_CONFIG.read_text())
+    config["influence"]["limit"] = {"user": 6, "item": None}
+    config["models"]["svd"]["limit"] = {"user": 3}
+    first = study_summary(Settings.from_config(config), _summary_tables())
+    assert "influence of users: the first 6 ids, items: all;" in first and "users: the first 3 ids)" in first
+    config["influence"]["sample"] = "random"
+    drawn = study_summary(Settings.from_config(config), _summary_tables())
+    assert "influence of users: 6 ids at random, items: all;" in drawn and "users: 3 ids at random)" in drawn
+
+
 def test_summary_sets_the_protocols_side_by_side():
     config = yaml.safe_load(SMALL_CONFIG.read_text())
     config["prune"]["sizes"] = [5, 10]

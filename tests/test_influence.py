@@ -10,7 +10,7 @@ from recinfluence.estimators.base import shard_units
 from recinfluence.estimators.exact import ExactDeletion
 from recinfluence.metrics import EvalSet, evaluate
 from recinfluence.models import model_factory
-from recinfluence.retrain import Experiment, Retrainer
+from recinfluence.retrain import Experiment, Retrainer, entity_list
 from recinfluence.split import split_interactions
 
 SMALL_SVD = {"n_factors": 10, "n_epochs": 5}
@@ -328,3 +328,17 @@ def test_influence_is_the_same_when_evaluation_runs_in_blocks_of_users(movielens
             for chosen in (experiment, blocked)
         ]
         pd.testing.assert_frame_equal(tables[1], tables[0], check_exact=True)
+
+
+def test_a_limit_keeps_the_first_ids_or_a_seeded_uniform_sample():
+    train = type("Ids", (), {"n_users": 10, "n_items": 4})()
+    assert list(entity_list(train, "user", 3)) == [0, 1, 2]
+    assert list(entity_list(train, "item", 9, "random", seed=5)) == [0, 1, 2, 3]  # a limit past the ids: all
+    drawn = entity_list(train, "user", 3, "random", seed=7)
+    assert len(set(drawn)) == 3 and list(drawn) == sorted(drawn) and 0 <= drawn.min() and drawn.max() < 10
+    assert list(drawn) == list(entity_list(train, "user", 3, "random", seed=7))  # every shard job draws the same
+    # Uniform: over 2,000 seeds every id is drawn 600 times in expectation (sd 20.5)
+    counts = np.bincount(np.concatenate([entity_list(train, "user", 3, "random", seed) for seed in range(2000)]))
+    assert np.abs(counts - 600).max() < 5 * 20.5, counts
+    with pytest.raises(ValueError, match="sample must be one of first, random, not 'last'"):
+        entity_list(train, "user", 3, "last")

@@ -27,6 +27,7 @@ from recinfluence import plots
 from recinfluence.data import MOVIELENS_100K_SHA256, sha256
 from recinfluence.errors import InputError
 from recinfluence.io import atomic_path, write_csv, write_text
+from recinfluence.retrain import entity_list
 from recinfluence.settings import SCHEMA, Settings, validate_config
 
 from .studies import (
@@ -651,17 +652,17 @@ def test_interrupted_study_resumes_and_loses_nothing(model, tmp_path_factory, tm
         pd.testing.assert_frame_equal(resumed_table, reference, check_exact=True)
 
 
-def test_more_shards_than_entities_and_another_seed(reference_run, tmp_path, movielens_dir):
-    """Two shards for one user is fine (one shard is empty); and the workflow passes the seed
-    through: seed 1 gives other numbers than the reference's seed 0 for the same user."""
-    config = dict(interruptible("svd"), influence={"kinds": ["user"], "limit": {"user": 1}, "shards": 2, "threads": 1})
-    write_config(tmp_path, movielens_dir, seed=1, **config)
+def test_more_shards_than_entities_a_random_sample_and_another_seed(reference_run, tmp_path, movielens_dir):
+    """Three shards for two users is fine (one shard is empty); and the workflow passes the seed
+    through: seed 1 deletes the two users it draws (``influence.sample: random``) with seeds
+    numbered from 1, where the reference's seed 0 numbers them from 0."""
+    influence = {"kinds": ["user"], "limit": {"user": 2}, "sample": "random", "shards": 3, "threads": 1}
+    write_config(tmp_path, movielens_dir, seed=1, **dict(interruptible("svd"), influence=influence))
     run_snakemake(tmp_path, "--cores", "2", TARGET)
-    assert pd.read_parquet(tmp_path / shard_files(1)[0]).empty
+    assert [pd.read_parquet(tmp_path / shard_files(shard)[0]).empty for shard in range(3)].count(True) == 1
     other = pd.read_parquet(tmp_path / TARGET)
-    assert sorted(other["entity"].unique()) == [0]
-    reference = pd.read_parquet(reference_run / TARGET)
-    reference = reference[reference["entity"] == 0].reset_index(drop=True)
-    assert list(other["metric"]) == list(reference["metric"])
-    assert not (other["baseline"].to_numpy() == reference["baseline"].to_numpy()).all()
-    assert not (other["influence"].to_numpy() == reference["influence"].to_numpy()).all()
+    ids = type("Ids", (), {"n_users": len(pd.read_parquet(tmp_path / "results/ml-100k/data/users.parquet"))})()
+    drawn = entity_list(ids, "user", 2, "random", seed=1)
+    assert sorted(other["entity"].unique()) == list(drawn) and drawn.max() > 1  # not the first two
+    by_seed = [pd.read_parquet(run / Path(TARGET).parent / "influence_by_seed.parquet") for run in (tmp_path, reference_run)]
+    assert sorted(by_seed[0]["seed"].unique()) == [seed + 1 for seed in sorted(by_seed[1]["seed"].unique())]

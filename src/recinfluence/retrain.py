@@ -388,10 +388,24 @@ def seed_baselines(
     return pd.DataFrame(values, columns=["part", "seed", "metric", "value"]), pd.concat(per_user, ignore_index=True)
 
 
-def entity_list(train: TrainSet, kind: str, limit: int | None = None) -> np.ndarray:
-    """Entities of ``kind`` to delete: every id of the global id space, or the first ``limit``."""
+ENTITY_SAMPLES = ("first", "random")
+
+
+def entity_list(train: TrainSet, kind: str, limit: int | None = None, sample: str = "first", seed: int = 0) -> np.ndarray:
+    """Entities of ``kind`` to delete, in id order: every id of the global id space, or
+    ``limit`` of them, the first ``limit`` (``sample="first"``) or drawn uniformly at random
+    without replacement from a generator seeded with ``seed`` (``"random"``; the same draw in
+    every shard job). Ids number users and items in their raw ids' order, so the first ones are
+    rarely a sample of anything: the synthetic loader numbers a grown user's copies one after
+    another."""
+    if sample not in ENTITY_SAMPLES:
+        raise ValueError(f"sample must be one of {', '.join(ENTITY_SAMPLES)}, not {sample!r}")
     n = train.n_users if kind == "user" else train.n_items
-    return np.arange(n if limit is None else min(limit, n), dtype=np.int64)
+    if limit is None or limit >= n:
+        return np.arange(n, dtype=np.int64)
+    if sample == "first":
+        return np.arange(limit, dtype=np.int64)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False)).astype(np.int64)
 
 
 def rows_per_entity(train: TrainSet, kind: str) -> np.ndarray:

@@ -113,6 +113,7 @@ class Influence(Section):
 
     kinds: list
     limit: dict
+    sample: str
     shards: int
     threads: int
     variants_per_batch: int

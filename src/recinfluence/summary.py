@@ -173,16 +173,16 @@ def study_summary(settings: Settings, tables: dict[str, pd.DataFrame]) -> str:
     noise_seeds = settings.noise_seeds()
     size = _summary_size(settings.prune.sizes)
     top_n = settings.report.top_n
-    entities = ", ".join(
-        f"{kind}s: {'all' if settings.limit(kind) is None else f'the first {settings.limit(kind)} ids'}"
-        for kind in settings.influence.kinds
-    )
+    chosen = "the first {} ids" if settings.influence.sample == "first" else "{} ids at random"
+
+    def deleted(kind, model=None):
+        limit = settings.limit(kind, model)
+        return "all" if limit is None else chosen.format(limit)
+
+    entities = ", ".join(f"{kind}s: {deleted(kind)}" for kind in settings.influence.kinds)
     models = "; ".join(
         f"{name} ({model.class_name}, params {model.params or 'default'}"
-        + "".join(
-            f", {kind}s: {'all' if settings.limit(kind, name) is None else f'the first {settings.limit(kind, name)}'}"
-            for kind in model.limit
-        )
+        + "".join(f", {kind}s: {deleted(kind, name)}" for kind in model.limit)
         + ")"
         for name, model in settings.models.items()
     )

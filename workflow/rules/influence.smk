@@ -17,6 +17,7 @@ rule influence_shard:
         estimator=lambda wildcards: settings.estimators[wildcards.estimator].to_params(),
         seed=settings.seed,
         limit=lambda wildcards: settings.limit(wildcards.kind, wildcards.model),
+        sample=settings.influence.sample,
         shards=settings.influence.shards,
         comparison=settings.comparison,
         variants_per_batch=settings.influence.variants_per_batch,

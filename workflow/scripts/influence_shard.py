@@ -22,7 +22,7 @@ experiment = Experiment.load(
 )
 retrainer = Retrainer(make_model(Model.from_params(params.model)), experiment, params.variants_per_batch, log=None)
 estimator = make_estimator(EstimatorSettings.from_params(params.estimator), params.seed)
-entities = entity_list(experiment.train, kind, params.limit)
+entities = entity_list(experiment.train, kind, params.limit, params.sample, params.seed)
 units = estimator.work_units(retrainer, entities)
 mine = shard_units(units, params.shards, shard)
 print(
