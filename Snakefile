@@ -1,10 +1,11 @@
 # Deletion diagnostics for recommender systems: retrain without each user and item and
 # measure how the ranking metrics move. See README.md.
+import csv
 import os
 
 from snakemake.utils import min_version
 
-from recinfluence.compose import load_settings
+from recinfluence.compose import load_settings, memory_request_mb
 from recinfluence.errors import InputError
 from recinfluence.jobs import claim_folder
 from recinfluence.registry import controlled_by_random_rows

@@ -664,5 +664,7 @@ def test_more_shards_than_entities_a_random_sample_and_another_seed(reference_ru
     ids = type("Ids", (), {"n_users": len(pd.read_parquet(tmp_path / "results/ml-100k/data/users.parquet"))})()
     drawn = entity_list(ids, "user", 2, "random", seed=1)
     assert sorted(other["entity"].unique()) == list(drawn) and drawn.max() > 1  # not the first two
-    by_seed = [pd.read_parquet(run / Path(TARGET).parent / "influence_by_seed.parquet") for run in (tmp_path, reference_run)]
+    by_seed = [
+        pd.read_parquet(run / Path(TARGET).with_name("influence_by_seed.parquet")) for run in (tmp_path, reference_run)
+    ]
     assert sorted(by_seed[0]["seed"].unique()) == [seed + 1 for seed in sorted(by_seed[1]["seed"].unique())]

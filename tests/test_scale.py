@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recinfluence.compose import check_memory, load_settings
+from recinfluence.compose import check_memory, load_settings, memory_request_mb
 from recinfluence.errors import InputError
 from recinfluence.estimators import build_estimator
 from recinfluence.models import ItemKNN
@@ -39,9 +39,16 @@ def test_the_memory_guard_names_the_model_the_dataset_and_both_sizes(movielens):
         "item matrices and X P at once), over the limit of 16.0 GB; use ease_lowrank, or item_knn with save_nbrs, "
         "or raise the limit"
     )
-    # item-kNN with saved neighbours and low-rank EASE fit; SVD declares no estimate and is not checked
+    # item-kNN with saved neighbours and low-rank EASE fit; SVD declares no estimate: the data's alone
     needs = check_memory(models, "ml-25m", ML_25M, memory_mb=200_000, evaluation_mb=512)
-    assert needs["svd"] is None and max(needs["knn"], needs["low_rank"]) < 8 * 2**30 < needs["ease"]
+    assert max(needs["knn"], needs["low_rank"]) < 8 * 2**30 < needs["ease"]
+    assert needs["svd"] == 2**29 + 150 * ML_25M.ratings + 512 * 2**20 < min(needs["knn"], needs["low_rank"])
+    with pytest.raises(InputError) as error:
+        check_memory(_models(svd={"class": "svd"}), "ml-25m", ML_25M, memory_mb=4000)
+    assert str(error.value) == (
+        "resources.memory_mb: models.svd on dataset ml-25m needs about 4.0 GB (25,000,095 ratings; the model "
+        "declares no estimate of its own), over the limit of 3.9 GB; raise the limit"
+    )
     dense_knn = _models(knn={"class": "item_knn"})
     with pytest.raises(InputError, match=r"models.knn on dataset ml-25m .*; set its save_nbrs, or raise the limit$"):
         check_memory(dense_knn, "ml-25m", ML_25M, memory_mb=16384)
@@ -49,6 +56,11 @@ def test_the_memory_guard_names_the_model_the_dataset_and_both_sizes(movielens):
     assert ml_100k == DataSize(943, 1682, 100_000, 737)
     needs = check_memory(models, "ml-100k", ml_100k, memory_mb=16384, evaluation_mb=512)
     assert needs["ease"] < 2**31 and needs["knn"] < 2**31
+
+
+def test_a_training_job_asks_for_its_estimate_and_a_quarter_more_at_least_1_gb_times_the_attempt():
+    assert memory_request_mb(13_244.7) == 16_556 and memory_request_mb(13_244.7, attempt=2) == 2 * 16_556
+    assert memory_request_mb(400.0) == 1024 and memory_request_mb(0.0, attempt=3) == 3 * 1024
 
 
 def test_a_model_over_the_memory_limit_stops_the_study_before_any_training_job(tmp_path, movielens_dir):

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from recinfluence.analysis import versus_control
+from recinfluence.compose import memory_request_mb
 
 from .studies import run_snakemake as snakemake
 from .studies import write_config
@@ -390,6 +391,22 @@ EDITS = {
         EVERY_RULE - {"prepare_dataset", "split", "check_memory", "baseline"},
     ),
 }
+
+
+def test_training_jobs_ask_for_their_models_estimated_memory(small_study):
+    """Every baseline, shard and pruning job's mem_mb (what Slurm's --mem and --resources mem_mb
+    count) comes from its model's memory check on the dataset."""
+    workdir, config = small_study
+    text = "".join(log.read_text() for log in (workdir / ".snakemake" / "log").glob("*.snakemake.log"))
+    asked = {}
+    for rule, body in re.findall(r"rule (baseline|influence_shard|prune):\n((?:    .*\n)+)", text):
+        model = re.search(r"model=([^,\n]+)", body).group(1)
+        asked.setdefault((rule, model), set()).add(int(re.search(r"mem_mb=(\d+)", body).group(1)))
+    assert {rule for rule, _ in asked} == {"baseline", "influence_shard", "prune"}
+    assert {model for _, model in asked} == set(config["models"])
+    for (rule, model), values in asked.items():
+        needed_mb = pd.read_csv(workdir / "results" / "ml-100k" / "memory" / f"{model}.csv")["needed_mb"].item()
+        assert values == {memory_request_mb(needed_mb)}, (rule, model)
 
 
 def test_a_finished_study_plans_nothing(small_study):

@@ -13,6 +13,7 @@ library is imported when a model or estimator is first built.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from .errors import InputError
@@ -41,21 +42,22 @@ def make_estimator(estimator: EstimatorSettings, seed: int = 0):
 JOB_BYTES, BYTES_PER_RATING = 2**29, 150
 
 
-def check_memory(models, dataset: str, size, memory_mb: float, evaluation_mb: float = 0.0) -> dict[str, int | None]:
+def check_memory(models, dataset: str, size, memory_mb: float, evaluation_mb: float = 0.0) -> dict[str, int]:
     """The estimated peak memory, in bytes, of a training job of each of ``models`` (``models``
     entries) on ``dataset`` of ``size`` (a :class:`recinfluence.models.base.DataSize`): the
-    model's own (``memory_needed``; None for a model without), the data's and the evaluation's
-    blocks (``evaluation_mb``). Every model above ``memory_mb`` (``resources.memory_mb``) is
-    refused in one :class:`InputError`, a line each naming the model, the dataset, both sizes."""
-    from .models.base import EstimatesMemory  # here: the Snakefile imports this module without numpy
+    model's own (``memory_needed``; nothing for a model without, whose parameters are taken to
+    be small beside the data), the data's and the evaluation's blocks (``evaluation_mb``).
+    Every model above ``memory_mb`` (``resources.memory_mb``) is refused in one
+    :class:`InputError`, a line each naming the model, the dataset, both sizes."""
+    from .models.base import EstimatesMemory, MemoryNeed  # here: the Snakefile imports this module without numpy
 
     needs, problems = {}, []
     for model in models:
         built = make_model(model)()
-        if not isinstance(built, EstimatesMemory):
-            needs[model.name] = None
-            continue
-        need = built.memory_needed(size)
+        if isinstance(built, EstimatesMemory):
+            need = built.memory_needed(size)
+        else:
+            need = MemoryNeed(0, f"{size.ratings:,} ratings; the model declares no estimate of its own")
         total = needs[model.name] = (
             need.bytes + JOB_BYTES + BYTES_PER_RATING * size.ratings + int(evaluation_mb * 2**20)
         )
@@ -67,6 +69,15 @@ def check_memory(models, dataset: str, size, memory_mb: float, evaluation_mb: fl
             )
     raise_problems("resources.memory_mb", problems)
     return needs
+
+
+def memory_request_mb(needed_mb: float, attempt: int = 1) -> int:
+    """The memory a training job asks its scheduler for (Snakemake's ``mem_mb``: sbatch --mem on
+    Slurm, the share of ``--resources mem_mb`` on a workstation): its estimate
+    (:func:`check_memory`) and a quarter more, for what the estimate leaves out (a baseline job
+    measured 17% above it at 25M ratings), at least 1 GB, times the attempt (a retried job asks
+    for twice as much)."""
+    return max(1024, math.ceil(1.25 * needed_mb)) * attempt
 
 
 def check_models(settings: Settings, source: str = "config") -> Settings:

@@ -391,7 +391,9 @@ def seed_baselines(
 ENTITY_SAMPLES = ("first", "random")
 
 
-def entity_list(train: TrainSet, kind: str, limit: int | None = None, sample: str = "first", seed: int = 0) -> np.ndarray:
+def entity_list(
+    train: TrainSet, kind: str, limit: int | None = None, sample: str = "first", seed: int = 0
+) -> np.ndarray:
     """Entities of ``kind`` to delete, in id order: every id of the global id space, or
     ``limit`` of them, the first ``limit`` (``sample="first"``) or drawn uniformly at random
     without replacement from a generator seeded with ``seed`` (``"random"``; the same draw in

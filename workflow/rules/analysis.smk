@@ -59,6 +59,7 @@ rule prune:
         planted="results/{dataset}/data/planted.parquet",
         split="results/{dataset}/{protocol}/split.parquet",
         influence="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/influence.parquet",
+        memory="results/{dataset}/memory/{model}.csv",
     output:
         table="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/pruning.csv",
         summary="results/{dataset}/{protocol}/{model}/{estimator}/{kind}/pruning_summary.csv",
@@ -81,6 +82,8 @@ rule prune:
         seeds=settings.noise_seeds(),
         variants_per_batch=settings.influence.variants_per_batch,
     threads: settings.influence.threads
+    resources:
+        mem_mb=memory_request,
     conda:
         ENV
     script:

@@ -28,6 +28,8 @@ rule baseline:
         seeds=settings.noise_seeds(),
         quantile=settings.noise.quantile,
     threads: settings.influence.threads
+    resources:
+        mem_mb=memory_request,
     conda:
         ENV
     script:

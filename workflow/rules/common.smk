@@ -19,6 +19,13 @@ wildcard_constraints:
     shard=r"\d+",
 
 
+def memory_request(wildcards, input, attempt):
+    """mem_mb of a job that trains the model: its estimated peak on the dataset (check_memory's
+    table, an input of the job) with a margin, times the attempt."""
+    with open(input.memory) as table:
+        return memory_request_mb(float(next(csv.DictReader(table))["needed_mb"]), attempt)
+
+
 def figure(stem):
     """Both formats of one figure."""
     return [f"{stem}.png", f"{stem}.pdf"]

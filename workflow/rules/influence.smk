@@ -24,6 +24,7 @@ rule influence_shard:
     threads: settings.influence.threads
     resources:
         runtime=120,
+        mem_mb=memory_request,
     conda:
         ENV
     script:

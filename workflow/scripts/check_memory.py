@@ -20,9 +20,8 @@ limit_mb = snakemake.resources.memory_limit_mb
 model = Model.from_params(snakemake.params.model)
 print(f"{snakemake.wildcards.dataset}: {size}", file=sys.stderr)
 (needed,) = check_memory([model], snakemake.wildcards.dataset, size, limit_mb, snakemake.params.evaluation_mb).values()
-needed_mb = None if needed is None else needed / 2**20  # None: the model declares no estimate
 write_csv(
-    pd.DataFrame({"model": [model.name], "needed_mb": [needed_mb], "limit_mb": [limit_mb]}),
+    pd.DataFrame({"model": [model.name], "needed_mb": [needed / 2**20], "limit_mb": [limit_mb]}),
     snakemake.output[0],
     index=False,
 )
