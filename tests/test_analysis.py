@@ -288,6 +288,37 @@ def test_pruning_removes_the_right_sets_and_retrains_each_with_every_seed(experi
     assert not np.allclose(least["baseline"].to_numpy(), most["baseline"].to_numpy())
 
 
+class Popularity(SeededPopularity):
+    """SeededPopularity with the seed ignored: a deterministic model."""
+
+    deterministic = True
+
+    def fit(self, train, seed):
+        return super().fit(train, 0)
+
+
+def test_pruning_retrains_a_deterministic_model_once_for_every_seed(experiment):
+    influence = influence_table({"map@3": [0.3, -0.2, 0.1, 0.5, -0.4, 0.0, 0.2, -0.1]})
+    SeededPopularity.fits.clear()
+    table = prune_and_retrain(
+        Retrainer(Popularity, experiment, log=None), influence, "user", "map@3", [2], 2, [5, 6, 7]
+    )
+    assert len(SeededPopularity.fits) == 1 + 4  # one baseline and least, most, 2 random: not per seed
+    by_seed = [part.drop(columns="seed").reset_index(drop=True) for _, part in table.groupby("seed")]
+    assert len(by_seed) == 3 and all(part.equals(by_seed[0]) for part in by_seed)
+    SeededPopularity.fits.clear()
+    # what the first seed alone gives (the random draws are seeded by the first seed)
+    one_seed = prune_and_retrain(Retrainer(Popularity, experiment, log=None), influence, "user", "map@3", [2], 2, [5])
+    pd.testing.assert_frame_equal(one_seed.drop(columns="seed"), by_seed[0])
+    # and the attack's impact: one fit per removal
+    SeededPopularity.fits.clear()
+    removals = {"as is": [], "without two": [0, 1]}
+    impact = attack_impact(Retrainer(Popularity, experiment, log=None), [0, 1], removals, [5, 6], np.arange(12))
+    assert len(SeededPopularity.fits) == 2
+    by_seed = [part.drop(columns="seed").reset_index(drop=True) for _, part in impact.groupby("seed")]
+    assert len(by_seed) == 2 and by_seed[0].equals(by_seed[1])
+
+
 def test_pruning_items_leaves_them_out_of_the_catalog(experiment):
     influence = influence_table({"map@3": list(np.linspace(-1, 1, 15))}).assign(kind="item")
     SeededPopularity.fits.clear()

@@ -50,12 +50,15 @@ def prune_and_retrain(
     from the training data, retrain with every one of ``seeds`` and compare every metric with
     the baseline of the same seed, on the same users and catalog (removed users, or removed
     items, are left out of both). Relative change in percent:
-    100 * (pruned - baseline) / baseline, one row per (size, selection, draw, seed, metric)."""
+    100 * (pruned - baseline) / baseline, one row per (size, selection, draw, seed, metric).
+    A deterministic model's retrains are done once and their numbers reported for every seed
+    (another seed would repeat them)."""
     seeds = [int(seed) for seed in np.atleast_1d(seeds)]
     sets = list(pruning_sets(influence, metric, sizes, random_draws, seeds[0], planted))
-    rows = []
+    rows, results = [], None
     for seed in seeds:
-        results = retrainer.deletions(kind, [removed for *_, removed in sets], seed, "exclude")
+        if results is None or not retrainer.deterministic:
+            results = list(retrainer.deletions(kind, [removed for *_, removed in sets], seed, "exclude"))
         for (size, selection, draw, _), (base_mean, pruned_mean, _, _) in zip(sets, results):
             for name in base_mean.index:
                 rows.append((kind, size, selection, draw, seed, name, base_mean[name], pruned_mean[name]))
@@ -68,19 +71,19 @@ def attack_impact(retrainer: Retrainer, targets, removals: dict, seeds, real_use
     """How a target-item push fares: for each removal (name -> user ids deleted from training,
     an empty array for the attacked data as it is) and seed, the targets' hit rate at K and mean
     rank among the real evaluation users who have not rated them (rank 1 = recommended first;
-    planted users are never judged). One row per (removal, seed, target)."""
+    planted users are never judged). One row per (removal, seed, target); a deterministic
+    model is fitted once per removal, its ranks reported for every seed."""
     evalset, k = retrainer.experiment.evalset, retrainer.experiment.k
     targets = np.asarray(targets, dtype=np.int64)
-    rows = []
+    rows, ranked = [], {}
     for seed in np.atleast_1d(seeds):
         for name, removed in removals.items():
             removed = np.asarray(removed, dtype=np.int64)
-            model = retrainer.fit(int(seed), retrainer.train.without("user", removed) if len(removed) else None)
-            ranks = [
-                _target_ranks(model, evalset.block(start, stop), targets, real_users)
-                for start, stop in evalset.blocks()
-            ]
-            ranks = np.concatenate(ranks, axis=0)  # (judged users, targets), NaN where a user rated the target
+            if name not in ranked or not retrainer.deterministic:
+                model = retrainer.fit(int(seed), retrainer.train.without("user", removed) if len(removed) else None)
+                ranks = [_target_ranks(model, evalset.block(*block), targets, real_users) for block in evalset.blocks()]
+                ranked[name] = np.concatenate(ranks)  # (judged users, targets), NaN where a user rated the target
+            ranks = ranked[name]
             for column, target in enumerate(targets):
                 judged = ranks[~np.isnan(ranks[:, column]), column]
                 rows.append(
