@@ -45,6 +45,8 @@ ESTIMATORS = {
     "ncf": {"exact": {}, "warm_start": {"epochs": 1}},
     "ease": {"exact": {}},
     "item_knn": {"exact": {}},
+    "als": {"exact": {}},
+    "mult_vae": {"exact": {}},
 }
 # Models whose training grows with the ratings (SGD epochs), which the projection assumes; EASE's
 # grows with the cube of the items and item-kNN's with the co-rated pairs: measured only.
