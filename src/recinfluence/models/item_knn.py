@@ -27,6 +27,7 @@ deleted (it has no column, and no user holds it). Deleting items is derived with
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 
@@ -36,9 +37,8 @@ FEEDBACK = ("implicit", "explicit")
 AGGREGATES = ("sum", "weighted-average")
 # With save_nbrs: the memory a block of similarity columns takes while its saved neighbours are
 # picked (per item x item cell: the sparse product and its dense copy, the partitioned copy, the
-# tie counts), and that of a block of targets while a user is scored (the slice, its partition).
+# tie counts).
 BLOCK_BYTES, BYTES_PER_BLOCK_CELL = 2**28, 40
-SLICE_BYTES, BYTES_PER_SLICE_CELL = 2**26, 24
 
 
 class ItemKNN:
@@ -70,19 +70,21 @@ class ItemKNN:
     def memory_needed(self, size: DataSize) -> MemoryNeed:
         """The baseline's similarities held while a variant is refitted (a deletion of users) or
         a user is scored. Dense: a refit's sparse product, its dense copy and mask (21 bytes per
-        item pair), or a slice of n_items x the busiest user's ratings, its partition and their
-        positions; both beside the baseline's matrix. Sparse: the saved similarities (their copies
-        while a fit joins its blocks or a deletion replaces columns), a block of columns, a block
-        of targets. Then the rating matrices of the baseline and a refit, plain and scaled."""
+        item pair), or a slice of n_items x the busiest user's ratings; both beside the baseline's
+        matrix.
+        Sparse: the saved similarities (their copies while a fit joins its blocks or a deletion
+        replaces columns), a block of columns, and the busiest user's rated items' saved
+        neighbours, sliced and turned into rows (24 bytes each). Then the rating matrices of the
+        baseline and a refit, plain and scaled."""
         n_items, ratings = size.items, 48 * size.ratings
         if self.save_nbrs is None:
-            peak = 8 * n_items**2 + max(21 * n_items**2, 24 * n_items * size.busiest_user)
+            peak = 8 * n_items**2 + max(21 * n_items**2, 8 * n_items * size.busiest_user)
             return MemoryNeed(
                 peak + ratings, f"{n_items:,} items: a dense item x item similarity matrix", "set its save_nbrs"
             )
-        saved = 60 * n_items * min(self.save_nbrs, n_items)
+        saved, neighbours = 60 * n_items * min(self.save_nbrs, n_items), min(self.save_nbrs, n_items)
         return MemoryNeed(
-            saved + BLOCK_BYTES + SLICE_BYTES + ratings,
+            saved + BLOCK_BYTES + 24 * neighbours * size.busiest_user + ratings,
             f"{n_items:,} items with {self.save_nbrs} saved neighbours each",
         )
 
@@ -149,16 +151,25 @@ class ItemKNN:
         return self._last[1]
 
     def _scores(self, users: np.ndarray, rated: sp.csr_matrix, fallback: np.ndarray, similarity) -> np.ndarray:
-        """Per user: for every target item, the ``k`` largest similarities to the items the
-        user rated (which of equal ones is kept is numpy's choice; a sum does not depend on it),
-        aggregated, or ``fallback`` with fewer than ``min_nbrs`` positive ones."""
+        """Per user: for every target item, the ``k`` largest positive similarities to the items
+        the user rated (of equal ones, the first rated in id order), aggregated, or ``fallback``
+        with fewer than ``min_nbrs``. Dense: every target at once. Sparse: only the targets some
+        rated item saved, from the saved similarities themselves (:func:`_aggregate_saved`),
+        never a dense targets x rated block."""
         out = np.empty((len(users), similarity.shape[0]))
+        weighted = self.aggregate == "weighted-average"
         for row, user in enumerate(users):
             span = slice(rated.indptr[user], rated.indptr[user + 1])
             items, values = rated.indices[span], rated.data[span]
-            out[row] = fallback
-            for targets, sims in _neighbour_similarities(similarity, items):  # >= 0: those <= min_sim are 0
-                out[row, targets] = self._aggregate(sims, values, fallback[targets])
+            if isinstance(similarity, np.ndarray):
+                out[row] = self._aggregate(similarity[:, items], values, fallback)  # >= 0: those <= min_sim are 0
+            else:
+                saved = similarity[:, items].tocsr()  # rows: targets; columns: positions among items
+                saved.sort_indices()
+                implicit = self.feedback == "implicit"
+                out[row] = _aggregate_saved(
+                    saved.indptr, saved.indices, saved.data, values, fallback, self.k, self.min_nbrs, implicit, weighted
+                )
         return out
 
     def _aggregate(self, sims: np.ndarray, values: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -169,6 +180,13 @@ class ItemKNN:
             sims = np.partition(sims, sims.shape[1] - self.k, axis=1)[:, -self.k :]
         elif sims.shape[1] > self.k:
             top = np.argpartition(sims, sims.shape[1] - self.k, axis=1)[:, -self.k :]
+            # of equal similarities at the cut numpy keeps any; the values differ, so keep the
+            # first, as the sparse path does (ties are rare: those rows alone are sorted)
+            kept = np.take_along_axis(sims, top, axis=1)
+            cut = kept.min(axis=1, keepdims=True)
+            tied = (cut[:, 0] > 0) & ((sims == cut).sum(axis=1) > (kept == cut).sum(axis=1))
+            if tied.any():
+                top[tied] = np.argsort(-sims[tied], axis=1, kind="stable")[:, : self.k]
             sims, values = np.take_along_axis(sims, top, axis=1), values[top]
         total = sims.sum(axis=1) if implicit else (sims * values).sum(axis=1)
         enough = (sims > 0).sum(axis=1) >= self.min_nbrs
@@ -195,24 +213,41 @@ class ItemKNN:
                 ).fit(train.without(kind, ids))
 
 
-def _neighbour_similarities(similarity, items: np.ndarray):
-    """Yield (targets, their similarities to ``items``: len(targets) x len(items)): every item at
-    once for a dense matrix; for a sparse one only the items some of ``items`` saved (the others
-    have no neighbour among them), about :data:`SLICE_BYTES` at a time, so that no dense
-    n_items x len(items) slice is made."""
-    if isinstance(similarity, np.ndarray):
-        yield slice(None), similarity[:, items]
-        return
-    columns = similarity[:, items].tocsr()
-    targets = np.flatnonzero(np.diff(columns.indptr))
-    # Blocks in the dense slice's memory order, of two rows at least (an item more, scored as it
-    # is anyway, where only one has neighbours), for numpy to sum each row in the same order as
-    # the dense path does (it sums a lone row pairwise): equal scores, to the bit.
-    if len(targets) == 1:
-        targets = np.union1d(targets, (targets + 1) % similarity.shape[0])
-    step = max(2, SLICE_BYTES // (BYTES_PER_SLICE_CELL * max(len(items), 1)))
-    for chunk in np.array_split(targets, max(1, len(targets) // step)):
-        yield chunk, columns[chunk].toarray(order="F")
+@numba.njit(cache=True)
+def _aggregate_saved(indptr, positions, sims, values, fallback, k, min_nbrs, implicit, weighted):
+    """Each target's score from its saved similarities, CSR row t (positive ``sims`` to the
+    rated items at ``positions``, in order, of ratings ``values``): the ``k`` largest (of equal
+    ones the first), summed from the smallest up (times their values unless ``implicit``; over
+    their sum plus ``fallback`` if ``weighted``), or ``fallback`` with fewer than ``min_nbrs``.
+    The same bits for a deletion variant as for a refit; the dense path's to rounding (numpy
+    sums in another order)."""
+    out = fallback.copy()
+    kept_sims, kept_values = np.empty(k), np.empty(k)  # ascending
+    for t in range(len(indptr) - 1):
+        count = 0
+        for entry in range(indptr[t], indptr[t + 1]):
+            sim = sims[entry]
+            if count == k:
+                if sim <= kept_sims[0]:  # of equal ones the first stays
+                    continue
+                for j in range(k - 1):  # drop the smallest
+                    kept_sims[j], kept_values[j] = kept_sims[j + 1], kept_values[j + 1]
+                slot = k - 1
+            else:
+                slot = count
+                count += 1
+            while slot > 0 and kept_sims[slot - 1] >= sim:  # below the equal ones kept before it
+                kept_sims[slot], kept_values[slot] = kept_sims[slot - 1], kept_values[slot - 1]
+                slot -= 1
+            kept_sims[slot], kept_values[slot] = sim, values[positions[entry]]
+        if count < min_nbrs:
+            continue
+        total, sim_total = 0.0, 0.0
+        for j in range(count):
+            total += kept_sims[j] if implicit else kept_sims[j] * kept_values[j]
+            sim_total += kept_sims[j]
+        out[t] = fallback[t] + total / sim_total if weighted else total
+    return out
 
 
 class _WithoutItems:
