@@ -10,6 +10,7 @@ and item of that size (CPU-hours, and hours on 8 cores).
     python benchmarks/growth.py ../shared/data/ml-100k --model svd        # factors 1 10 100
     python benchmarks/growth.py ../shared/data/ml-100k --model ease
     python benchmarks/growth.py ../shared/data/ml-100k --model item_knn --factors 1 10
+    python benchmarks/growth.py ../shared/data/ml-100k --model item_knn --save-nbrs 50 --deletions 2
     python benchmarks/growth.py ../shared/data/ml-100k --model als --deletions 2
     python benchmarks/growth.py ../shared/data/ml-100k --model mult_vae --factors 1 10 --deletions 2
     python benchmarks/cost_model.py
@@ -24,7 +25,15 @@ import pandas as pd
 
 from recinfluence.io import write_csv, write_text
 
-LABELS = {"svd": "SVD", "ncf": "NCF", "ease": "EASE", "item_knn": "item-kNN", "als": "ALS", "mult_vae": "Mult-VAE"}
+LABELS = {
+    "svd": "SVD",
+    "ncf": "NCF",
+    "ease": "EASE",
+    "item_knn": "item-kNN",
+    "item_knn_save_nbrs_50": "item-kNN, save_nbrs 50",
+    "als": "ALS",
+    "mult_vae": "Mult-VAE",
+}
 
 
 def cost_table(growth: dict[str, pd.DataFrame]) -> pd.DataFrame:

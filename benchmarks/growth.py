@@ -67,10 +67,14 @@ def main() -> None:
     parser.add_argument("--factors", type=int, nargs="+", default=[1, 10, 100])
     parser.add_argument("--model", default="svd", choices=sorted(ESTIMATORS))
     parser.add_argument("--deletions", type=int, default=3, help="deletions timed per kind, size and estimator")
+    parser.add_argument("--save-nbrs", type=int, help="item_knn's save_nbrs (results in item_knn_save_nbrs_<N>/)")
     parser.add_argument("--out", default="results/benchmarks/growth")
     args = parser.parse_args()
+    if args.save_nbrs is not None and args.model != "item_knn":
+        parser.error("--save-nbrs is item_knn's")
     limit_threads(1)
-    out = Path(args.out) / args.model
+    params = {} if args.save_nbrs is None else {"save_nbrs": args.save_nbrs}
+    out = Path(args.out) / (args.model if args.save_nbrs is None else f"item_knn_save_nbrs_{args.save_nbrs}")
     source = load_movielens_100k(args.movielens)
     rows = []
     for factor in args.factors:
@@ -78,6 +82,7 @@ def main() -> None:
             expand_interactions(source, factor, seed=0, log=None) if factor > 1 else source,
             factor,
             args.model,
+            params,
             args.deletions,
         )
         table = pd.DataFrame(rows)
@@ -100,11 +105,11 @@ def main() -> None:
     plot(table, projections, args.model, out)
 
 
-def measure(data, factor: int, model: str, deletions: int) -> list[dict]:
+def measure(data, factor: int, model: str, params: dict, deletions: int) -> list[dict]:
     split = split_interactions(len(data.frame), 0.25, 0, "heldout", 0.1)
     experiment = Experiment.build(data, split, "evaluation", 10, 4.0)
     size = {"factor": factor, "ratings": len(data.frame), "users": data.n_users, "items": data.n_items}
-    retrainer = Retrainer(model_factory(model), experiment, log=None)
+    retrainer = Retrainer(model_factory(model, params), experiment, log=None)
     started = time.process_time()
     retrainer.baseline(0)
     rows = [{**size, "estimator": "baseline", "kind": "-", "cpu_seconds": time.process_time() - started}]
