@@ -71,9 +71,8 @@ class ItemKNN:
         """The baseline's similarities held while a variant is refitted (a deletion of users) or
         a user is scored. Dense: a refit's sparse product, its dense copy and mask (21 bytes per
         item pair), or a slice of n_items x the busiest user's ratings; both beside the baseline's
-        matrix.
-        Sparse: the saved similarities (their copies while a fit joins its blocks or a deletion
-        replaces columns), a block of columns, and the busiest user's rated items' saved
+        matrix. Sparse: the saved similarities (their copies while a fit joins its blocks or a
+        deletion replaces columns), a block of columns, and the busiest user's rated items' saved
         neighbours, sliced and turned into rows (24 bytes each). Then the rating matrices of the
         baseline and a refit, plain and scaled."""
         n_items, ratings = size.items, 48 * size.ratings
@@ -82,9 +81,9 @@ class ItemKNN:
             return MemoryNeed(
                 peak + ratings, f"{n_items:,} items: a dense item x item similarity matrix", "set its save_nbrs"
             )
-        saved, neighbours = 60 * n_items * min(self.save_nbrs, n_items), min(self.save_nbrs, n_items)
+        neighbours = min(self.save_nbrs, n_items)
         return MemoryNeed(
-            saved + BLOCK_BYTES + 24 * neighbours * size.busiest_user + ratings,
+            60 * n_items * neighbours + BLOCK_BYTES + 24 * neighbours * size.busiest_user + ratings,
             f"{n_items:,} items with {self.save_nbrs} saved neighbours each",
         )
 
