@@ -1,9 +1,10 @@
 """How the cost of deletion diagnostics grows with the data (docs/scale.md "Cost at scale").
 
 MovieLens 100K grown by the seeded Kronecker expansion of the ``synthetic`` loader (factor 1,
-10, 100: 100K, 1M and 10M ratings, users and items each about sqrt(factor) times as many), SVD
-(compiled) or NCF (default settings; exact deletion batched, the timed deletions sharing one
-pass with the baseline), one thread, heldout protocol. For each size and estimator (exact deletion, warm
+10, 100: 100K, 1M and 10M ratings, users and items each about sqrt(factor) times as many), one
+model at its defaults (``--model``: SVD, compiled; NCF, exact deletion batched, the timed
+deletions sharing one pass with the baseline; EASE; item-kNN, ``--save-nbrs`` for the sparse
+form; ALS; Mult-VAE), one thread, heldout protocol. For each size and estimator (exact deletion, warm
 start, influence function), a few user and item deletions of median activity are timed (fit or
 derivation plus evaluation, CPU-seconds), and so are the baseline's fit and one evaluation (the
 scores of every evaluation user over the catalog and their metrics).
