@@ -58,7 +58,9 @@ def prune_and_retrain(
     rows, results = [], None
     for seed in seeds:
         if results is None or not retrainer.deterministic:
-            results = list(retrainer.deletions(kind, [removed for *_, removed in sets], seed, "exclude"))
+            results = retrainer.deletions(kind, [removed for *_, removed in sets], seed, "exclude")
+            if retrainer.deterministic:  # kept for the other seeds; otherwise consumed one at a time
+                results = list(results)
         for (size, selection, draw, _), (base_mean, pruned_mean, _, _) in zip(sets, results):
             for name in base_mean.index:
                 rows.append((kind, size, selection, draw, seed, name, base_mean[name], pruned_mean[name]))

@@ -156,7 +156,7 @@ class ItemKNN:
         rated item saved, from the saved similarities themselves (:func:`_aggregate_saved`),
         never a dense targets x rated block."""
         out = np.empty((len(users), similarity.shape[0]))
-        weighted = self.aggregate == "weighted-average"
+        implicit, weighted = self.feedback == "implicit", self.aggregate == "weighted-average"
         for row, user in enumerate(users):
             span = slice(rated.indptr[user], rated.indptr[user + 1])
             items, values = rated.indices[span], rated.data[span]
@@ -165,7 +165,6 @@ class ItemKNN:
             else:
                 saved = similarity[:, items].tocsr()  # rows: targets; columns: positions among items
                 saved.sort_indices()
-                implicit = self.feedback == "implicit"
                 out[row] = _aggregate_saved(
                     saved.indptr, saved.indices, saved.data, values, fallback, self.k, self.min_nbrs, implicit, weighted
                 )
