@@ -424,6 +424,23 @@ def test_a_bug_keeps_its_traceback(tmp_path):
     assert log.startswith("Traceback") and log.rstrip().endswith("KeyError: 'oops'")
 
 
+THREAD_POOLS = (
+    "import sys\nfrom threadpoolctl import threadpool_info\nfrom recinfluence.jobs import limit_threads\n"
+    "{before}limit_threads(1)\ntorch_imported = 'torch' in sys.modules\nimport torch\n"
+    "print(torch_imported, torch.get_num_threads(), max(pool['num_threads'] for pool in threadpool_info()))\n"
+)
+
+
+@pytest.mark.parametrize("torch_first", [False, True])
+def test_limit_threads_caps_every_pool_without_importing_torch(torch_first):
+    """A job's thread cap reaches torch whether a model imports it after the cap (NCF, Mult-VAE)
+    or before; a job that never uses torch does not pay for importing it."""
+    script = THREAD_POOLS.format(before="import torch\n" if torch_first else "")
+    env = {name: value for name, value in os.environ.items() if not name.endswith("_NUM_THREADS")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.split() == [str(torch_first), "1", "1"]
+
+
 def test_failed_job_leaves_no_output(tmp_path):
     """A step that wrote one of its outputs and then hit bad input: Snakemake exits non-zero
     and removes what the job wrote."""

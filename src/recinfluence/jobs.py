@@ -51,14 +51,18 @@ def log_to(path) -> None:
 
 
 def limit_threads(threads: int) -> None:
-    """Cap every thread pool a job may use at ``threads``: torch's and the BLAS/OpenMP pools of
-    numpy and scipy (EASE's inverse, item-kNN's similarities), so that shards running side by
-    side do not oversubscribe the cores."""
-    import torch
+    """Cap every thread pool a job may use at ``threads``: the BLAS/OpenMP pools of numpy and
+    scipy (EASE's inverse, item-kNN's similarities) and torch's, so that shards running side by
+    side do not oversubscribe the cores. torch is not imported for it (2-3 s, which most jobs
+    never need): it takes its pool's size from ``OMP_NUM_THREADS`` when a model imports it."""
+    import os
+
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(threads)
-    torch.set_num_threads(threads)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
 
 _CLAIMS: list = []  # open lock files: each is held until the process exits
