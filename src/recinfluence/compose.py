@@ -37,7 +37,8 @@ def make_estimator(estimator: EstimatorSettings, seed: int = 0):
 
 
 # What a training job holds whatever its model: the interpreter with numpy, scipy, pandas and
-# torch (0.4 GB measured), and about 150 bytes a rating at the peak of reading the data and
+# torch (0.4 GB measured; torch is imported only by the models that use it, NCF and Mult-VAE,
+# so the others hold less), and about 150 bytes a rating at the peak of reading the data and
 # building its training set, matrices and evaluation split (146 measured at 1M ratings).
 JOB_BYTES, BYTES_PER_RATING = 2**29, 150
 
