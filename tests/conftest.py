@@ -84,9 +84,10 @@ def movielens_train(movielens, movielens_split) -> TrainSet:
 
 # The modules that take longest (each runs Snakemake studies; measured with --durations), in
 # that order: started first, so that under pytest-xdist (`-n auto --dist loadscope`, one module a
-# worker) no long module is left to run alone at the end. `--no-loadscope-reorder` keeps this
-# order; xdist's default puts the modules with the most tests first (the Slurm module, 3 tests,
-# then ran last and alone: 2 minutes of a CI run with one core idle).
+# worker) no long module is left to run alone at the end. xdist (3.6 on) then puts the modules
+# with the most tests first and keeps this order among the rest; forcing this order alone
+# (`--no-loadscope-reorder`) was slower in a CI run here (17:21 against 15:49: all three studies
+# at once on two cores).
 LONGEST_FIRST = ("test_workflow.py", "test_slurm.py", "test_reliability.py", "test_planted_workflow.py")
 
 
