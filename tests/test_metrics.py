@@ -184,8 +184,9 @@ def _ranx_per_user(evalset, scores, k):
         capture_output=True,
         text=True,
         env=dict(os.environ, NUMBA_DISABLE_JIT="1"),
-        check=True,
     )
+    if result.returncode != 0:
+        pytest.fail(f"ranx failed:\n{result.stderr[-3000:]}")
     scores_by_name = json.loads(result.stdout)
     return {name: {int(q[1:]): value for q, value in scores_by_name[name].items()} for name in names}
 

@@ -413,6 +413,28 @@ def test_a_finished_study_plans_nothing(small_study):
     assert planned_jobs(snakemake(small_study[0], "-n").stdout) == set()
 
 
+def reversed_keys(value, keep_order_of=(), keep=False):
+    """``value`` with every dict's keys in reverse order, but the dicts named in ``keep_order_of``."""
+    if isinstance(value, dict):
+        keys = list(value) if keep else list(value)[::-1]
+        return {key: reversed_keys(value[key], keep_order_of, key in keep_order_of) for key in keys}
+    return [reversed_keys(item, keep_order_of) for item in value] if isinstance(value, list) else value
+
+
+def test_a_config_with_its_keys_reordered_plans_nothing(small_study, tmp_path):
+    """A rule's params are compared by their repr: reordered keys (a model's params written in
+    another order) must not rerun a finished study. The order of the models, datasets and
+    estimators is the order of the report, so it stays."""
+    workdir, _ = small_study
+    study = tmp_path / "study"
+    shutil.copytree(workdir, study, ignore=shutil.ignore_patterns("report.html"))
+    written = yaml.safe_load((study / "config.yaml").read_text())  # as the study ran (sorted keys)
+    reordered = reversed_keys(written, keep_order_of=("models", "datasets", "estimators"))
+    assert list(reordered["models"]["ncf"]["params"]) == list(reversed(list(written["models"]["ncf"]["params"])))
+    (study / "config.yaml").write_text(yaml.safe_dump(reordered, sort_keys=False))
+    assert planned_jobs(snakemake(study, "-n").stdout) == set()
+
+
 @pytest.mark.parametrize("key", list(EDITS))
 def test_a_config_edit_reruns_only_the_rules_that_read_it(small_study, tmp_path, key):
     workdir, config = small_study

@@ -27,7 +27,8 @@ SCHEMA = Path(__file__).with_name("config.schema.yaml")
 class Section:
     def to_params(self) -> dict:
         """The section as plain values (dicts, lists, numbers, strings), as a rule's params."""
-        return asdict(self)
+        # the fields in their declared order, the config's own dicts (a model's params) sorted
+        return {name: _sorted_keys(value) for name, value in asdict(self).items()}
 
     @classmethod
     def from_params(cls, params: dict):
@@ -316,6 +317,16 @@ _SECTIONS = {
     "resources": Resources,
 }
 _ENTRIES = {"datasets": Dataset, "models": Model, "estimators": EstimatorSettings}
+
+
+def _sorted_keys(value):
+    """``value`` with every dict's keys in sorted order: a rule's params are compared by their
+    ``repr``, so a config whose keys were only reordered must give the same params."""
+    if isinstance(value, dict):
+        return {key: _sorted_keys(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [_sorted_keys(item) for item in value]
+    return value
 
 
 def _plain(value):
