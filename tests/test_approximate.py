@@ -16,7 +16,14 @@ from recinfluence.estimators import build_estimator
 from recinfluence.estimators.approximate import InfluenceFunction, WarmStart
 from recinfluence.estimators.exact import ExactDeletion
 from recinfluence.models import model_factory
-from recinfluence.models.ncf import NCF, forward, initial_parameters, negative_candidates, pick_negatives
+from recinfluence.models.ncf import (
+    NCF,
+    distinct_catalogs,
+    forward,
+    initial_parameters,
+    negative_candidates,
+    pick_negatives,
+)
 from recinfluence.models.svd import SVD
 from recinfluence.retrain import Experiment, Retrainer
 from recinfluence.split import split_interactions
@@ -194,7 +201,7 @@ def test_the_ncf_influence_function_is_the_damped_newton_step_of_the_samples_los
     candidates = negative_candidates(0, 1, train.n_full_rows, train.n_items, 1)[train.rows]
     rated = np.zeros((train.n_users, train.n_items), dtype=bool)
     rated[train.users, train.items] = True
-    negatives = pick_negatives(candidates, train.users, rated, train.item_catalog[None], 1)[0, :, 0]
+    negatives = pick_negatives(candidates, train.users, rated, distinct_catalogs(train.item_catalog[None]), 1)[0, :, 0]
     users, items = np.r_[train.users, train.users], np.r_[train.items, negatives]
     labels = torch.as_tensor(np.r_[np.ones(len(train)), np.zeros(len(train))])
     lost = np.r_[train.users == user, train.users == user]

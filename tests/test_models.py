@@ -14,7 +14,7 @@ from recinfluence.errors import InputError
 from recinfluence.metrics import EvalSet, aggregate, evaluate
 from recinfluence.models import NCF, SVD, TrainSet, model_factory
 from recinfluence.models import ncf as ncf_module
-from recinfluence.models.ncf import epoch_batches, negative_candidates, pick_negatives
+from recinfluence.models.ncf import distinct_catalogs, epoch_batches, negative_candidates, pick_negatives
 from recinfluence.retrain import Experiment, Retrainer
 from recinfluence.split import coverage
 
@@ -240,11 +240,13 @@ class _Spy:
         self.calls, self._source = [], None
         original = ncf_module.pick_negatives
 
-        def spy(candidates, users, rated, in_catalog, n_negatives):
-            picked = original(candidates, users, rated, in_catalog, n_negatives)
+        def spy(candidates, users, rated, catalogs, n_negatives):
+            picked = original(candidates, users, rated, catalogs, n_negatives)
             if self._source is not rated:
                 self._source, self._rated = rated, rated.copy()
-            self.calls.append((users.copy(), picked[0].copy(), in_catalog[0].copy(), self._rated, candidates.copy()))
+            distinct, catalog_of = catalogs
+            first_catalog = distinct[catalog_of[0]].copy()
+            self.calls.append((users.copy(), picked[0].copy(), first_catalog, self._rated, candidates.copy()))
             return picked
 
         monkeypatch.setattr(ncf_module, "pick_negatives", spy)
@@ -344,14 +346,14 @@ def test_ncf_negatives_for_users_who_rated_most_of_the_catalog():
     catalog = np.ones((1, n_items), dtype=bool)
     for epoch in range(3):
         candidates = negative_candidates(0, epoch, len(users), n_items, n_negatives)
-        drawn = pick_negatives(candidates, users, rated, catalog, n_negatives)[0]
+        drawn = pick_negatives(candidates, users, rated, distinct_catalogs(catalog), n_negatives)[0]
         assert drawn.shape == (len(users), n_negatives)
         assert not rated[users[:, None], drawn].any(), epoch
         # a deleted item is never a negative either, even when few items remain
         item = int(np.flatnonzero(~rated[0])[0])
         without = catalog.copy()
         without[0, item] = False
-        drawn = pick_negatives(candidates, users, rated, without, n_negatives)[0]
+        drawn = pick_negatives(candidates, users, rated, distinct_catalogs(without), n_negatives)[0]
         assert not (drawn == item).any(), epoch
         assert not rated[users[:, None], drawn].any(), epoch
 

@@ -135,21 +135,29 @@ def negative_candidates(seed: int, epoch: int, n_full_rows: int, n_items: int, n
     return np.random.default_rng([seed, epoch, 1]).integers(0, n_items, size=(n_full_rows, 4 * n_negatives + 4))
 
 
-def pick_negatives(candidates, users, rated, in_catalog, n_negatives) -> np.ndarray:
-    """(V, rows, n_negatives): per variant, the first ``n_negatives`` candidates that are in its
-    catalog and not rated by the row's user. A row with too few valid candidates (4n+4 draws:
-    a user who rated most of the catalog) maps its first draws onto its valid items instead,
-    so it stays keyed by its own draws; a user with no valid item left keeps the raw draws.
-    Variants with the same catalog (all user deletions) share one computation."""
+def distinct_catalogs(in_catalog: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of ``in_catalog`` (variants x items, True where a variant has the
+    item) and each variant's index among them, computed once per fit: variants with the same
+    catalog (all user deletions) then share one draw of negatives."""
     catalogs, catalog_of = np.unique(in_catalog, axis=0, return_inverse=True)
-    valid = catalogs[:, candidates] & ~rated[users[:, None], candidates][None]
+    return catalogs, catalog_of.reshape(-1)
+
+
+def pick_negatives(candidates, users, rated, catalogs, n_negatives) -> np.ndarray:
+    """(V, rows, n_negatives): per variant, the first ``n_negatives`` candidates that are in its
+    catalog (``catalogs``: :func:`distinct_catalogs` of the variants' item catalogs) and not
+    rated by the row's user. A row with too few valid candidates (4n+4 draws: a user who rated
+    most of the catalog) maps its first draws onto its valid items instead, so it stays keyed by
+    its own draws; a user with no valid item left keeps the raw draws."""
+    distinct, catalog_of = catalogs
+    valid = distinct[:, candidates] & ~rated[users[:, None], candidates][None]
     first_valid = np.argsort(~valid, axis=2, kind="stable")[:, :, :n_negatives]
     picked = np.take_along_axis(np.broadcast_to(candidates, valid.shape), first_valid, axis=2).copy()
     for catalog, row in zip(*np.nonzero(valid.sum(axis=2) < n_negatives)):
-        pool = np.flatnonzero(catalogs[catalog] & ~rated[users[row]])
+        pool = np.flatnonzero(distinct[catalog] & ~rated[users[row]])
         if len(pool):
             picked[catalog, row] = pool[candidates[row, :n_negatives] % len(pool)]
-    return picked[catalog_of.reshape(-1)]
+    return picked[catalog_of]
 
 
 class _LazyAdam:
@@ -299,6 +307,7 @@ class NCF:
             present[index, variant.rows] = True
             users_of[variant.rows], items_of[variant.rows] = variant.users, variant.items
             in_catalog[index] = variant.item_catalog
+        catalogs = distinct_catalogs(in_catalog)
         used = present.any(axis=0)
         rated = np.zeros((first.n_users, first.n_items), dtype=bool)
         rated[users_of[used], items_of[used]] = True
@@ -350,7 +359,7 @@ class NCF:
                 negatives = np.zeros((n_variants, len(batch), n_negatives), dtype=np.int64)
                 if had.any():
                     had_rows = batch[had]
-                    picked = pick_negatives(candidates[had_rows], users_of[had_rows], rated, in_catalog, n_negatives)
+                    picked = pick_negatives(candidates[had_rows], users_of[had_rows], rated, catalogs, n_negatives)
                     negatives[:, had] = picked
                 items = np.concatenate(
                     [np.broadcast_to(items_of[batch], (n_variants, len(batch)))[:, :, None], negatives], axis=2
@@ -439,7 +448,9 @@ class _Influence:
         ]
         rated = np.zeros((train.n_users, train.n_items), dtype=bool)
         rated[train.users, train.items] = True
-        negatives = pick_negatives(candidates, train.users, rated, train.item_catalog[None], n_negatives)[0]
+        negatives = pick_negatives(
+            candidates, train.users, rated, distinct_catalogs(train.item_catalog[None]), n_negatives
+        )[0]
         self.row = np.repeat(np.arange(len(train)), group)  # each sample's row, by position in ``train``
         self.ids = {
             "user": np.repeat(train.users, group),
