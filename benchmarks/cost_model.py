@@ -13,6 +13,7 @@ and item of that size (CPU-hours, and hours on 8 cores).
     python benchmarks/growth.py ../shared/data/ml-100k --model item_knn --save-nbrs 50 --deletions 2
     python benchmarks/growth.py ../shared/data/ml-100k --model als --deletions 2
     python benchmarks/growth.py ../shared/data/ml-100k --model mult_vae --factors 1 10 --deletions 2
+    python benchmarks/growth.py ../shared/data/ml-100k --model ncf --factors 1 10 --deletions 3
     python benchmarks/cost_model.py
 """
 
