@@ -29,19 +29,55 @@ from collections import defaultdict
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from .base import TrainSet
 
 BACKENDS = ("compiled", "fast", "surprise")
 
 
+# How many ratings ahead SGD asks for an item's factors: far enough for them to arrive from
+# memory (the items' factors outgrow the caches: 15 MB at 10M ratings), near enough to stay.
+PREFETCH_AHEAD = 16
+
+
+@intrinsic
+def _prefetch(typingctx, array, index):
+    """Ask the CPU to fetch the cache line of ``array.flat[index]`` for writing (llvm.prefetch: a
+    hint, no effect on any value). ``array`` must be C-contiguous."""
+    if not (isinstance(array, types.Array) and array.layout == "C"):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        address = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(8).as_pointer())
+        int32 = ir.IntType(32)
+        name = "llvm.prefetch.p0" if getattr(address.type, "is_opaque", False) else "llvm.prefetch.p0i8"
+        function = ir.FunctionType(ir.VoidType(), [address.type, int32, int32, int32])
+        # (write, keep in every cache level, data cache)
+        builder.call(
+            cgutils.get_or_insert_function(builder.module, function, name),
+            [address] + [ir.Constant(int32, flag) for flag in (1, 3, 1)],
+        )
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen
+
+
 @numba.njit(inline="always")
 def _sgd_epochs(users, items, ratings, global_mean, bu, bi, pu, qi, n_epochs, biased, lr, reg):
     lr_bu, lr_bi, lr_pu, lr_qi = lr
     reg_bu, reg_bi, reg_pu, reg_qi = reg
-    n_factors = pu.shape[1]
+    n_ratings, n_factors = users.shape[0], pu.shape[1]
     for _ in range(n_epochs):
-        for index in range(users.shape[0]):
+        for index in range(n_ratings):
+            if index + PREFETCH_AHEAD < n_ratings:  # a row spans up to n_factors / 8 + 1 lines
+                ahead = items[index + PREFETCH_AHEAD] * n_factors
+                for offset in range(0, n_factors, 8):
+                    _prefetch(qi, ahead + offset)
+                _prefetch(qi, ahead + n_factors - 1)
             u = users[index]
             i = items[index]
             p = pu[u]  # row views: the same arithmetic, but fastmath vectorises them better
@@ -235,7 +271,10 @@ class SVD:
     def score(self, users: np.ndarray) -> np.ndarray:
         scores = self.pu[users] @ self.qi.T
         if self.biased:
-            scores += self.global_mean + self.bu[users, None] + self.bi[None, :]
+            # row by row: a users x items array of the biases costs more than the product itself
+            # (at 10M ratings, 1.1 of 2 CPU-s an evaluation were page faults of that temporary)
+            for row, user_bias in zip(scores, self.global_mean + self.bu[users]):
+                row += user_bias + self.bi
         return scores
 
 
