@@ -2,10 +2,12 @@
 against the ratings, users and items, for every family and estimator that
 ``benchmarks/growth.py`` has measured (measured sizes only, nothing projected).
 
-Reads ``<growth>/<model>/growth.csv`` for each model measured, and writes ``cost_model.csv``,
-``cost_model.md`` and ``cost_model.png``/``.pdf``: per user and per item deletion (fit or
-derivation plus evaluation, CPU-seconds of one thread), and a study of one seed over every user
-and item of that size (CPU-hours, and hours on 8 cores).
+Reads ``<growth>/<model>/growth.csv`` for each model measured and merges it into the committed
+table, ``docs/figures/cost_model.csv`` (a model measured now replaces its rows there; the others
+are kept, so one family can be measured again without the hours the rest take), then writes that
+table back with ``cost_model.png``/``.pdf`` beside it and prints it as Markdown: per user and per
+item deletion (fit or derivation plus evaluation, CPU-seconds of one thread), and a study of one
+seed over every user and item of that size (CPU-hours, and hours on 8 cores).
 
     python benchmarks/growth.py ../shared/data/ml-100k --model svd        # factors 1 10 100
     python benchmarks/growth.py ../shared/data/ml-100k --model ease
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from recinfluence.io import write_csv, write_text
+from recinfluence.io import write_csv
 
 LABELS = {
     "svd": "SVD",
@@ -99,17 +101,21 @@ def plot(costs: pd.DataFrame, out: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--growth", default="results/benchmarks/growth", help="growth.py's output folder")
-    parser.add_argument("--out", default="results/benchmarks/cost_model")
+    parser.add_argument(
+        "--table", default="docs/figures/cost_model.csv", help="the table to update; the figure goes beside it"
+    )
     args = parser.parse_args()
     growth = {path.parent.name: pd.read_csv(path) for path in sorted(Path(args.growth).glob("*/growth.csv"))}
     if not growth:
         raise SystemExit(f"{args.growth}: no <model>/growth.csv; run benchmarks/growth.py first")
-    costs = cost_table(growth)
-    out = Path(args.out)
-    write_csv(costs, out / "cost_model.csv", index=False)
-    write_text(costs.to_markdown(index=False, floatfmt=".3g") + "\n", out / "cost_model.md")
+    measured = cost_table(growth)
+    table = Path(args.table)
+    kept = pd.read_csv(table) if table.exists() else measured.iloc[:0]
+    costs = pd.concat([kept[~kept["model"].isin(measured["model"])], measured], ignore_index=True)
+    costs = costs.sort_values(["model", "estimator", "ratings"], ignore_index=True)
+    write_csv(costs, table, index=False)
     print(costs.to_markdown(index=False, floatfmt=".3g"))
-    plot(costs, out)
+    plot(costs, table.parent)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,12 @@ two users of median activity (fit and evaluation each), in CPU-seconds; the infl
 to results/benchmarks/svd_deletion/<backend>.csv.
 
     python benchmarks/svd_deletion.py ../shared/data/ml-100k compiled fast
+
+An earlier version is measured by putting its checkout first on the path (this machine's speed
+varies by up to 1.8x from day to day, so compare versions one after the other, not across days):
+
+    git worktree add /tmp/before <commit>
+    PYTHONPATH=/tmp/before/src python benchmarks/svd_deletion.py ../shared/data/ml-100k compiled fast
 """
 
 import sys
