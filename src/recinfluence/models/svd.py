@@ -272,7 +272,7 @@ class SVD:
         scores = self.pu[users] @ self.qi.T
         if self.biased:
             # row by row: a users x items array of the biases costs more than the product itself
-            # (at 10M ratings, 1.1 of 2 CPU-s an evaluation were page faults of that temporary)
+            # (at 10M ratings, 1.1 of the 2 CPU-s of scoring every user were its page faults)
             for row, user_bias in zip(scores, self.global_mean + self.bu[users]):
                 row += user_bias + self.bi
         return scores
