@@ -91,7 +91,7 @@ class MultVAE:
             for t in _layer(generator, *sizes)
         ]
         # fused: one kernel a step, no temporaries the size of the item layers (at 1M ratings the
-        # for-loop Adam's were mapped and faulted in afresh every step: a fifth of the fit)
+        # for-loop Adam's were mapped and faulted in afresh every step: a fifth to a third of a fit)
         optimizer = torch.optim.Adam(self.params, lr=self.lr, fused=True)
         step = 0
         for epoch in range(self.epochs):
